@@ -1,0 +1,237 @@
+"""Capacity planner (pure): load target + app profile + topology -> figures and checks.
+
+Every check carries its formula with the numbers filled in, and, where the limit scales with
+load, the peak rps at which it is reached, so the planner can name the first component to break
+and the number of users at which it breaks (users scale with rps at the target's ratio).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from phasestack.model import Stack
+
+PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
+# A check at more than this share of its limit warns: review 002, Required Metrics, puts the
+# critical Redis memory threshold at 80%.
+HEADROOM = 0.8
+# Redis memory overhead over raw payload bytes (keys, dict entries, allocator fragmentation).
+REDIS_OVERHEAD = 1.5
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    component: str
+    status: str
+    reason: str
+    formula: str
+    limit_rps: float | None = None  # peak rps at which this check reaches its limit
+
+
+@dataclass(frozen=True)
+class Report:
+    stack: str
+    phase: str
+    users: int
+    peak_rps: float
+    figures: dict[str, float]
+    checks: list[Check] = field(default_factory=list)
+    breaks_at: dict | None = None
+
+    @property
+    def verdict(self) -> str:
+        statuses = {c.status for c in self.checks}
+        return FAIL if FAIL in statuses else WARN if WARN in statuses else PASS
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["verdict"] = self.verdict
+        return out
+
+
+def _grade(used: float, limit: float) -> str:
+    if used > limit:
+        return FAIL
+    return WARN if used > HEADROOM * limit else PASS
+
+
+def _ratio(used: float, limit: float, unit: str) -> str:
+    pct = 100 * used / limit if limit else float("inf")
+    return f"{used:,.1f} of {limit:,.1f} {unit} ({pct:.0f}%)"
+
+
+def plan(stack: Stack, name: str = "") -> Report:
+    load, app = stack.load, stack.app
+    rps = load.effective_peak_rps
+    query_s = app.query_ms / 1000
+    figures = {
+        "average_rps": round(load.average_rps, 1),
+        "peak_rps": round(rps, 1),
+        "inflight_requests": round(rps * load.latency_target_ms / 1000, 1),
+        "inflight_queries": round(rps * app.db_queries_per_request * query_s, 1),
+        "redis_ops_per_s": round(rps * app.redis_ops_per_request, 1),
+        "api_pods_min": stack.api.min_pods,
+        "api_pods_max": stack.api.max_pods,
+    }
+    checks = [
+        *_api(stack, rps),
+        _db_server(stack, rps),
+        _client_connections(stack),
+        _postgres_budget(stack),
+        _redis_memory(stack),
+        _redis_ops(stack, rps),
+        _nginx_throughput(stack, rps),
+        _nginx_rate_limit(stack, rps),
+    ]
+    return Report(name, stack.phase, load.concurrent_users, round(rps, 1), figures, checks,
+                  _breaks_at(checks, load.concurrent_users / rps))
+
+
+def _api(stack: Stack, rps: float) -> list[Check]:
+    api = stack.api
+    util = api.hpa.cpu_target / 100
+    cap = api.max_pods * stack.app.pod_rps * util
+    bound = "hpa_max" if api.hpa.enabled else "replicas"
+    throughput = Check(
+        "api_throughput", "api", _grade(rps, cap),
+        f"API pods serve {_ratio(rps, cap, 'rps')}",
+        f"peak_rps {rps:,.1f} <= {bound} {api.max_pods} x pod_rps {stack.app.pod_rps:g} x "
+        f"target_utilization {util:g} = {cap:,.1f}",
+        cap,
+    )
+    ha_needed = stack.phase != "mvp"
+    ok = api.min_pods >= 2
+    ha = Check(
+        "api_ha", "api", PASS if ok else (FAIL if ha_needed else WARN),
+        f"{api.min_pods} API pod(s) at minimum; "
+        + ("survives losing one" if ok else "a single pod is a single point of failure"),
+        f"min_pods {api.min_pods} >= 2 (required from phase1 on)",
+    )
+    return [throughput, ha]
+
+
+def _db_server(stack: Stack, rps: float) -> Check:
+    app, pg, pgb = stack.app, stack.postgres, stack.pgbouncer
+    per_rps = app.db_queries_per_request * app.query_ms / 1000
+    need = rps * per_rps
+    if pgb.enabled:
+        have = pgb.default_pool_size * pgb.replicas
+        source = f"pgbouncer default_pool_size {pgb.default_pool_size} x pods {pgb.replicas}"
+    else:
+        usable = pg.max_connections - pg.superuser_reserved_connections
+        have = min(stack.api.max_pods * app.app_pool_per_pod, usable)
+        source = (f"min(api pods {stack.api.max_pods} x app_pool {app.app_pool_per_pod}, "
+                  f"max_connections {pg.max_connections} - reserved "
+                  f"{pg.superuser_reserved_connections})")
+    return Check(
+        "db_server_connections", "postgres", _grade(need, have),
+        f"queries in flight need {_ratio(need, have, 'server connections')}",
+        f"peak_rps {rps:,.1f} x queries {app.db_queries_per_request:g} x query_s "
+        f"{app.query_ms / 1000:g} = {need:,.1f} <= {source} = {have}",
+        have / per_rps if per_rps else None,
+    )
+
+
+def _client_connections(stack: Stack) -> Check:
+    app, pg, pgb = stack.app, stack.postgres, stack.pgbouncer
+    clients = stack.api.max_pods * app.app_pool_per_pod
+    left = f"api pods {stack.api.max_pods} x app_pool {app.app_pool_per_pod} = {clients}"
+    if pgb.enabled:
+        limit = pgb.max_client_conn * pgb.replicas
+        right = f"pgbouncer max_client_conn {pgb.max_client_conn} x pods {pgb.replicas}"
+    else:
+        limit = (pg.max_connections - pg.superuser_reserved_connections
+                 - pg.monitoring_connections - pg.read_replicas)
+        right = (f"max_connections {pg.max_connections} - reserved "
+                 f"{pg.superuser_reserved_connections} - monitoring {pg.monitoring_connections}"
+                 f" - replication {pg.read_replicas}")
+    return Check(
+        "client_connections", "pgbouncer" if pgb.enabled else "postgres",
+        _grade(clients, limit), f"API pools open {_ratio(clients, limit, 'client connections')}",
+        f"{left} <= {right} = {limit}",
+    )
+
+
+def _postgres_budget(stack: Stack) -> Check:
+    pg, pgb = stack.postgres, stack.pgbouncer
+    fixed = pg.read_replicas + pg.monitoring_connections + pg.superuser_reserved_connections
+    if pgb.enabled:
+        # one pool (the read-write database) lands on the primary; read-only goes to replicas
+        pools = pgb.replicas * (pgb.default_pool_size + pgb.reserve_pool_size)
+        part = (f"pgbouncer pods {pgb.replicas} x (pool {pgb.default_pool_size} + reserve "
+                f"{pgb.reserve_pool_size}) x 1 pool")
+    else:
+        pools = stack.api.max_pods * stack.app.app_pool_per_pod
+        part = f"api pods {stack.api.max_pods} x app_pool {stack.app.app_pool_per_pod}"
+    used = pools + fixed
+    return Check(
+        "postgres_budget", "postgres", _grade(used, pg.max_connections),
+        f"the primary is asked for {_ratio(used, pg.max_connections, 'connections')}",
+        f"{part} + replication {pg.read_replicas} + monitoring {pg.monitoring_connections} + "
+        f"superuser_reserved {pg.superuser_reserved_connections} = {used} <= max_connections "
+        f"{pg.max_connections}",
+    )
+
+
+def _redis_memory(stack: Stack) -> Check:
+    app, redis, users = stack.app, stack.redis, stack.load.concurrent_users
+    per_user = (app.session_bytes + app.rate_limit_key_bytes) * REDIS_OVERHEAD / MIB
+    need = users * per_user
+    have = redis.maxmemory_mb * redis.masters * HEADROOM
+    max_users = have / per_user if per_user else None
+    return Check(
+        "redis_memory", "redis", FAIL if need > have else PASS,
+        f"sessions and rate-limit keys take {_ratio(need, have, 'MiB')} of the alert line",
+        f"users {users:,} x (session {app.session_bytes} + rate_limit_key "
+        f"{app.rate_limit_key_bytes}) B x overhead {REDIS_OVERHEAD} = {need:,.1f} MiB <= "
+        f"maxmemory {redis.maxmemory_mb} MiB x masters {redis.masters} x {HEADROOM} = "
+        f"{have:,.1f} MiB",
+        max_users * stack.load.effective_peak_rps / users if max_users else None,
+    )
+
+
+def _redis_ops(stack: Stack, rps: float) -> Check:
+    ops = stack.app.redis_ops_per_request
+    need, have = rps * ops, stack.redis.ops_per_master * stack.redis.masters
+    return Check(
+        "redis_ops", "redis", _grade(need, have), f"Redis serves {_ratio(need, have, 'ops/s')}",
+        f"peak_rps {rps:,.1f} x redis_ops {ops:g} = {need:,.1f} <= ops_per_master "
+        f"{stack.redis.ops_per_master:,.0f} x masters {stack.redis.masters} = {have:,.0f}",
+        have / ops if ops else None,
+    )
+
+
+def _nginx_throughput(stack: Stack, rps: float) -> Check:
+    ngx = stack.nginx
+    have = ngx.max_pods * ngx.rps_per_replica
+    return Check(
+        "nginx_throughput", "nginx", _grade(rps, have), f"nginx proxies {_ratio(rps, have, 'rps')}",
+        f"peak_rps {rps:,.1f} <= nginx pods {ngx.max_pods} x rps_per_replica "
+        f"{ngx.rps_per_replica:,.0f} = {have:,.0f}",
+        have,
+    )
+
+
+def _nginx_rate_limit(stack: Stack, rps: float) -> Check:
+    ngx, users = stack.nginx, stack.load.concurrent_users
+    per_user = rps / users * 60
+    effective = ngx.rate_limit_per_minute * ngx.max_pods
+    return Check(
+        "nginx_rate_limit", "nginx", _grade(per_user, ngx.rate_limit_per_minute),
+        f"a user at peak sends {per_user:.1f}/min against a limit of "
+        f"{ngx.rate_limit_per_minute}/min per IP per nginx pod (up to {effective}/min across "
+        f"{ngx.max_pods} pods: limit_req is per replica)",
+        f"peak_rps {rps:,.1f} / users {users:,} x 60 = {per_user:.1f} <= rate_limit_per_minute "
+        f"{ngx.rate_limit_per_minute}",
+    )
+
+
+def _breaks_at(checks: list[Check], users_per_rps: float) -> dict | None:
+    scaled = [c for c in checks if c.limit_rps is not None]
+    if not scaled:
+        return None
+    first = min(scaled, key=lambda c: c.limit_rps)
+    return {"check": first.name, "component": first.component, "peak_rps": round(first.limit_rps, 1),
+            "users": int(first.limit_rps * users_per_rps)}

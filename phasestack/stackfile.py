@@ -1,0 +1,187 @@
+"""Load a Pulumi stack file into a validated Stack: defaults <- phase preset <- stack file."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from phasestack.model import PHASES, Stack
+from phasestack.phases import preset
+
+NAMESPACE = "phasestack"
+# Keys set with `pulumi config set --secret`; they override generated credentials and are not
+# part of the topology (DESIGN.md layer 5).
+SECRET_KEYS = frozenset(
+    {"postgresPassword", "appPassword", "replicationPassword", "redisPassword", "grafanaPassword"}
+)
+# Other config namespaces a Pulumi stack file may carry for providers.
+PROVIDER_NAMESPACES = frozenset({"kubernetes", "docker", "random", "pulumi"})
+TOP_LEVEL_KEYS = frozenset({"config", "secretsprovider", "encryptedkey", "encryptionsalt"})
+
+
+class StackError(Exception):
+    """Bad input: one message per problem, each naming the file and the key path."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class LoadedStack:
+    name: str
+    path: Path
+    stack: Stack
+    secrets: frozenset[str]
+
+
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def stacks_dir(root: Path | None = None) -> Path:
+    return (root or Path.cwd()) / "stacks"
+
+
+def list_stack_files(root: Path | None = None) -> list[Path]:
+    base = stacks_dir(root)
+    return sorted(base.glob("Pulumi.*.yaml"), key=_order_key)
+
+
+def _order_key(path: Path) -> tuple:
+    name = stack_name(path)
+    base, _, step = name.rpartition("-")
+    generic = name in PHASES
+    return (not generic, base if not generic else "", PHASES.index(step) if step in PHASES
+            else 9 if not generic else PHASES.index(name), name)
+
+
+def stack_name(path: Path) -> str:
+    return path.name[len("Pulumi."):-len(".yaml")]
+
+
+def resolve(ref: str, root: Path | None = None) -> Path:
+    """STACK is a stack name (stacks/Pulumi.<name>.yaml) or a path to a stack file."""
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml") or "/" in ref:
+        if not path.is_file():
+            raise StackError([f"{ref}: no such stack file"])
+        return path
+    candidate = stacks_dir(root) / f"Pulumi.{ref}.yaml"
+    if not candidate.is_file():
+        known = [stack_name(p) for p in list_stack_files(root)]
+        hint = difflib.get_close_matches(ref, known, n=1)
+        extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+        raise StackError([f"{candidate}: no stack named '{ref}'{extra}"])
+    return candidate
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load(ref: str | Path, root: Path | None = None) -> LoadedStack:
+    path = resolve(str(ref), root)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise StackError([f"{path}: YAML syntax error{where}: {problem}"]) from None
+    except OSError as exc:
+        raise StackError([f"{path}: cannot read: {exc.strerror}"]) from None
+    data, secrets = _config_of(path, raw)
+    phase = data.get("phase", "mvp")
+    if phase not in PHASES:
+        raise StackError([f"{path}: {NAMESPACE}:phase: must be one of {', '.join(PHASES)}, "
+                          f"got {phase!r}"])
+    merged = deep_merge(preset(phase), data)
+    try:
+        stack = Stack.model_validate(merged)
+    except ValidationError as exc:
+        raise StackError(_describe(path, exc)) from None
+    return LoadedStack(stack_name(path), path, stack, frozenset(secrets))
+
+
+def _config_of(path: Path, raw: Any) -> tuple[dict, set[str]]:
+    if raw is None:
+        raise StackError([f"{path}: the file is empty; expected a 'config:' mapping"])
+    if not isinstance(raw, dict):
+        raise StackError([f"{path}: expected a mapping with a 'config:' key, "
+                          f"got {type(raw).__name__}"])
+    problems = [f"{path}: {key}: unknown top-level key (Pulumi stack files hold "
+                f"{', '.join(sorted(TOP_LEVEL_KEYS))})" for key in raw if key not in TOP_LEVEL_KEYS]
+    config = raw.get("config")
+    if not isinstance(config, dict):
+        problems.append(f"{path}: config: expected a mapping of '{NAMESPACE}:<key>' entries")
+        raise StackError(problems)
+    data: dict = {}
+    secrets: set[str] = set()
+    fields = set(Stack.model_fields)
+    for key, value in config.items():
+        ns, sep, name = str(key).partition(":")
+        if not sep:
+            problems.append(f"{path}: config.{key}: keys need a namespace, e.g. '{NAMESPACE}:{key}'")
+        elif ns in PROVIDER_NAMESPACES:
+            continue
+        elif ns != NAMESPACE:
+            problems.append(f"{path}: config.{key}: unknown namespace '{ns}'"
+                            f"{_hint(ns, [NAMESPACE, *PROVIDER_NAMESPACES])}")
+        elif name in SECRET_KEYS:
+            if not (isinstance(value, dict) and set(value) == {"secure"}):
+                problems.append(f"{path}: {key}: plain-text secret; set it with "
+                                f"`pulumi config set --secret {key}`")
+            secrets.add(name)
+        elif name not in fields:
+            problems.append(f"{path}: {key}: unknown key{_hint(name, fields | SECRET_KEYS)}")
+        else:
+            data[name] = value
+    if problems:
+        raise StackError(problems)
+    return data, secrets
+
+
+def _hint(word: str, choices) -> str:
+    match = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _describe(path: Path, exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"]]
+        key = f"{NAMESPACE}:{'.'.join(loc)}" if loc else f"{NAMESPACE}:"
+        if err["type"] == "extra_forbidden":
+            hint = _hint(loc[-1], _fields_at(loc[:-1]))
+            problems.append(f"{path}: {key}: unknown key{hint}")
+            continue
+        msg = err["msg"].removeprefix("Value error, ")
+        got = err.get("input")
+        shown = "" if err["type"].startswith("value_error") or isinstance(got, dict) \
+            else f" (got {got!r})"
+        problems.append(f"{path}: {key}: {msg}{shown}")
+    return problems
+
+
+def _fields_at(loc: list[str]) -> set[str]:
+    model: type[BaseModel] = Stack
+    for part in loc:
+        field = model.model_fields.get(part)
+        ann = getattr(field, "annotation", None) if field else None
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        else:
+            return set()
+    return set(model.model_fields)

@@ -1,0 +1,36 @@
+"""Pure synthesizers: Stack -> list of Kubernetes manifests (DESIGN.md layer 4)."""
+
+from __future__ import annotations
+
+from phasestack.model import Stack
+from phasestack.synth import api, monitoring, network, nginx, pgbouncer, postgres, redis, secrets
+
+COMPONENTS = {"api": api, "nginx": nginx, "redis": redis, "postgres": postgres,
+              "pgbouncer": pgbouncer, "monitoring": monitoring}
+
+# Apply order: what others reference comes first.
+KIND_ORDER = ("Namespace", "ServiceAccount", "Secret", "ConfigMap", "Role", "RoleBinding",
+              "ClusterRole", "ClusterRoleBinding", "PersistentVolumeClaim", "Service",
+              "StatefulSet", "Deployment", "Job", "HorizontalPodAutoscaler",
+              "PodDisruptionBudget", "NetworkPolicy")
+
+
+def order_key(doc: dict) -> tuple:
+    kind = doc["kind"]
+    rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+    return rank, doc["metadata"].get("namespace", ""), doc["metadata"]["name"]
+
+
+def synthesize(stack: Stack, secret_values: dict[str, str]) -> list[dict]:
+    """Every manifest of the stack, in apply order. secret_values: see synth.secrets."""
+    docs = [network.namespace(stack), *secrets.manifests(stack, secret_values)]
+    flows = []
+    for module in COMPONENTS.values():
+        docs.extend(module.manifests(stack))
+        flows.extend(module.flows(stack))
+    docs.extend(network.policies(stack, flows))
+    return sorted(docs, key=order_key)
+
+
+def component_of(doc: dict) -> str:
+    return doc["metadata"].get("labels", {}).get("app.kubernetes.io/component", "")

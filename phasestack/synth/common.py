@@ -1,0 +1,256 @@
+"""Shared pieces of every synthesizer: names, ports, labels, security, probes, small manifests.
+
+Pure: returns plain dicts in Kubernetes' camelCase. Never imports pulumi.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from phasestack.model import Resources, Stack
+
+PART_OF = "phasestack"
+MANAGED_BY = "phasestack"
+
+# Service names are part of the wiring (DNS), so they are fixed here, once.
+API, API_HEADLESS, NGINX = "api", "api-headless", "nginx"
+REDIS, REDIS_HEADLESS, REDIS_BOOTSTRAP = "redis", "redis-headless", "redis-cluster-bootstrap"
+POSTGRES, POSTGRES_RO, POSTGRES_HEADLESS = "postgres", "postgres-ro", "postgres-headless"
+POSTGRES_REPLICA = "postgres-replica"
+PGBOUNCER, PROMETHEUS, GRAFANA = "pgbouncer", "prometheus", "grafana"
+
+# Secret names and keys (phasestack.synth.secrets builds them).
+PG_SECRET, REDIS_SECRET, GRAFANA_SECRET, PGB_SECRET = (
+    "postgres-credentials", "redis-credentials", "grafana-credentials", "pgbouncer-userlist")
+
+
+@dataclass(frozen=True)
+class Ports:
+    nginx_http: int = 8080
+    nginx_status: int = 8081
+    nginx_exporter: int = 9113
+    redis: int = 6379
+    redis_bus: int = 16379
+    redis_exporter: int = 9121
+    postgres: int = 5432
+    postgres_exporter: int = 9187
+    pgbouncer: int = 6432
+    pgbouncer_exporter: int = 9127
+    prometheus: int = 9090
+    grafana: int = 3000
+
+
+PORTS = Ports()
+
+
+@dataclass(frozen=True)
+class Images:
+    nginx_exporter: str = "nginx/nginx-prometheus-exporter:1.3.0"
+    redis_exporter: str = "oliver006/redis_exporter:v1.62.0"
+    postgres_exporter: str = "quay.io/prometheuscommunity/postgres-exporter:v0.15.0"
+    pgbouncer_exporter: str = "prometheuscommunity/pgbouncer-exporter:v0.9.0"
+    prometheus: str = "prom/prometheus:v2.54.1"
+    grafana: str = "grafana/grafana:11.2.0"
+
+
+IMAGES = Images()
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A connection the topology needs: pods named `src` open TCP to pods named `dst` on `port`.
+
+    Names are app.kubernetes.io/name values; src "*" means any client (ingress from outside).
+    """
+
+    src: str
+    dst: str
+    port: int
+
+
+def dns(stack: Stack, service: str) -> str:
+    return f"{service}.{stack.namespace}.svc.cluster.local"
+
+
+def labels(name: str, component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+    }
+
+
+def selector(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": name}
+
+
+def meta(stack: Stack, name: str, component: str, pod: str | None = None, **extra) -> dict:
+    """Object metadata; `pod` is the app.kubernetes.io/name label when it differs from name."""
+    return {"name": name, "namespace": stack.namespace,
+            "labels": labels(pod or name, component), **extra}
+
+
+def resources(r: Resources) -> dict:
+    return {"requests": {"cpu": r.cpu_request, "memory": r.memory_request},
+            "limits": {"cpu": r.cpu_limit, "memory": r.memory_limit}}
+
+
+def small_resources() -> dict:
+    """Sidecars and exporters."""
+    return resources(Resources(cpu_request="50m", cpu_limit="200m", memory_request="32Mi",
+                               memory_limit="64Mi"))
+
+
+def container_security() -> dict:
+    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True, "privileged": False,
+            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def pod_security(uid: int) -> dict:
+    return {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
+            "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def http_probe(path: str, port: int | str, period: int = 10, delay: int = 5) -> dict:
+    return {"httpGet": {"path": path, "port": port}, "initialDelaySeconds": delay,
+            "periodSeconds": period, "timeoutSeconds": 3, "failureThreshold": 3}
+
+
+def tcp_probe(port: int | str, period: int = 10, delay: int = 5) -> dict:
+    return {"tcpSocket": {"port": port}, "initialDelaySeconds": delay, "periodSeconds": period,
+            "timeoutSeconds": 3, "failureThreshold": 3}
+
+
+def exec_probe(command: list[str], period: int = 10, delay: int = 5) -> dict:
+    return {"exec": {"command": command}, "initialDelaySeconds": delay, "periodSeconds": period,
+            "timeoutSeconds": 5, "failureThreshold": 3}
+
+
+def container(name: str, image: str, res: dict, ports: dict[str, int], liveness: dict,
+              readiness: dict, **extra) -> dict:
+    """A container with the secure defaults, resources and both probes always set."""
+    return {"name": name, "image": image, "imagePullPolicy": "IfNotPresent",
+            "ports": [{"name": n, "containerPort": p, "protocol": "TCP"}
+                      for n, p in ports.items()],
+            "resources": res, "securityContext": container_security(),
+            "livenessProbe": liveness, "readinessProbe": readiness, **extra}
+
+
+def pod_spec(name: str, uid: int, containers: list[dict], service_account: str | None = None,
+             volumes: list[dict] | None = None, spread: bool = True, **extra) -> dict:
+    spec = {
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security(uid),
+        "containers": containers,
+        **({"serviceAccountName": service_account} if service_account else {}),
+        **({"volumes": volumes} if volumes else {}),
+        **extra,
+    }
+    if spread:
+        spec["topologySpreadConstraints"] = [{
+            "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": selector(name)},
+        }]
+    return spec
+
+
+def pod_template(name: str, component: str, spec: dict, annotations: dict | None = None) -> dict:
+    md: dict = {"labels": labels(name, component)}
+    if annotations:
+        md["annotations"] = annotations
+    return {"metadata": md, "spec": spec}
+
+
+def deployment(stack: Stack, name: str, component: str, replicas: int, spec: dict,
+               annotations: dict | None = None) -> dict:
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": meta(stack, name, component),
+            "spec": {"replicas": replicas, "revisionHistoryLimit": 5,
+                     "selector": {"matchLabels": selector(name)},
+                     "template": pod_template(name, component, spec, annotations)}}
+
+
+def service(stack: Stack, name: str, component: str, ports: dict[str, int],
+            pod: str | None = None, headless: bool = False, **spec) -> dict:
+    body = {"selector": selector(pod or name),
+            "ports": [{"name": n, "port": p, "targetPort": n, "protocol": "TCP"}
+                      for n, p in ports.items()], **spec}
+    if headless:
+        body["clusterIP"] = "None"
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta(stack, name, component, pod),
+            "spec": body}
+
+
+def pdb(stack: Stack, name: str, component: str, replicas: int) -> list[dict]:
+    """A PodDisruptionBudget only where there is more than one pod to keep."""
+    if replicas < 2:
+        return []
+    return [{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+             "metadata": meta(stack, name, component),
+             "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(name)}}}]
+
+
+def config_map(stack: Stack, name: str, component: str, data: dict[str, str],
+               pod: str | None = None) -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(stack, name, component, pod),
+            "data": data}
+
+
+def service_account(stack: Stack, name: str, component: str) -> dict:
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(stack, name, component),
+            "automountServiceAccountToken": False}
+
+
+def hpa(stack: Stack, name: str, component: str, min_replicas: int, max_replicas: int,
+        cpu_target: int) -> dict:
+    """autoscaling/v2 with fast scale-up and a stabilised scale-down."""
+    return {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": meta(stack, name, component),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": min_replicas, "maxReplicas": max_replicas,
+            "metrics": [{"type": "Resource", "resource": {
+                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": cpu_target}}}],
+            "behavior": {
+                "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max", "policies": [
+                    {"type": "Percent", "value": 100, "periodSeconds": 15},
+                    {"type": "Pods", "value": 4, "periodSeconds": 15}]},
+                "scaleDown": {"stabilizationWindowSeconds": 300, "selectPolicy": "Min",
+                              "policies": [{"type": "Percent", "value": 20, "periodSeconds": 60}]},
+            },
+        },
+    }
+
+
+def secret_env(name: str, secret: str, key: str) -> dict:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def empty_dir(name: str, medium: str | None = None) -> dict:
+    return {"name": name, "emptyDir": {"medium": medium} if medium else {}}
+
+
+def templates_dir() -> Path:
+    """templates/ in a checkout; phasestack/templates inside an installed wheel."""
+    here = Path(__file__).resolve().parent.parent
+    packaged = here / "templates"
+    return packaged if packaged.is_dir() else here.parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
+
+
+def render_template(path: str, **data) -> str:
+    """Render templates/<path> with StrictUndefined from plain data."""
+    return _env().get_template(path).render(**data)

@@ -1,0 +1,49 @@
+"""Credential Secrets. Values come from the caller (render: environment or generated; Pulumi:
+pulumi_random or `pulumi config set --secret`), never from here: no default password exists."""
+
+from __future__ import annotations
+
+import os
+import secrets as _random
+
+from phasestack.model import Stack
+from phasestack.synth.common import (GRAFANA_SECRET, PG_SECRET, PGB_SECRET, REDIS_SECRET, meta)
+
+# credential name -> (Secret, key); the names are also the Pulumi config keys that override them
+CREDENTIALS: dict[str, tuple[str, str]] = {
+    "postgresPassword": (PG_SECRET, "postgres-password"),
+    "appPassword": (PG_SECRET, "app-password"),
+    "replicationPassword": (PG_SECRET, "replication-password"),
+    "redisPassword": (REDIS_SECRET, "redis-password"),
+    "grafanaPassword": (GRAFANA_SECRET, "admin-password"),
+}
+
+
+def env_var(credential: str) -> str:
+    """postgresPassword -> PHASESTACK_POSTGRES_PASSWORD"""
+    snake = "".join(f"_{c}" if c.isupper() else c for c in credential).upper()
+    return f"PHASESTACK_{snake}"
+
+
+def from_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Each credential from PHASESTACK_<NAME>, else a fresh 32-byte random value."""
+    env = os.environ if environ is None else environ
+    return {c: env.get(env_var(c)) or _random.token_urlsafe(32) for c in CREDENTIALS}
+
+
+def userlist(stack: Stack, app_password: str) -> str:
+    """PgBouncer auth_file line for the app role (plain password, only ever inside a Secret)."""
+    return f'"{stack.postgres.app_user}" "{app_password}"\n'
+
+
+def manifests(stack: Stack, values: dict[str, str]) -> list[dict]:
+    data: dict[str, dict[str, str]] = {}
+    for credential, (secret, key) in CREDENTIALS.items():
+        if secret == GRAFANA_SECRET and not stack.monitoring.grafana:
+            continue
+        data.setdefault(secret, {})[key] = values[credential]
+    if stack.pgbouncer.enabled:
+        data[PGB_SECRET] = {"userlist.txt": userlist(stack, values["appPassword"])}
+    return [{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+             "metadata": meta(stack, name, "credentials"), "stringData": data[name]}
+            for name in sorted(data)]

@@ -1,0 +1,119 @@
+"""Real servers from Debian's packages, on 127.0.0.1 only, free ports, stopped by PID.
+
+Locally a missing binary skips with the reason; under CI=true it fails (issue 5).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def require(binary: str) -> str:
+    """Absolute path of a server binary; skip (locally) or fail (CI=true) when missing."""
+    path = binary if os.path.isabs(binary) and os.access(binary, os.X_OK) else shutil.which(
+        binary, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if not path:
+        message = f"{binary} is not installed (apt-get install it, or run `make test`)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 20, what: str = "server") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not ready after {timeout}s")
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def as_postgres(cmd: list[str]) -> list[str]:
+    """PostgreSQL and PgBouncer refuse to run as root."""
+    if os.geteuid() != 0:
+        return cmd
+    return [require("runuser"), "-u", "postgres", "--", *cmd]
+
+
+class Servers:
+    """Started processes, stopped by PID at teardown (TERM, then KILL)."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, cmd: list[str], log: Path, **kw) -> subprocess.Popen:
+        out = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, **kw)
+        proc._log = out  # type: ignore[attr-defined]
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen, sig_timeout: float = 10) -> None:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(sig_timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        proc._log.close()  # type: ignore[attr-defined]
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.procs):
+            self.stop(proc)
+
+
+@pytest.fixture
+def servers() -> Iterator[Servers]:
+    s = Servers()
+    try:
+        yield s
+    finally:
+        s.stop_all()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A scratch dir the postgres user can traverse and write."""
+    d = tmp_path / "work"
+    d.mkdir()
+    for p in [d, *d.parents]:
+        if p == Path("/"):
+            break
+        if str(p).startswith(("/tmp", str(tmp_path.parent.parent))):
+            p.chmod(p.stat().st_mode | 0o711)
+    d.chmod(0o777)
+    return d
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
