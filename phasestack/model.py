@@ -289,11 +289,11 @@ class Stack(Spec):
             usable = pg.max_connections - pg.superuser_reserved_connections
             if server > usable:
                 raise ValueError(
-                    f"pgbouncer server connections {pgb.replicas} x ({pgb.default_pool_size} + "
+                    f"pgbouncer: server connections {pgb.replicas} x ({pgb.default_pool_size} + "
                     f"{pgb.reserve_pool_size}) = {server} exceed postgres max_connections "
                     f"{pg.max_connections} - {pg.superuser_reserved_connections} reserved = "
                     f"{usable}"
                 )
         if self.target == "docker" and (self.redis.mode == "cluster" or self.api.hpa.enabled):
-            raise ValueError("target docker supports standalone Redis and no HPA (the MVP shape)")
+            raise ValueError("target: docker supports standalone Redis and no HPA (the MVP shape)")
         return self

@@ -162,7 +162,8 @@ def _describe(path: Path, exc: ValidationError) -> list[str]:
     problems = []
     for err in exc.errors(include_url=False):
         loc = [str(p) for p in err["loc"]]
-        key = f"{NAMESPACE}:{'.'.join(loc)}" if loc else f"{NAMESPACE}:"
+        # cross-section rules (Stack validators) start their message with the key path
+        key = f"{NAMESPACE}:{'.'.join(loc)}" if loc else NAMESPACE
         if err["type"] == "extra_forbidden":
             hint = _hint(loc[-1], _fields_at(loc[:-1]))
             problems.append(f"{path}: {key}: unknown key{hint}")
@@ -171,7 +172,8 @@ def _describe(path: Path, exc: ValidationError) -> list[str]:
         got = err.get("input")
         shown = "" if err["type"].startswith("value_error") or isinstance(got, dict) \
             else f" (got {got!r})"
-        problems.append(f"{path}: {key}: {msg}{shown}")
+        sep = ": " if loc else ":"
+        problems.append(f"{path}: {key}{sep}{msg}{shown}")
     return problems
 
 

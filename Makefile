@@ -1,0 +1,54 @@
+# phasestack: `make demo` shows the tool, `make test` runs the whole suite (what CI runs).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CHECKOV_VENV := .checkov-venv
+# Debian packages the integration tests start for real (DESIGN.md, "Facts learned")
+DEB_PACKAGES := nginx-light postgresql-15 postgresql-client-15 pgbouncer redis-server prometheus wrk
+DEB_BINARIES := /usr/sbin/nginx /usr/lib/postgresql/15/bin/postgres /usr/sbin/pgbouncer \
+                /usr/bin/redis-server /usr/bin/promtool /usr/bin/wrk
+
+.PHONY: demo test install install-test system-deps checkov lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-test: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+
+demo: install
+	$(BIN)/phasestack stacks
+	@echo
+	$(BIN)/phasestack plan phase2
+
+# apt-get only when a server binary is missing (root, as on CI and these machines).
+system-deps:
+	@missing=""; for b in $(DEB_BINARIES); do [ -x $$b ] || missing="$$missing $$b"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    $(DEB_PACKAGES) >/dev/null; \
+	fi
+
+# checkov lives in its own virtualenv (its pins clash with ours) and runs offline.
+$(CHECKOV_VENV)/bin/checkov:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov
+
+checkov: $(CHECKOV_VENV)/bin/checkov
+
+lint: install-test
+	$(BIN)/ruff check .
+
+test: install-test system-deps checkov
+	$(BIN)/ruff check .
+	PHASESTACK_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) build *.egg-info out

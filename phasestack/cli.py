@@ -1,0 +1,164 @@
+"""The phasestack command line. Never imports pulumi (DESIGN.md layer 6)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from phasestack import capacity, report
+from phasestack.model import Stack
+from phasestack.stackfile import StackError, list_stack_files, load, stack_name
+
+BAD_INPUT = 2
+
+
+def _fail(err: StackError) -> None:
+    for problem in err.problems:
+        click.echo(f"error: {problem}", err=True)
+    sys.exit(BAD_INPUT)
+
+
+def _load(ref: str):
+    try:
+        return load(ref)
+    except StackError as err:
+        _fail(err)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="phasestack")
+def main() -> None:
+    """Scaling roadmaps as checkable, renderable, deployable stacks.
+
+    STACK is a stack name (stacks/Pulumi.<name>.yaml, relative to the current directory) or a
+    path to a stack file.
+    """
+
+
+@main.command()
+def stacks() -> None:
+    """Table of every stack: phase, users, peak rps, capacity verdict."""
+    paths = list_stack_files()
+    if not paths:
+        click.echo("error: no stacks/Pulumi.*.yaml here; run from the project root", err=True)
+        sys.exit(BAD_INPUT)
+    rows, problems = [], []
+    for path in paths:
+        try:
+            loaded = load(path)
+        except StackError as err:
+            problems.extend(err.problems)
+            continue
+        r = capacity.plan(loaded.stack, loaded.name)
+        rows.append((loaded.name, loaded.stack.phase, f"{r.users:,}", f"{r.peak_rps:,.1f}",
+                     r.verdict))
+    head = ("STACK", "PHASE", "USERS", "PEAK RPS", "VERDICT")
+    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
+    for row in [head, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    if problems:
+        _fail(StackError(problems))
+
+
+@main.command()
+@click.argument("stack")
+@click.option("--format", "fmt", type=click.Choice(sorted(report.FORMATS)), default="table",
+              show_default=True)
+def plan(stack: str, fmt: str) -> None:
+    """Capacity check of STACK against its load target; exit 1 on any FAIL."""
+    loaded = _load(stack)
+    r = capacity.plan(loaded.stack, loaded.name)
+    click.echo(report.FORMATS[fmt](r))
+    sys.exit(1 if r.verdict == capacity.FAIL else 0)
+
+
+@main.command()
+@click.argument("stack_refs", metavar="[STACK...]", nargs=-1)
+def validate(stack_refs: tuple[str, ...]) -> None:
+    """Validate stack files (all of stacks/ when none given); exit 2 on any problem."""
+    refs = list(stack_refs) or [str(p) for p in list_stack_files()]
+    if not refs:
+        click.echo("error: no stacks/Pulumi.*.yaml here; run from the project root", err=True)
+        sys.exit(BAD_INPUT)
+    problems = []
+    for ref in refs:
+        try:
+            loaded = load(ref)
+            click.echo(f"ok  {loaded.name} ({loaded.path})")
+        except StackError as err:
+            problems.extend(err.problems)
+    if problems:
+        _fail(StackError(problems))
+
+
+@main.command()
+def schema() -> None:
+    """JSON Schema of a stack's `phasestack:` config (keys without the namespace)."""
+    doc = Stack.model_json_schema()
+    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    doc["title"] = "phasestack stack config"
+    click.echo(json.dumps(doc, indent=2, sort_keys=True))
+
+
+@main.command()
+@click.argument("stack")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory to write (replaced atomically).")
+@click.option("--stdout", "to_stdout", is_flag=True, help="Print manifests, without Secrets.")
+@click.option("--format", "fmt", type=click.Choice(["kubernetes", "compose"]),
+              default="kubernetes", show_default=True)
+def render(stack: str, out: Path | None, to_stdout: bool, fmt: str) -> None:
+    """Render STACK's manifests (or docker-compose files) without a cluster.
+
+    Secrets come from PHASESTACK_POSTGRES_PASSWORD, PHASESTACK_APP_PASSWORD,
+    PHASESTACK_REPLICATION_PASSWORD, PHASESTACK_REDIS_PASSWORD and PHASESTACK_GRAFANA_PASSWORD
+    when set, else are generated; they go only to OUT/secrets.yaml (mode 0600, git-ignored).
+    """
+    from phasestack import render as rendering
+
+    if (out is None) == (not to_stdout):
+        click.echo("error: give exactly one of --out DIR or --stdout", err=True)
+        sys.exit(BAD_INPUT)
+    loaded = _load(stack)
+    if fmt == "compose":
+        from phasestack import compose
+
+        texts = compose.compose_files(loaded.stack)
+        if to_stdout:
+            click.echo(texts["docker-compose.yml"], nl=False)
+        else:
+            rendering.write_texts(out, texts)
+            click.echo(f"wrote {len(texts)} files to {out}")
+        return
+    docs = rendering.manifests(loaded.stack)
+    if to_stdout:
+        click.echo(rendering.stdout_text(docs), nl=False)
+        click.echo("# Secrets are not printed; use --out DIR (secrets.yaml, mode 0600)", err=True)
+        return
+    written = rendering.write(out, docs)
+    click.echo(f"wrote {len(docs)} manifests in {len(written)} files to {out} "
+               f"(Secrets in {out / rendering.SECRETS_FILE}, mode 0600)")
+
+
+@main.command()
+def paths() -> None:
+    """Each scaling review's migration path: its stacks in order."""
+    from phasestack import paths as review_paths
+
+    try:
+        found = review_paths.paths()
+    except StackError as err:
+        _fail(err)
+    for review, names in found.items():
+        meta = review_paths.REVIEWS.get(review, {})
+        click.echo(f"{review}  {meta.get('system', '?')}: {' -> '.join(names)}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+
+__all__ = ["main", "stack_name"]

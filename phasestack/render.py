@@ -1,0 +1,102 @@
+"""Render a stack to files: one multi-document YAML per component, Secrets apart (mode 0600).
+
+Secret values come from PHASESTACK_<NAME> environment variables or are generated fresh; they are
+written only to secrets.yaml (mode 0600, git-ignored by the .gitignore written beside it) and
+never to stdout.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from phasestack.model import Stack
+from phasestack.synth import component_of, order_key, secrets, synthesize
+
+SECRETS_FILE = "secrets.yaml"
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, value: str):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump_all(docs: list[dict]) -> str:
+    return yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                         width=100, explicit_start=True)
+
+
+def manifests(stack: Stack, values: dict[str, str] | None = None) -> list[dict]:
+    return synthesize(stack, values if values is not None else secrets.from_environment())
+
+
+def split(docs: list[dict]) -> tuple[dict[str, list[dict]], list[dict]]:
+    """(component -> non-secret manifests, secret manifests), each in apply order."""
+    groups: dict[str, list[dict]] = {}
+    hidden = []
+    for doc in docs:
+        if doc["kind"] == "Secret":
+            hidden.append(doc)
+        else:
+            groups.setdefault(component_of(doc) or "namespace", []).append(doc)
+    return groups, hidden
+
+
+def files(docs: list[dict]) -> tuple[dict[str, str], str]:
+    """(file name -> YAML text for non-secret manifests, secrets.yaml text)."""
+    groups, hidden = split(docs)
+    first = {name: min(order_key(d) for d in group) for name, group in groups.items()}
+    ordered = sorted(groups, key=lambda n: (first[n], n))
+    out = {f"{i:02d}-{name}.yaml": dump_all(groups[name]) for i, name in enumerate(ordered)}
+    return out, dump_all(hidden)
+
+
+def write(out: Path, docs: list[dict]) -> list[Path]:
+    texts, secret_text = files(docs)
+    return write_texts(out, texts, {SECRETS_FILE: secret_text})
+
+
+def write_texts(out: Path, texts: dict[str, str], private: dict[str, str] | None = None
+                ) -> list[Path]:
+    """Write atomically: build in a temp dir beside `out`, then swap it in. Private files get
+    mode 0600 and a .gitignore entry."""
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o755)
+    try:
+        for name, text in texts.items():
+            (tmp / name).write_text(text)
+        for name, text in (private or {}).items():
+            fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+        if private:
+            (tmp / ".gitignore").write_text("".join(f"{name}\n" for name in sorted(private)))
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            out.rename(old / "x")
+            tmp.rename(out)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return sorted(out.iterdir())
+
+
+def stdout_text(docs: list[dict]) -> str:
+    groups, _ = split(docs)
+    return dump_all(sorted((d for g in groups.values() for d in g), key=order_key))

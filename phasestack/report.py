@@ -1,0 +1,48 @@
+"""Formatting of planner reports: table, markdown, json (pure)."""
+
+from __future__ import annotations
+
+import json
+
+from phasestack.capacity import Report
+
+
+def _rows(report: Report) -> list[tuple[str, str, str, str]]:
+    return [(c.status, c.name, c.reason, c.formula) for c in report.checks]
+
+
+def _breaks(report: Report) -> str:
+    b = report.breaks_at
+    if not b:
+        return "no load-bound check"
+    return (f"first to break: {b['component']} ({b['check']}) at {b['peak_rps']:,.1f} peak rps "
+            f"~ {b['users']:,} users")
+
+
+def table(report: Report) -> str:
+    head = (f"stack {report.stack or '-'} (phase {report.phase}): {report.users:,} users, "
+            f"{report.peak_rps:,.1f} peak rps -> {report.verdict}")
+    figs = "  ".join(f"{k}={v:g}" for k, v in report.figures.items())
+    width = max(len(c.name) for c in report.checks)
+    lines = [head, f"figures: {figs}", ""]
+    for status, name, reason, formula in _rows(report):
+        lines.append(f"{status:<4}  {name:<{width}}  {reason}")
+        lines.append(f"{'':<4}  {'':<{width}}  {formula}")
+    lines += ["", _breaks(report)]
+    return "\n".join(lines)
+
+
+def markdown(report: Report) -> str:
+    lines = [f"### Capacity plan: `{report.stack or '-'}` ({report.phase}) — **{report.verdict}**",
+             "", f"{report.users:,} users, {report.peak_rps:,.1f} peak rps. {_breaks(report)}.",
+             "", "| status | check | reason | formula |", "|---|---|---|---|"]
+    for status, name, reason, formula in _rows(report):
+        lines.append(f"| {status} | {name} | {reason} | `{formula}` |")
+    return "\n".join(lines)
+
+
+def as_json(report: Report) -> str:
+    return json.dumps(report.as_dict(), indent=2)
+
+
+FORMATS = {"table": table, "markdown": markdown, "json": as_json}

@@ -1,0 +1,107 @@
+"""Planner on hand-computed cases."""
+
+from pathlib import Path
+
+import pytest
+
+from phasestack.capacity import FAIL, PASS, WARN, plan
+from phasestack.model import Stack
+from phasestack.phases import PRESETS
+from phasestack.stackfile import load
+
+ROOT = Path(__file__).parents[2]
+
+
+def preset_stack(phase: str, **update) -> Stack:
+    return Stack.model_validate({**PRESETS[phase], "phase": phase, **update})
+
+
+def checks(report):
+    return {c.name: c for c in report.checks}
+
+
+@pytest.mark.parametrize("phase", ["mvp", "phase1", "phase2", "phase3"])
+def test_generic_phase_stacks_pass_their_own_target(phase, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    report = plan(load(phase).stack, phase)
+    assert report.verdict == PASS, [c for c in report.checks if c.status != PASS]
+
+
+def test_api_throughput_formula_phase2():
+    c = checks(plan(preset_stack("phase2")))["api_throughput"]
+    # 20 pods x 100 rps x 0.7 = 1,400 rps against 833 peak
+    assert c.status == PASS
+    assert c.limit_rps == 1400
+    assert c.formula == ("peak_rps 833.0 <= hpa_max 20 x pod_rps 100 x target_utilization 0.7 = "
+                         "1,400.0")
+
+
+def test_db_server_connections_little_law_phase3():
+    c = checks(plan(preset_stack("phase3")))["db_server_connections"]
+    # 1,666 rps x 2 queries x 0.010 s = 33.3 in flight, against 25 x 3 = 75 pooled
+    assert c.status == PASS
+    assert "= 33.3 <= pgbouncer default_pool_size 25 x pods 3 = 75" in c.formula
+    assert c.limit_rps == pytest.approx(75 / 0.02)
+
+
+def test_review_002_twenty_connection_pool_fails_at_100k():
+    # review 002, Connection & Pooling Analysis: 1 API instance, PostgreSQL pool 20, no
+    # PgBouncer, against its 100k-in-60s burst (1,666 rps)
+    original = preset_stack(
+        "phase3", api={"replicas": 1, "hpa": {"enabled": False}}, pgbouncer={"enabled": False},
+        app={"app_pool_per_pod": 20})
+    report = plan(original)
+    c = checks(report)["db_server_connections"]
+    assert c.status == FAIL
+    assert c.formula == ("peak_rps 1,666.0 x queries 2 x query_s 0.01 = 33.3 <= min(api pods 1 x "
+                         "app_pool 20, max_connections 200 - reserved 3) = 20")
+    assert report.verdict == FAIL
+    # the single API pod goes first (1 x 100 x 0.7 = 70 rps), the 20 connections at 1,000 rps
+    assert report.breaks_at == {"check": "api_throughput", "component": "api",
+                                "peak_rps": 70.0, "users": 4_201}
+    assert c.limit_rps == 1000
+
+
+def test_scaled_out_pools_without_pgbouncer_exhaust_max_connections():
+    report = plan(preset_stack("phase3", pgbouncer={"enabled": False}))
+    c = checks(report)["client_connections"]
+    assert c.status == FAIL
+    assert c.formula.startswith("api pods 40 x app_pool 20 = 800 <= max_connections 200")
+
+
+def test_warn_inside_headroom():
+    # 84 rps of capacity, 72.9 peak = 87% -> WARN
+    report = plan(preset_stack("mvp", app={"pod_rps": 60}))
+    assert checks(report)["api_throughput"].status == WARN
+
+
+def test_ha_required_from_phase1():
+    c = checks(plan(preset_stack("phase1", api={"hpa": {"enabled": False}, "replicas": 1})))
+    assert c["api_ha"].status == FAIL
+    c = checks(plan(preset_stack("mvp", api={"replicas": 1})))
+    assert c["api_ha"].status == WARN
+
+
+def test_redis_memory_against_eighty_percent():
+    # 100k users x (2048 + 1024) B x 1.5 = 439.5 MiB; 256 MiB x 1 x 0.8 = 204.8 MiB -> FAIL
+    report = plan(preset_stack("phase1", load={"concurrent_users": 100_000},
+                               redis={"maxmemory_mb": 256}))
+    c = checks(report)["redis_memory"]
+    assert c.status == FAIL
+    assert "= 439.5 MiB <= maxmemory 256 MiB x masters 1 x 0.8 = 204.8 MiB" in c.formula
+
+
+def test_rate_limit_is_per_replica():
+    c = checks(plan(preset_stack("phase3")))["nginx_rate_limit"]
+    assert "up to 1800/min across 6 pods" in c.reason
+    # review 000's original 100/min limit with users sending 150/min fails
+    tight = preset_stack("phase1", load={"concurrent_users": 100, "peak_rps": 250},
+                         nginx={"rate_limit_per_minute": 100})
+    assert checks(plan(tight))["nginx_rate_limit"].status == FAIL
+
+
+def test_first_to_break_phase1():
+    report = plan(preset_stack("phase1"))
+    # API: 6 x 100 x 0.7 = 420 rps; 10,000 users / 250 rps x 420 = 16,800 users
+    assert report.breaks_at == {"check": "api_throughput", "component": "api",
+                                "peak_rps": 420.0, "users": 16_800}

@@ -1,0 +1,105 @@
+"""CLI through click's runner, from the project root."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from phasestack.cli import main
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture(autouse=True)
+def at_root(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_stacks_table():
+    r = run("stacks")
+    assert r.exit_code == 0
+    lines = r.output.splitlines()
+    assert lines[0].split() == ["STACK", "PHASE", "USERS", "PEAK", "RPS", "VERDICT"]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert rows["phase2"] == ["phase2", "phase2", "50,000", "833.0", "PASS"]
+    assert rows["phase3"] == ["phase3", "phase3", "100,000", "1,666.0", "PASS"]
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "json"])
+def test_plan_formats(fmt):
+    r = run("plan", "phase2", "--format", fmt)
+    assert r.exit_code == 0
+    if fmt == "json":
+        data = json.loads(r.output)
+        assert data["verdict"] == "PASS"
+        assert {c["name"] for c in data["checks"]} >= {"api_throughput", "db_server_connections",
+                                                       "client_connections", "redis_memory"}
+    elif fmt == "markdown":
+        assert r.output.startswith("### Capacity plan: `phase2` (phase2) — **PASS**")
+        assert "| PASS | api_throughput |" in r.output
+    else:
+        assert "peak_rps 833.0 <= hpa_max 20 x pod_rps 100" in r.output
+        assert "first to break: api (api_throughput) at 1,400.0 peak rps ~ 84,033 users" in r.output
+
+
+def test_plan_exit_1_on_fail(tmp_path):
+    f = tmp_path / "Pulumi.tight.yaml"
+    f.write_text("config:\n  phasestack:phase: phase3\n  phasestack:pgbouncer: {enabled: false}\n")
+    r = run("plan", str(f))
+    assert r.exit_code == 1
+    assert "FAIL  client_connections" in r.output
+
+
+def test_plan_bad_input_exit_2_no_traceback(tmp_path):
+    f = tmp_path / "Pulumi.bad.yaml"
+    f.write_text("config:\n  phasestack:phase: phase2\n  phasestack:api: {hpa: {max_replica: 3}}\n")
+    r = CliRunner().invoke(main, ["plan", str(f)])
+    assert r.exit_code == 2
+    assert r.output == (f"error: {f}: phasestack:api.hpa.max_replica: unknown key "
+                        "(did you mean 'max_replicas'?)\n")
+    assert "Traceback" not in r.output
+
+
+def test_missing_stack_exit_2():
+    r = CliRunner().invoke(main, ["plan", "phase22"])
+    assert r.exit_code == 2
+    assert "no stack named 'phase22' (did you mean 'phase2'?)" in r.output
+
+
+def test_validate_all_and_some(tmp_path):
+    r = run("validate")
+    assert r.exit_code == 0
+    assert "ok  phase3" in r.output
+    bad = tmp_path / "Pulumi.x.yaml"
+    bad.write_text("")
+    r = CliRunner().invoke(main, ["validate", "phase1", str(bad)])
+    assert r.exit_code == 2
+    assert "ok  phase1" in r.output
+    assert f"error: {bad}: the file is empty" in r.output
+
+
+def test_schema_describes_stack_config():
+    r = run("schema")
+    doc = json.loads(r.output)
+    assert set(doc["properties"]) >= {"phase", "load", "api", "redis", "pgbouncer"}
+    assert doc["additionalProperties"] is False
+    pgb = doc["$defs"]["PgBouncer"]["properties"]
+    assert pgb["default_pool_size"]["default"] == 25
+    assert pgb["default_pool_size"]["description"]
+
+
+def test_cli_never_imports_pulumi():
+    code = ("import sys; from click.testing import CliRunner; from phasestack.cli import main;"
+            "r = CliRunner().invoke(main, ['plan', 'phase3']); assert r.exit_code == 0, r.output;"
+            "r = CliRunner().invoke(main, ['render', 'phase3', '--stdout']);"
+            "assert r.exit_code == 0, r.output;"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_kubernetes')];"
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

@@ -1,0 +1,93 @@
+"""Model defaults and every validator message."""
+
+import pytest
+from pydantic import ValidationError
+
+from phasestack.model import (Api, Hpa, LoadTarget, Monitoring, PgBouncer, Postgres, Redis,
+                              Stack)
+from phasestack.phases import PRESETS
+
+
+def message(exc: pytest.ExceptionInfo) -> str:
+    return exc.value.errors()[0]["msg"].removeprefix("Value error, ")
+
+
+def test_defaults():
+    s = Stack()
+    assert s.phase == "mvp" and s.target == "kubernetes"
+    assert s.redis.maxmemory_policy == "noeviction"  # never evicts live sessions (review 002)
+    assert s.redis.maxmemory_mb == 2048
+    assert (s.postgres.statement_timeout_s, s.postgres.lock_timeout_s) == (30, 5)
+    assert (s.pgbouncer.pool_mode, s.pgbouncer.max_client_conn, s.pgbouncer.default_pool_size,
+            s.pgbouncer.min_pool_size) == ("transaction", 200, 25, 5)
+    assert (s.nginx.rate_limit_per_minute, s.nginx.auth_rate_limit_per_minute) == (300, 10)
+    assert s.api.hpa.cpu_target == 70
+
+
+def test_every_field_documented():
+    def walk(model):
+        for name, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{name} has no description"
+            ann = field.annotation
+            if isinstance(ann, type) and hasattr(ann, "model_fields"):
+                walk(ann)
+    walk(Stack)
+
+
+def test_frozen_and_forbids_extra():
+    with pytest.raises(ValidationError):
+        Stack().api.replicas = 3  # type: ignore[misc]
+    with pytest.raises(ValidationError) as exc:
+        Api(replica=3)
+    assert exc.value.errors()[0]["type"] == "extra_forbidden"
+
+
+def test_peak_from_requests_per_day():
+    # review 000: 7M/day = 81 avg; x3 = 243 peak
+    load = LoadTarget(requests_per_day=7_000_000, peak_factor=3)
+    assert round(load.average_rps, 1) == 81.0
+    assert round(load.effective_peak_rps, 1) == 243.1
+    assert LoadTarget(peak_rps=250).effective_peak_rps == 250
+
+
+@pytest.mark.parametrize("build, expected", [
+    (lambda: Hpa(min_replicas=5, max_replicas=3), "min_replicas (5) must be <= max_replicas (3)"),
+    (lambda: Redis(mode="cluster", masters=2), "Redis Cluster needs at least 3 masters, got 2"),
+    (lambda: Redis(mode="standalone", masters=3), "standalone Redis has exactly 1 master, got 3"),
+    (lambda: Postgres(max_connections=10, superuser_reserved_connections=10),
+     "superuser_reserved_connections (10) must be < max_connections (10)"),
+    (lambda: PgBouncer(default_pool_size=4, min_pool_size=5),
+     "min_pool_size (5) must be <= default_pool_size (4)"),
+    (lambda: Monitoring(prometheus=False, alerts=True), "grafana and alerts need prometheus: true"),
+    (lambda: Stack(pgbouncer={"enabled": True, "replicas": 10}),
+     "pgbouncer: server connections 10 x (25 + 5) = 300 exceed postgres max_connections 200 - 3 "
+     "reserved = 197"),
+    (lambda: Stack(target="docker", redis={"mode": "cluster", "masters": 3}),
+     "target: docker supports standalone Redis and no HPA (the MVP shape)"),
+])
+def test_validator_messages(build, expected):
+    with pytest.raises(ValidationError) as exc:
+        build()
+    assert message(exc) == expected
+
+
+def test_presets_are_valid_and_cited():
+    for phase, data in PRESETS.items():
+        assert Stack.model_validate({**data, "phase": phase}).phase == phase
+
+
+def test_phase_matrix_numbers():
+    p = {k: Stack.model_validate({**v, "phase": k}) for k, v in PRESETS.items()}
+    assert (p["mvp"].api.replicas, p["mvp"].api.hpa.enabled) == (2, False)
+    assert [(s.api.hpa.min_replicas, s.api.hpa.max_replicas) for s in
+            (p["phase1"], p["phase2"], p["phase3"])] == [(2, 6), (3, 20), (10, 40)]
+    assert [s.nginx.replicas for s in p.values()] == [1, 2, 2, 3]
+    assert p["phase3"].nginx.hpa.enabled
+    assert [(s.redis.mode, s.redis.masters, s.redis.replicas_per_master) for s in p.values()] == [
+        ("standalone", 1, 0), ("standalone", 1, 0), ("cluster", 3, 1), ("cluster", 6, 1)]
+    assert [s.postgres.read_replicas for s in p.values()] == [0, 0, 1, 3]
+    assert [s.pgbouncer.enabled for s in p.values()] == [False, True, True, True]
+    # review 002: phase 2 PgBouncer "100 connections"
+    assert p["phase2"].pgbouncer.default_pool_size * p["phase2"].pgbouncer.replicas == 100
+    assert p["phase1"].monitoring.grafana and not p["mvp"].monitoring.grafana
+    assert p["phase3"].load.effective_peak_rps == 1666

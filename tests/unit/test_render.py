@@ -1,0 +1,93 @@
+"""`phasestack render`: files, atomic writes, secrets never on stdout, byte-identical reruns."""
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from phasestack.cli import main
+from phasestack.synth.secrets import CREDENTIALS, env_var
+
+ROOT = Path(__file__).parents[2]
+FIXED = {env_var(c): f"value-of-{c}-0123456789" for c in CREDENTIALS}
+
+
+@pytest.fixture(autouse=True)
+def at_root(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+def render(*args, env=None):
+    return CliRunner().invoke(main, ["render", *args], env=env, catch_exceptions=False)
+
+
+def test_out_dir_with_private_secrets(tmp_path):
+    out = tmp_path / "phase2"
+    r = render("phase2", "--out", str(out), env=FIXED)
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in out.iterdir())
+    assert "secrets.yaml" in names and ".gitignore" in names
+    assert (out / ".gitignore").read_text() == "secrets.yaml\n"
+    assert stat.S_IMODE((out / "secrets.yaml").stat().st_mode) == 0o600
+    secrets = list(yaml.safe_load_all((out / "secrets.yaml").read_text()))
+    assert {d["kind"] for d in secrets} == {"Secret"}
+    values = {v for d in secrets for v in d["stringData"].values()}
+    assert f"value-of-appPassword-0123456789" in values  # from PHASESTACK_APP_PASSWORD
+    for p in out.glob("*.yaml"):
+        if p.name != "secrets.yaml":
+            text = p.read_text()
+            assert "value-of-" not in text, p
+            assert all(d["kind"] != "Secret" for d in yaml.safe_load_all(text))
+    for value in FIXED.values():
+        assert value not in r.output
+
+
+def test_generated_secrets_differ_and_are_long(tmp_path):
+    env = {k: "" for k in FIXED}
+    render("mvp", "--out", str(tmp_path / "a"), env=env)
+    render("mvp", "--out", str(tmp_path / "b"), env=env)
+    a = (tmp_path / "a/secrets.yaml").read_text()
+    b = (tmp_path / "b/secrets.yaml").read_text()
+    assert a != b
+    pw = yaml.safe_load(a)["stringData"]
+    assert all(len(v) >= 32 for v in pw.values())
+
+
+def test_two_renders_identical_apart_from_secrets(tmp_path):
+    render("phase3", "--out", str(tmp_path / "a"))
+    render("phase3", "--out", str(tmp_path / "b"))
+    for p in (tmp_path / "a").iterdir():
+        if p.name != "secrets.yaml":
+            assert p.read_bytes() == (tmp_path / "b" / p.name).read_bytes(), p.name
+
+
+def test_stdout_has_no_secret(tmp_path):
+    r = CliRunner().invoke(main, ["render", "phase1", "--stdout"], env=FIXED)
+    assert r.exit_code == 0
+    docs = list(yaml.safe_load_all(r.output))
+    assert docs and all(d["kind"] != "Secret" for d in docs)
+    assert not any(v in r.output for v in FIXED.values())
+
+
+def test_rerender_replaces_and_bad_input_writes_nothing(tmp_path):
+    out = tmp_path / "o"
+    render("phase1", "--out", str(out))
+    (out / "stale.yaml").write_text("x")
+    render("phase1", "--out", str(out))
+    assert not (out / "stale.yaml").exists()
+    bad = tmp_path / "Pulumi.bad.yaml"
+    bad.write_text("config:\n  phasestack:phase: nope\n")
+    target = tmp_path / "never"
+    r = CliRunner().invoke(main, ["render", str(bad), "--out", str(target)])
+    assert r.exit_code == 2
+    assert not target.exists()
+    assert sorted(os.listdir(tmp_path)) == ["Pulumi.bad.yaml", "o"]
+
+
+def test_needs_exactly_one_destination():
+    r = CliRunner().invoke(main, ["render", "phase1"])
+    assert r.exit_code == 2
+    assert r.output == "error: give exactly one of --out DIR or --stdout\n"

@@ -1,0 +1,117 @@
+"""Loader: precedence, errors naming file and key, the broken-stack corpus."""
+
+from pathlib import Path
+
+import pytest
+
+from phasestack.stackfile import StackError, deep_merge, list_stack_files, load
+
+BROKEN = Path(__file__).parent / "broken"
+
+# file -> the exact message after "<path>: "
+EXPECTED = {
+    "bad_namespace.yaml": "config.phasestak:phase: unknown namespace 'phasestak' "
+                          "(did you mean 'phasestack'?)",
+    "bad_namespace_name.yaml": "phasestack:namespace: String should match pattern "
+                               "'^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' (got 'Phase_One')",
+    "bad_phase.yaml": "phasestack:phase: must be one of mvp, phase1, phase2, phase3, "
+                      "got 'phase9'",
+    "bad_policy.yaml": "phasestack:redis.maxmemory_policy: Input should be 'noeviction', "
+                       "'volatile-lru', 'volatile-lfu', 'volatile-ttl', 'allkeys-lru' or "
+                       "'allkeys-lfu' (got 'lru-please')",
+    "cluster_masters.yaml": "phasestack:redis: Redis Cluster needs at least 3 masters, got 2",
+    "config_list.yaml": "config: expected a mapping of 'phasestack:<key>' entries",
+    "empty.yaml": "the file is empty; expected a 'config:' mapping",
+    "grafana_without_prometheus.yaml": "phasestack:monitoring: grafana and alerts need "
+                                       "prometheus: true",
+    "hpa_bounds.yaml": "phasestack:api.hpa: min_replicas (12) must be <= max_replicas (4)",
+    "min_pool.yaml": "phasestack:pgbouncer: min_pool_size (30) must be <= default_pool_size (25)",
+    "negative.yaml": "phasestack:postgres.read_replicas: Input should be greater than or equal "
+                     "to 0 (got -1)",
+    "no_config.yaml": "config: expected a mapping of 'phasestack:<key>' entries",
+    "no_namespace.yaml": "config.phase: keys need a namespace, e.g. 'phasestack:phase'",
+    "not_mapping.yaml": "expected a mapping with a 'config:' key, got list",
+    "pgbouncer_budget.yaml": "phasestack:pgbouncer: server connections 8 x (40 + 5) = 360 exceed "
+                             "postgres max_connections 200 - 3 reserved = 197",
+    "plain_secret.yaml": "phasestack:postgresPassword: plain-text secret; set it with "
+                         "`pulumi config set --secret phasestack:postgresPassword`",
+    "section_not_mapping.yaml": "phasestack:api: Input should be a valid dictionary or instance "
+                                "of Api (got 4)",
+    "unknown_key.yaml": "phasestack:redsi: unknown key (did you mean 'redis'?)",
+    "unknown_nested.yaml": "phasestack:api.hpa.max_replica: unknown key "
+                           "(did you mean 'max_replicas'?)",
+    "unknown_top.yaml": "confg: unknown top-level key (Pulumi stack files hold config, "
+                        "encryptedkey, encryptionsalt, secretsprovider)",
+    "wrong_type.yaml": "phasestack:load.concurrent_users: Input should be a valid integer, "
+                       "unable to parse string as an integer (got 'lots')",
+    "yaml_syntax.yaml": "YAML syntax error (line 4, column 1): expected ',' or '}', but got "
+                        "'<stream end>'",
+}
+
+
+def test_corpus_is_complete():
+    assert sorted(p.name for p in BROKEN.glob("*.yaml")) == sorted(EXPECTED)
+    assert len(EXPECTED) >= 15
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_broken_stack_gives_one_exact_message(name):
+    path = BROKEN / name
+    with pytest.raises(StackError) as err:
+        load(path)
+    assert err.value.problems == [f"{path}: {EXPECTED[name]}"]
+
+
+def test_every_problem_is_reported(tmp_path):
+    f = tmp_path / "two.yaml"
+    f.write_text("config:\n  phasestack:phase: phase1\n  phasestack:api: {replicas: 0}\n"
+                 "  phasestack:redis: {maxmemory_mb: 1}\n")
+    with pytest.raises(StackError) as err:
+        load(f)
+    assert [p.split(": ", 2)[1] for p in err.value.problems] == [
+        "phasestack:api.replicas", "phasestack:redis.maxmemory_mb"]
+
+
+def test_precedence_defaults_preset_stack_file(tmp_path):
+    f = tmp_path / "Pulumi.custom.yaml"
+    f.write_text("config:\n  phasestack:phase: phase1\n  phasestack:api: {hpa: {max_replicas: 9}}\n"
+                 "  kubernetes:context: kind-phasestack\n")
+    stack = load(f).stack
+    assert stack.api.hpa.max_replicas == 9  # stack file
+    assert stack.api.hpa.min_replicas == 2  # phase1 preset, kept beside the override
+    assert stack.pgbouncer.default_pool_size == 25  # preset
+    assert stack.api.port == 9898  # model default
+
+
+def test_secret_config_keys_are_accepted_not_topology(tmp_path):
+    f = tmp_path / "Pulumi.s.yaml"
+    f.write_text("config:\n  phasestack:phase: mvp\n  phasestack:redisPassword:\n"
+                 "    secure: v1:abc\n")
+    loaded = load(f)
+    assert loaded.secrets == frozenset({"redisPassword"})
+
+
+def test_missing_stack_suggests_a_name(monkeypatch):
+    monkeypatch.chdir(Path(__file__).parents[2])
+    with pytest.raises(StackError) as err:
+        load("phase22")
+    assert err.value.problems == [
+        f"{Path.cwd() / 'stacks/Pulumi.phase22.yaml'}: no stack named 'phase22' "
+        "(did you mean 'phase2'?)"]
+
+
+def test_missing_path():
+    with pytest.raises(StackError) as err:
+        load("nowhere/Pulumi.x.yaml")
+    assert err.value.problems == ["nowhere/Pulumi.x.yaml: no such stack file"]
+
+
+def test_generic_stacks_come_first_in_phase_order(monkeypatch):
+    monkeypatch.chdir(Path(__file__).parents[2])
+    names = [p.name for p in list_stack_files()][:4]
+    assert names == ["Pulumi.mvp.yaml", "Pulumi.phase1.yaml", "Pulumi.phase2.yaml",
+                     "Pulumi.phase3.yaml"]
+
+
+def test_deep_merge_keeps_siblings():
+    assert deep_merge({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}}) == {"a": {"b": 1, "c": 3}}
