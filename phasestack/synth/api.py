@@ -1,0 +1,161 @@
+"""The API Deployment (default: podinfo), its Services, HPA, PDB, and the queue workers.
+
+Wiring (env): DATABASE_URL / DATABASE_READ_URL through PgBouncer when it is on, REDIS_URL for a
+standalone Redis or REDIS_CLUSTER_NODES for a Redis Cluster; passwords only from Secrets.
+"""
+
+from __future__ import annotations
+
+from phasestack.model import Stack, Worker
+from phasestack.synth import common as c
+
+COMPONENT = "api"
+WORKER_COMPONENT = "worker"
+UID = 10001
+TMP = "/tmp"
+PODINFO = "ghcr.io/stefanprodan/podinfo"
+# A worker with its own command proves liveness by touching this file (see worker_probe()).
+HEARTBEAT_FILE = "/tmp/worker-heartbeat"
+HEARTBEAT_MAX_AGE_S = 120
+
+
+def worker_name(worker: Worker) -> str:
+    return f"worker-{worker.name}"
+
+
+def _pg_host(stack: Stack, service: str) -> str:
+    return c.dns(stack, service)
+
+
+def database_urls(stack: Stack) -> tuple[str, str]:
+    """(read-write URL, read-only URL); the password comes from $(DB_PASSWORD) at runtime."""
+    pg = stack.postgres
+    user, db = pg.app_user, pg.database
+    if stack.pgbouncer.enabled:
+        # PgBouncer serves <db> (primary) and <db>_ro (read replicas, or the primary without any)
+        base = f"postgresql://{user}:$(DB_PASSWORD)@{_pg_host(stack, c.PGBOUNCER)}:" \
+               f"{c.PORTS.pgbouncer}"
+        return f"{base}/{db}", f"{base}/{db}_ro"
+    rw = (f"postgresql://{user}:$(DB_PASSWORD)@{_pg_host(stack, c.POSTGRES)}:"
+          f"{c.PORTS.postgres}/{db}")
+    if pg.read_replicas > 0:
+        ro = (f"postgresql://{user}:$(DB_PASSWORD)@{_pg_host(stack, c.POSTGRES_RO)}:"
+              f"{c.PORTS.postgres}/{db}")
+        return rw, ro
+    return rw, rw
+
+
+def redis_cluster_nodes(stack: Stack) -> list[str]:
+    """Every Redis pod's stable DNS name (masters and replicas: the client discovers roles)."""
+    return [f"redis-{i}.{c.REDIS_HEADLESS}.{stack.namespace}.svc.cluster.local:{c.PORTS.redis}"
+            for i in range(stack.redis.pods)]
+
+
+def env(stack: Stack) -> list[dict]:
+    """Environment of the API and worker containers. Order matters: $(VAR) refers back."""
+    rw, ro = database_urls(stack)
+    out = [
+        c.secret_env("DB_PASSWORD", c.PG_SECRET, "app-password"),
+        {"name": "DATABASE_URL", "value": rw},
+        {"name": "DATABASE_READ_URL", "value": ro},
+        # review 002 (002_f99052a1f9a0162e.txt), Recommendation 3: DB_POOL_SIZE per process
+        {"name": "DB_POOL_SIZE", "value": str(stack.app.app_pool_per_pod)},
+        c.secret_env("REDIS_PASSWORD", c.REDIS_SECRET, "redis-password"),
+    ]
+    if stack.redis.mode == "cluster":
+        # review 002 (002_f99052a1f9a0162e.txt), Appendix Phase 2: Redis Cluster env variables
+        out += [{"name": "REDIS_CLUSTER_ENABLED", "value": "true"},
+                {"name": "REDIS_CLUSTER_NODES", "value": ",".join(redis_cluster_nodes(stack))}]
+    else:
+        out += [{"name": "REDIS_CLUSTER_ENABLED", "value": "false"},
+                {"name": "REDIS_URL", "value": f"redis://:$(REDIS_PASSWORD)@"
+                 f"{c.dns(stack, c.REDIS)}:{c.PORTS.redis}/0"}]
+    return out
+
+
+def _tmp_mount() -> list[dict]:
+    return [{"name": "tmp", "mountPath": TMP}]
+
+
+def _api_command(stack: Stack) -> dict:
+    """podinfo's CMD is ./podinfo; other images keep their own entrypoint."""
+    if not stack.api.image.startswith(PODINFO + ":"):
+        return {}
+    return {"command": ["./podinfo", f"--port={stack.api.port}", "--level=info",
+                        f"--data-path={TMP}/data"]}
+
+
+def api_container(stack: Stack) -> dict:
+    a = stack.api
+    return c.container(
+        "api", a.image, c.resources(a.resources), {"http": a.port},
+        liveness=c.http_probe(a.health_path, "http"),
+        readiness=c.http_probe(a.ready_path, "http", period=5, delay=2),
+        env=[*env(stack), {"name": "PORT", "value": str(a.port)}],
+        volumeMounts=_tmp_mount(), **_api_command(stack))
+
+
+def worker_probe(stack: Stack, worker: Worker) -> dict:
+    """The demo worker (podinfo) is checked with podinfo's own podcli; a real worker must touch
+    HEARTBEAT_FILE at least every HEARTBEAT_MAX_AGE_S seconds while it consumes its queue."""
+    if not worker.command and stack.api.image.startswith(PODINFO + ":"):
+        return c.exec_probe(["podcli", "check", "http", f"localhost:{stack.api.port}/healthz"])
+    return c.exec_probe(["/bin/sh", "-c", f"test $(( $(date +%s) - $(stat -c %Y "
+                                          f"{HEARTBEAT_FILE}) )) -lt {HEARTBEAT_MAX_AGE_S}"],
+                        period=30, delay=30)
+
+
+def worker_container(stack: Stack, worker: Worker) -> dict:
+    command = {"command": worker.command} if worker.command else _api_command(stack)
+    probe = worker_probe(stack, worker)
+    return c.container(
+        "worker", stack.api.image, c.resources(worker.resources), {},
+        liveness=probe, readiness=probe,
+        env=[*env(stack), {"name": "WORKER_QUEUE", "value": worker.name},
+             {"name": "WORKER_HEARTBEAT_FILE", "value": HEARTBEAT_FILE}],
+        volumeMounts=_tmp_mount(), **command)
+
+
+def manifests(stack: Stack) -> list[dict]:
+    a = stack.api
+    spec = c.pod_spec(c.API, UID, [api_container(stack)], service_account=c.API,
+                      volumes=[c.empty_dir("tmp")], terminationGracePeriodSeconds=30)
+    docs = [
+        c.service_account(stack, c.API, COMPONENT),
+        c.service(stack, c.API, COMPONENT, {"http": a.port}, type="ClusterIP"),
+        # nginx re-resolves this headless Service to reach every pod (least_conn per pod)
+        c.service(stack, c.API_HEADLESS, COMPONENT, {"http": a.port}, pod=c.API, headless=True,
+                  publishNotReadyAddresses=False),
+        c.deployment(stack, c.API, COMPONENT, a.min_pods, spec),
+        *c.pdb(stack, c.API, COMPONENT, a.min_pods),
+    ]
+    if a.hpa.enabled:
+        # review 001 (001_9fbd6927d93be06f.txt), Kubernetes autoscaling: 70% CPU
+        docs.append(c.hpa(stack, c.API, COMPONENT, a.hpa.min_replicas, a.hpa.max_replicas,
+                          a.hpa.cpu_target))
+    for w in a.workers:
+        # reviews 000/001/003: a separate queue worker, off the request path
+        name = worker_name(w)
+        wspec = c.pod_spec(name, UID, [worker_container(stack, w)], service_account=c.API,
+                           volumes=[c.empty_dir("tmp")], terminationGracePeriodSeconds=60)
+        docs.append(c.deployment(stack, name, WORKER_COMPONENT, w.replicas, wspec))
+        docs.extend(c.pdb(stack, name, WORKER_COMPONENT, w.replicas))
+    return docs
+
+
+def _data_flows(stack: Stack, src: str) -> list[c.Flow]:
+    if stack.pgbouncer.enabled:
+        out = [c.Flow(src, c.PGBOUNCER, c.PORTS.pgbouncer)]
+    else:
+        out = [c.Flow(src, c.POSTGRES, c.PORTS.postgres)]
+        if stack.postgres.read_replicas > 0:
+            out.append(c.Flow(src, c.POSTGRES_REPLICA, c.PORTS.postgres))
+    out.append(c.Flow(src, c.REDIS, c.PORTS.redis))
+    return out
+
+
+def flows(stack: Stack) -> list[c.Flow]:
+    out = [c.Flow(c.NGINX, c.API, stack.api.port), *_data_flows(stack, c.API)]
+    for w in stack.api.workers:
+        out.extend(_data_flows(stack, worker_name(w)))
+    return out

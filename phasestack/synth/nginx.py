@@ -1,0 +1,125 @@
+"""nginx load balancer in front of the API: ConfigMap, Deployment (+ exporter sidecar), Services,
+HPA and PDB, and the nginx.conf text itself (templates/nginx/nginx.conf.j2).
+
+The Service is type LoadBalancer with externalTrafficPolicy Local: the cloud load balancer keeps
+the client's source address, so limit_req counts per real client and a client cannot spoof
+X-Forwarded-For (only `trusted_proxies` may set it). With the Cluster policy every request would
+arrive SNATed from a node address inside the trusted ranges, and rate limits would key on
+whatever X-Forwarded-For a client sends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from phasestack.model import Stack
+from phasestack.synth import common as c
+
+COMPONENT = "load-balancer"
+UID = 101  # the `nginx` user of the official nginx:*-alpine image
+TMP = "/tmp"
+CONF_DIR = "/etc/nginx/phasestack"
+METRICS_SERVICE = "nginx-metrics"
+# kube-dns is resolved once at startup; nginx then re-resolves the API's headless Service itself
+DEFAULT_RESOLVER = "kube-dns.kube-system.svc.cluster.local"
+RESOLVER_VALID = "10s"
+# Proxy tuning (not review numbers): retries bounded in count and time.
+CONNECT_TIMEOUT, SEND_TIMEOUT = "5s", "30s"
+NEXT_UPSTREAM_TRIES, NEXT_UPSTREAM_TIMEOUT = 3, "10s"
+MAX_FAILS, FAIL_TIMEOUT = 3, "10s"
+KEEPALIVE = 32
+WORKER_CONNECTIONS = 4096
+
+
+def auth_burst(stack: Stack) -> int:
+    """A client may send its whole per-minute auth allowance at once (as review 000's windowed
+    limiter allows), then one request per 60/rate seconds: burst = rate - 1."""
+    return stack.nginx.auth_rate_limit_per_minute - 1
+
+
+def read_timeout(stack: Stack) -> str:
+    """Long enough for a query that runs up to statement_timeout (review 003), plus headroom."""
+    return f"{stack.postgres.statement_timeout_s + 5}s"
+
+
+def upstream_dns(stack: Stack) -> str:
+    return f"{c.dns(stack, c.API_HEADLESS)}:{stack.api.port}"
+
+
+def nginx_conf(stack: Stack, upstreams: list[str] | None = None, listen: int = c.PORTS.nginx_http,
+               status_port: int = c.PORTS.nginx_status, prefix: str = TMP,
+               resolver: str | None = DEFAULT_RESOLVER) -> str:
+    """nginx.conf text. Default: the cluster rendering (headless Service with `resolve`, needs
+    nginx 1.27.3+). With `upstreams` (host:port list): a static rendering of the same template
+    without `resolve` or resolver, which Debian's nginx 1.22 accepts (tests)."""
+    n = stack.nginx
+    dynamic = upstreams is None
+    return c.render_template(
+        "nginx/nginx.conf.j2",
+        namespace=stack.namespace, listen=listen, status_port=status_port,
+        prefix=prefix.rstrip("/") or "/", worker_connections=WORKER_CONNECTIONS,
+        client_max_body_size=n.client_max_body_size, trusted_proxies=list(n.trusted_proxies),
+        rate_per_minute=n.rate_limit_per_minute, auth_rate_per_minute=n.auth_rate_limit_per_minute,
+        burst=n.burst, auth_burst=auth_burst(stack), auth_path=n.auth_path,
+        resolver=resolver if dynamic else None, resolver_valid=RESOLVER_VALID,
+        upstreams=[upstream_dns(stack)] if dynamic else list(upstreams), resolve=dynamic,
+        max_fails=MAX_FAILS, fail_timeout=FAIL_TIMEOUT, keepalive=KEEPALIVE,
+        connect_timeout=CONNECT_TIMEOUT, send_timeout=SEND_TIMEOUT,
+        read_timeout=read_timeout(stack), next_upstream_tries=NEXT_UPSTREAM_TRIES,
+        next_upstream_timeout=NEXT_UPSTREAM_TIMEOUT)
+
+
+def replicas(stack: Stack) -> int:
+    n = stack.nginx
+    return n.hpa.min_replicas if n.hpa.enabled else n.replicas
+
+
+def _containers(stack: Stack) -> list[dict]:
+    n = stack.nginx
+    nginx = c.container(
+        "nginx", n.image, c.resources(n.resources), {"http": c.PORTS.nginx_http},
+        liveness=c.http_probe("/healthz", "http"),
+        readiness=c.http_probe("/healthz", "http", period=5, delay=2),
+        command=["nginx", "-e", "stderr", "-c", f"{CONF_DIR}/nginx.conf"],
+        volumeMounts=[{"name": "config", "mountPath": CONF_DIR, "readOnly": True},
+                      {"name": "tmp", "mountPath": TMP}],
+        # let the load balancer drain this pod before nginx stops accepting
+        lifecycle={"preStop": {"exec": {"command": ["/bin/sh", "-c", "sleep 5"]}}})
+    exporter = c.container(
+        "exporter", c.IMAGES.nginx_exporter, c.small_resources(),
+        {"metrics": c.PORTS.nginx_exporter},
+        liveness=c.http_probe("/metrics", "metrics"),
+        readiness=c.http_probe("/metrics", "metrics", period=15),
+        args=[f"--nginx.scrape-uri=http://127.0.0.1:{c.PORTS.nginx_status}/stub_status",
+              f"--web.listen-address=:{c.PORTS.nginx_exporter}"])
+    return [nginx, exporter]
+
+
+def manifests(stack: Stack) -> list[dict]:
+    n = stack.nginx
+    conf = nginx_conf(stack)
+    checksum = hashlib.sha256(conf.encode()).hexdigest()
+    spec = c.pod_spec(c.NGINX, UID, _containers(stack), service_account=c.NGINX,
+                      volumes=[{"name": "config", "configMap": {"name": c.NGINX}},
+                               c.empty_dir("tmp")],
+                      terminationGracePeriodSeconds=30)
+    docs = [
+        c.service_account(stack, c.NGINX, COMPONENT),
+        c.config_map(stack, c.NGINX, COMPONENT, {"nginx.conf": conf}),
+        c.service(stack, c.NGINX, COMPONENT, {"http": 80}, type="LoadBalancer",
+                  externalTrafficPolicy="Local"),
+        # the exporter, for Prometheus only (never on the public load balancer)
+        c.service(stack, METRICS_SERVICE, COMPONENT, {"metrics": c.PORTS.nginx_exporter},
+                  pod=c.NGINX, type="ClusterIP"),
+        c.deployment(stack, c.NGINX, COMPONENT, replicas(stack), spec,
+                     annotations={"phasestack.io/config-sha256": checksum}),
+        *c.pdb(stack, c.NGINX, COMPONENT, replicas(stack)),
+    ]
+    if n.hpa.enabled:
+        docs.append(c.hpa(stack, c.NGINX, COMPONENT, n.hpa.min_replicas, n.hpa.max_replicas,
+                          n.hpa.cpu_target))
+    return docs
+
+
+def flows(stack: Stack) -> list[c.Flow]:
+    return [c.Flow("*", c.NGINX, c.PORTS.nginx_http), c.Flow(c.NGINX, c.API, stack.api.port)]

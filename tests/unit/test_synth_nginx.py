@@ -1,0 +1,164 @@
+"""nginx synthesizer: nginx.conf numbers from the reviews, manifests per phase, schema validity."""
+
+from __future__ import annotations
+
+import re
+
+import kubernetes_validate
+import pytest
+
+from phasestack.model import Stack
+from phasestack.phases import preset
+from phasestack.stackfile import deep_merge, list_stack_files, load, project_root, stack_name
+from phasestack.synth import nginx
+from phasestack.synth.common import Flow
+
+ROOT = project_root()
+STACKS = [stack_name(p) for p in list_stack_files(ROOT)]
+
+
+def stack(name: str) -> Stack:
+    return load(name, ROOT).stack
+
+
+def by(docs: list[dict], kind: str, name: str) -> dict:
+    [doc] = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    return doc
+
+
+def block(conf: str, head: str) -> str:
+    """The text of the `head { ... }` block (no nested braces inside those we look at)."""
+    start = conf.index(head + " {")
+    return conf[start:conf.index("}", start)]
+
+
+def directives(conf: str) -> list[str]:
+    return [line.strip() for line in conf.splitlines()
+            if line.strip() and not line.strip().startswith("#")]
+
+
+def test_rate_limits_from_review_000():
+    conf = nginx.nginx_conf(stack("phase1"))
+    d = directives(conf)
+    assert "limit_req_zone $binary_remote_addr zone=general:10m rate=300r/m;" in d
+    assert "limit_req_zone $binary_remote_addr zone=auth:10m rate=10r/m;" in d
+    assert "limit_req_status 429;" in d
+    auth = block(conf, "location /auth/")
+    assert "limit_req zone=auth burst=9 nodelay;" in auth
+    assert "limit_req zone=general burst=20 nodelay;" in auth
+    server = conf[conf.index("listen 8080;"):conf.index("location = /healthz")]
+    assert "limit_req zone=general burst=20 nodelay;" in server
+
+
+def test_overrides_reach_the_config():
+    s = Stack.model_validate(deep_merge(preset("phase1"), {"phase": "phase1", "nginx": {
+        "rate_limit_per_minute": 600, "auth_rate_limit_per_minute": 5, "auth_path": "/login",
+        "burst": 7, "client_max_body_size": "10m", "trusted_proxies": ["203.0.113.0/24"]}}))
+    d = directives(nginx.nginx_conf(s))
+    assert "limit_req_zone $binary_remote_addr zone=general:10m rate=600r/m;" in d
+    assert "limit_req_zone $binary_remote_addr zone=auth:10m rate=5r/m;" in d
+    assert "location /login {" in d and "limit_req zone=auth burst=4 nodelay;" in d
+    assert "limit_req zone=general burst=7 nodelay;" in d
+    assert "client_max_body_size 10m;" in d
+    assert [x for x in d if x.startswith("set_real_ip_from")] == [
+        "set_real_ip_from 203.0.113.0/24;"]
+
+
+def test_upstream_dynamic_least_conn_keepalive():
+    conf = nginx.nginx_conf(stack("phase3"))
+    up = block(conf, "upstream api")
+    assert directives(up)[1:] == [
+        "least_conn;", "zone api 64k;",
+        "server api-headless.ps-phase3.svc.cluster.local:9898 resolve max_fails=3 "
+        "fail_timeout=10s;",
+        "keepalive 32;", "keepalive_timeout 60s;"]
+    d = directives(conf)
+    assert "resolver kube-dns.kube-system.svc.cluster.local valid=10s ipv6=off;" in d
+    assert "proxy_http_version 1.1;" in d and 'proxy_set_header Connection "";' in d
+
+
+def test_upstream_static_rendering_has_no_resolve():
+    conf = nginx.nginx_conf(stack("phase1"), upstreams=["127.0.0.1:1", "127.0.0.1:2"],
+                            listen=18080, status_port=18081, prefix="/srv/x/")
+    assert " resolve" not in conf and "resolver" not in conf
+    up = directives(block(conf, "upstream api"))
+    assert up[3:5] == ["server 127.0.0.1:1 max_fails=3 fail_timeout=10s;",
+                       "server 127.0.0.1:2 max_fails=3 fail_timeout=10s;"]
+    d = directives(conf)
+    assert "listen 18080;" in d and "listen 127.0.0.1:18081;" in d
+    assert "pid /srv/x/nginx.pid;" in d
+    temp = [x for x in d if "_temp_path" in x]
+    assert len(temp) == 5 and all(x.split()[1].startswith("/srv/x/") for x in temp)
+
+
+def test_hardening_and_proxy_settings():
+    conf = nginx.nginx_conf(stack("mvp"))
+    d = directives(conf)
+    # review 003: request size limits
+    assert "client_max_body_size 1m;" in d
+    assert "proxy_next_upstream error timeout http_502 http_503 http_504;" in d
+    assert "proxy_next_upstream_tries 3;" in d
+    # statement_timeout 30 s (review 003) + 5 s
+    assert "proxy_read_timeout 35s;" in d
+    assert ["set_real_ip_from 10.0.0.0/8;", "set_real_ip_from 172.16.0.0/12;",
+            "set_real_ip_from 192.168.0.0/16;"] == [x for x in d if "set_real_ip_from" in x]
+    assert "real_ip_header X-Forwarded-For;" in d and "real_ip_recursive on;" in d
+    assert "gzip on;" in d and "access_log /dev/stdout;" in d and "error_log stderr warn;" in d
+    assert "pid /tmp/nginx.pid;" in d
+    assert 'return 200 "ok\\n";' in block(conf, "location = /healthz")
+    status = block(conf, "location = /stub_status")
+    assert "allow 127.0.0.1;" in status and "deny all;" in status
+    assert "listen 127.0.0.1:8081;" in d
+    assert not re.search(r"^\s*user\s", conf, re.M)  # non-root image: no user switch
+
+
+@pytest.mark.parametrize("name,replicas,hpa", [
+    ("mvp", 1, None), ("phase1", 2, None), ("phase2", 2, None), ("phase3", 3, (3, 6))])
+def test_replicas_hpa_pdb_per_phase(name, replicas, hpa):
+    docs = nginx.manifests(stack(name))
+    assert by(docs, "Deployment", "nginx")["spec"]["replicas"] == replicas
+    hpas = [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
+    assert [(h["spec"]["minReplicas"], h["spec"]["maxReplicas"]) for h in hpas] == (
+        [hpa] if hpa else [])
+    pdbs = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    assert len(pdbs) == (0 if replicas < 2 else 1)
+
+
+def test_deployment_service_and_exporter():
+    s = stack("phase2")
+    docs = nginx.manifests(s)
+    cm = by(docs, "ConfigMap", "nginx")
+    assert cm["data"]["nginx.conf"] == nginx.nginx_conf(s)
+    svc = by(docs, "Service", "nginx")["spec"]
+    assert svc["type"] == "LoadBalancer" and svc["externalTrafficPolicy"] == "Local"
+    assert svc["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+    metrics = by(docs, "Service", "nginx-metrics")["spec"]
+    assert metrics["type"] == "ClusterIP" and metrics["ports"][0]["port"] == 9113
+    assert metrics["selector"] == {"app.kubernetes.io/name": "nginx"}
+    dep = by(docs, "Deployment", "nginx")["spec"]["template"]
+    assert len(dep["metadata"]["annotations"]["phasestack.io/config-sha256"]) == 64
+    main, exporter = dep["spec"]["containers"]
+    assert main["image"] == "nginx:1.27.3-alpine"
+    assert main["ports"][0]["containerPort"] == 8080
+    assert main["command"] == ["nginx", "-e", "stderr", "-c", "/etc/nginx/phasestack/nginx.conf"]
+    assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert {"name": "tmp", "mountPath": "/tmp"} in main["volumeMounts"]
+    assert exporter["image"] == "nginx/nginx-prometheus-exporter:1.3.0"
+    assert exporter["ports"][0]["containerPort"] == 9113
+    assert "--nginx.scrape-uri=http://127.0.0.1:8081/stub_status" in exporter["args"]
+    assert dep["spec"]["securityContext"]["runAsUser"] == 101
+    assert all(c["securityContext"]["readOnlyRootFilesystem"] for c in (main, exporter))
+
+
+def test_flows():
+    assert set(nginx.flows(stack("phase1"))) == {Flow("*", "nginx", 8080),
+                                                  Flow("nginx", "api", 9898)}
+
+
+@pytest.mark.parametrize("version", ["1.29", "1.37"])
+@pytest.mark.parametrize("name", STACKS)
+def test_manifests_validate_strict(name, version):
+    docs = nginx.manifests(stack(name))
+    assert docs
+    for d in docs:
+        kubernetes_validate.validate(d, version, strict=True)
