@@ -1,0 +1,6 @@
+"""Pulumi ComponentResources, one per file (DESIGN.md layer 5).
+
+Topology (components.topology) composes Network, Credentials, ApiService, LoadBalancer, Redis,
+Database and Monitoring for the Kubernetes target, or DockerHost for the single-host target.
+Kept import-free so `import components.kube` does not load every component.
+"""

@@ -1,0 +1,100 @@
+"""Credentials: one RandomPassword per credential unless `pulumi config set --secret` set it.
+
+Values are Outputs marked secret from the moment they exist to the Secret resources'
+stringData; nothing here ever sees a plain value outside an apply. The synthesizers are fed
+placeholders (`placeholders()`), which `secret_inputs()` swaps back for the secret Outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_random as random
+
+from components import kube
+from phasestack.model import Stack
+from phasestack.synth import secrets
+from phasestack.synth.common import GRAFANA_SECRET, PGB_SECRET
+
+CONFIG_NAMESPACE = "phasestack"
+PASSWORD_LENGTH = 32
+
+
+def placeholder(credential: str) -> str:
+    return f"phasestack-placeholder-{credential}"
+
+
+def placeholders() -> dict[str, str]:
+    """What the synthesizers get instead of values: a marker per credential."""
+    return {c: placeholder(c) for c in secrets.CREDENTIALS}
+
+
+def needed(stack: Stack) -> list[str]:
+    """Credentials the stack uses (Grafana's only when Grafana is deployed)."""
+    return [c for c, (secret, _) in secrets.CREDENTIALS.items()
+            if secret != GRAFANA_SECRET or stack.monitoring.grafana]
+
+
+@dataclass
+class CredentialsArgs:
+    stack: Stack
+    # Secret manifests to register (Kubernetes target); empty for the docker target
+    docs: list[dict] = field(default_factory=list)
+    provider: pulumi.ProviderResource | None = None
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+
+
+class Credentials(pulumi.ComponentResource):
+    values: dict[str, pulumi.Output[str]]
+    secret_names: pulumi.Output[list[str]]
+    userlist: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: CredentialsArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("phasestack:index:Credentials", name, None, opts)
+        stack = args.stack
+        config = pulumi.Config(CONFIG_NAMESPACE)
+        self.values = {}
+        for credential in needed(stack):
+            override = config.get_secret(credential)
+            if override is not None:
+                value = override
+            else:
+                password = random.RandomPassword(
+                    credential.lower(), length=PASSWORD_LENGTH, special=False,
+                    opts=pulumi.ResourceOptions(parent=self))
+                value = password.result
+            # secret whatever the engine or the config layer did to it
+            self.values[credential] = pulumi.Output.secret(value)
+        self.userlist = None
+        if stack.pgbouncer.enabled:
+            self.userlist = pulumi.Output.secret(self.values["appPassword"].apply(
+                lambda pw: secrets.userlist(stack, pw)))
+        group = kube.Group(self, args.provider, args.depends_on)
+        for doc in args.docs:
+            group.add(doc, {"string_data": self.secret_inputs(doc)})
+        self.secret_names = pulumi.Output.from_input(
+            sorted(d["metadata"]["name"] for d in args.docs))
+        self.register_outputs({"secret_names": self.secret_names})
+
+    def secret_inputs(self, doc: dict) -> dict[str, pulumi.Output[str]]:
+        """A Secret manifest's stringData with each placeholder replaced by its secret value."""
+        out: dict[str, pulumi.Output[str]] = {}
+        for key, text in doc.get("stringData", {}).items():
+            if doc["metadata"]["name"] == PGB_SECRET and self.userlist is not None:
+                out[key] = self.userlist
+                continue
+            used = [c for c in self.values if placeholder(c) in text]
+            if not used:
+                raise ValueError(f"{kube.logical_name(doc)}: stringData.{key} holds no "
+                                 f"credential; refusing to register a plain value")
+            out[key] = pulumi.Output.secret(pulumi.Output.all(*(self.values[c] for c in used))
+                                            .apply(lambda vals, t=text, u=used: _fill(t, u, vals)))
+        return out
+
+
+def _fill(text: str, used: list[str], values: list[str]) -> str:
+    for credential, value in zip(used, values, strict=True):
+        text = text.replace(placeholder(credential), value)
+    return text

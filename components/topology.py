@@ -1,0 +1,103 @@
+"""Topology: the whole stack, composed from the components (DESIGN.md layer 5).
+
+Kubernetes target: synthesize every manifest once (the same call `phasestack render` makes,
+with credential placeholders), hand each component its share, and let Credentials put the
+secret values into the Secrets. Docker target: one host, one container per service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components import kube
+from components.api_service import ApiService, ApiServiceArgs
+from components.credentials import Credentials, CredentialsArgs, placeholders
+from components.database import Database, DatabaseArgs
+from components.load_balancer import LoadBalancer, LoadBalancerArgs
+from components.monitoring import Monitoring, MonitoringArgs
+from components.network import Network, NetworkArgs
+from components.redis import Redis, RedisArgs
+from phasestack.model import Stack
+from phasestack.synth import COMPONENTS, synthesize
+
+# synth module -> component that registers its manifests
+OWNERS = {"api": "api", "nginx": "lb", "redis": "redis", "postgres": "database",
+          "pgbouncer": "database", "monitoring": "monitoring"}
+GROUPS = ("network", "credentials", "api", "lb", "redis", "database", "monitoring")
+
+
+def _key(doc: dict) -> tuple[str, str, str]:
+    md = doc["metadata"]
+    return doc["kind"], md.get("namespace", ""), md["name"]
+
+
+def split(stack: Stack, docs: list[dict]) -> dict[str, list[dict]]:
+    """Each manifest to exactly one component: by the synth module that made it, else by kind
+    (Namespace and NetworkPolicies -> network, Secrets -> credentials)."""
+    origin: dict[tuple[str, str, str], str] = {}
+    for module_name, module in COMPONENTS.items():
+        for doc in module.manifests(stack):
+            origin[_key(doc)] = OWNERS[module_name]
+    out: dict[str, list[dict]] = {g: [] for g in GROUPS}
+    for doc in docs:
+        if _key(doc) in origin:
+            out[origin[_key(doc)]].append(doc)
+        elif doc["kind"] in ("Namespace", "NetworkPolicy"):
+            out["network"].append(doc)
+        elif doc["kind"] == "Secret":
+            out["credentials"].append(doc)
+        else:
+            raise ValueError(f"{kube.logical_name(doc)}: no component owns this manifest")
+    return out
+
+
+@dataclass
+class TopologyArgs:
+    stack: Stack
+
+
+class Topology(pulumi.ComponentResource):
+    outputs: dict[str, pulumi.Output]
+
+    def __init__(self, name: str, args: TopologyArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("phasestack:index:Topology", name, None, opts)
+        stack = args.stack
+        child = pulumi.ResourceOptions(parent=self)
+        if stack.target == "docker":
+            from components.docker_host import DockerHost, DockerHostArgs
+
+            creds = Credentials("credentials", CredentialsArgs(stack), child)
+            host = DockerHost("docker", DockerHostArgs(stack, creds.values), child)
+            self.outputs = {"target": pulumi.Output.from_input("docker"),
+                            "endpoint": host.endpoint, "network": host.network_name,
+                            "containers": host.container_names}
+            self.register_outputs(self.outputs)
+            return
+        provider = kube.provider("kubernetes", stack, child)
+        parts = split(stack, synthesize(stack, placeholders()))
+        net = Network("network", NetworkArgs(stack, parts["network"], provider), child)
+        after = [net.namespace_resource]
+        creds = Credentials("credentials", CredentialsArgs(stack, parts["credentials"], provider,
+                                                           after), child)
+        ready = [*after, creds]
+        api = ApiService("api", ApiServiceArgs(stack, parts["api"], provider, ready), child)
+        lb = LoadBalancer("lb", LoadBalancerArgs(stack, parts["lb"], provider, ready), child)
+        redis = Redis("redis", RedisArgs(stack, parts["redis"], provider, ready), child)
+        db = Database("database", DatabaseArgs(stack, parts["database"], provider, ready), child)
+        mon = Monitoring("monitoring", MonitoringArgs(stack, parts["monitoring"], provider,
+                                                      ready), child)
+        self.outputs = {
+            "target": pulumi.Output.from_input("kubernetes"),
+            "namespace": net.namespace,
+            "endpoint": lb.endpoint,
+            "api_host": api.host, "api_port": api.port,
+            "redis_host": redis.host, "redis_port": redis.port,
+            "postgres_host": db.host, "postgres_port": db.port,
+            "database_host": db.app_host, "database_port": db.app_port,
+            "secret_names": creds.secret_names,
+            **kube.present(postgres_read_host=db.read_host, pgbouncer_host=db.pgbouncer_host,
+                           prometheus_url=mon.prometheus_url, grafana_url=mon.grafana_url),
+        }
+        self.register_outputs(self.outputs)

@@ -1,0 +1,129 @@
+"""Run the Pulumi program (__main__.py) under the SDK's mocks and capture what it registers.
+
+No Pulumi CLI, plugins or cluster exist here (DESIGN.md "Facts"): the mocks stand in for the
+engine. Pitfalls handled here: set_mocks per run with the root resource reset first, config via
+set_all_config as strings, RandomPassword's `result` supplied by the mock and marked secret the
+way the engine marks additionalSecretOutputs, and secret inputs arriving wrapped in the RPC
+secret signature (so a test can tell a secret input from a plain one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
+STACK_FILES = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))
+STACK_NAMES = [p.name[len("Pulumi."):-len(".yaml")] for p in STACK_FILES]
+
+
+def fake_password(name: str) -> str:
+    """32 alphanumerics, distinct per resource, easy to search for in captured inputs."""
+    return ("mockpw" + hashlib.sha256(name.encode()).hexdigest())[:32]
+
+
+@dataclass
+class Registered:
+    type: str
+    name: str
+    inputs: dict
+    provider: str | None
+    custom: bool
+
+
+class Recorder(pulumi.runtime.Mocks):
+    def __init__(self, engine_secrets: bool = True):
+        self.engine_secrets = engine_secrets
+        self.resources: list[Registered] = []
+        self.passwords: dict[str, str] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.resources.append(Registered(args.typ, args.name, args.inputs, args.provider,
+                                         bool(args.custom)))
+        state = dict(args.inputs)
+        if args.typ == PASSWORD_TYPE:
+            value = fake_password(args.name)
+            self.passwords[args.name] = value
+            # the engine marks RandomPassword's additionalSecretOutputs ("result") secret
+            state["result"] = rpc.wrap_rpc_secret(value) if self.engine_secrets else value
+        return f"{args.name}_id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}, None
+
+
+@dataclass
+class Run:
+    mocks: Recorder
+    exports: dict[str, Any] = field(default_factory=dict)
+    secret_exports: set[str] = field(default_factory=set)
+
+    @property
+    def resources(self) -> list[Registered]:
+        return self.mocks.resources
+
+    def of_type(self, prefix: str) -> list[Registered]:
+        return [r for r in self.resources if r.type.startswith(prefix)]
+
+    def kube(self) -> list[Registered]:
+        return [r for r in self.resources if r.type.startswith("kubernetes:")
+                and not r.type.startswith("pulumi:providers")]
+
+
+def stack_config(path: Path) -> dict[str, str]:
+    """A stack file's config as the engine hands it to a program: every value a string."""
+    raw = yaml.safe_load(path.read_text()) or {}
+    out = {}
+    for key, value in (raw.get("config") or {}).items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            continue  # ciphertext; tests supply secret values explicitly
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, dict | list):
+            out[key] = json.dumps(value)
+        else:
+            out[key] = str(value)
+    return out
+
+
+def run_program(stack: str, config: dict[str, str] | None = None, engine_secrets: bool = True,
+                stacks_root: Path = ROOT) -> Run:
+    """Run __main__.py for `stack` with stacks_root/stacks/Pulumi.<stack>.yaml; capture it."""
+    mocks = Recorder(engine_secrets)
+    pulumi_settings.ROOT.set(None)  # a fresh root Stack resource per run
+    pulumi.runtime.set_mocks(mocks, project="phasestack", stack=stack, preview=False)
+    pulumi.runtime.set_all_config({**stack_config(stacks_root / "stacks" / f"Pulumi.{stack}.yaml"),
+                                   **(config or {})})
+    run = Run(mocks)
+
+    @pulumi.runtime.test
+    def program():
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+    program()
+    root = pulumi_settings.get_root_resource()
+    for key, value in root.outputs.items():
+        out = pulumi.Output.from_input(value)
+        run.exports[key] = _sync_await(out.future())
+        if _sync_await(out.is_secret()):
+            run.secret_exports.add(key)
+    return run
+
+
+@pytest.fixture
+def program(monkeypatch):
+    """run_program with cwd at the project root, as the Pulumi CLI runs it."""
+    monkeypatch.chdir(ROOT)
+    return run_program
