@@ -1,0 +1,176 @@
+"""Grafana: provisioned Prometheus datasource, one dashboard per component, its manifests.
+
+Panel thresholds are the alert thresholds (phasestack.synth.prometheus.THRESHOLDS, review 002
+(002_f99052a1f9a0162e.txt), "12. Required Metrics / Monitoring Dashboard Thresholds").
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from phasestack.model import Resources, Stack
+from phasestack.synth.common import (
+    GRAFANA,
+    GRAFANA_SECRET,
+    IMAGES,
+    PORTS,
+    PROMETHEUS,
+    config_map,
+    container,
+    deployment,
+    dns,
+    empty_dir,
+    http_probe,
+    pod_spec,
+    render_template,
+    resources,
+    secret_env,
+    service,
+)
+from phasestack.synth.prometheus import THRESHOLDS as T
+from phasestack.synth.prometheus import jobs
+
+COMPONENT = "monitoring"
+UID = 472  # grafana/grafana's user
+DATASOURCE_UID = "prometheus"
+DASHBOARD_DIR = "/etc/grafana/dashboards"
+PROVISIONING = "/etc/grafana/provisioning"
+CM_DATASOURCES, CM_PROVIDERS, CM_DASHBOARDS = (
+    "grafana-datasources", "grafana-dashboard-providers", "grafana-dashboards")
+
+# (title, expr, unit, warning, critical, legend, description)
+PANELS: dict[str, list[tuple]] = {
+    "api": [
+        ("Requests per second", 'sum(rate(http_requests_total{job="api"}[1m]))', "reqps",
+         None, T["rps_critical"], "rps", "All API pods together."),
+        ("Error rate (5xx)", 'sum(rate(http_requests_total{job="api", status=~"5.."}[5m])) / '
+         'sum(rate(http_requests_total{job="api"}[5m]))', "percentunit",
+         T["error_rate_warning"], T["error_rate_critical"], "5xx share", "Share of 5xx answers."),
+        ("Latency P99", 'histogram_quantile(0.99, sum by (le) '
+         '(rate(http_request_duration_seconds_bucket{job="api"}[5m])))', "s",
+         T["latency_p99_warning"], T["latency_p99_critical"], "p99", "99th percentile."),
+        ("Pods up", 'sum(up{job="api"})', "short", None, None, "pods", "Scraped API pods."),
+    ],
+    "nginx": [
+        ("Requests per second", 'sum(rate(nginx_http_requests_total{job="nginx"}[1m]))', "reqps",
+         None, T["rps_critical"], "rps", "All nginx pods together."),
+        ("Active connections", 'sum by (instance) (nginx_connections_active{job="nginx"})', "short",
+         None, None, "{{instance}}", "Open client connections per pod."),
+    ],
+    "redis": [
+        ("Memory used / maxmemory", 'redis_memory_used_bytes{job="redis"} / '
+         '(redis_memory_max_bytes{job="redis"} > 0)', "percentunit",
+         T["redis_memory_warning"], T["redis_memory_critical"], "{{instance}}",
+         "Per Redis server."),
+        ("CPU (one core = 100%)", 'rate(redis_cpu_sys_seconds_total{job="redis"}[5m]) + '
+         'rate(redis_cpu_user_seconds_total{job="redis"}[5m])', "percentunit",
+         T["redis_cpu_warning"], T["redis_cpu_critical"], "{{instance}}", "Main thread CPU."),
+        ("Commands per second", 'sum by (instance) (rate(redis_commands_processed_total'
+         '{job="redis"}[1m]))', "ops", None, None, "{{instance}}", "Per Redis server."),
+        ("Connected clients", 'redis_connected_clients{job="redis"}', "short", None, None,
+         "{{instance}}", "Per Redis server."),
+    ],
+    "postgres": [
+        ("Connections / max_connections", 'sum by (job, instance) (pg_stat_activity_count) / '
+         'max by (job, instance) (pg_settings_max_connections)', "percentunit",
+         T["pg_connections_warning"], T["pg_connections_critical"], "{{instance}}",
+         "Review 002: 12/20 and 18/20."),
+        ("Mean query time", 'sum by (instance) (rate(pg_stat_statements_seconds_total[5m])) / '
+         'sum by (instance) (rate(pg_stat_statements_calls_total[5m]))', "s",
+         T["pg_query_warning"], T["pg_query_critical"], "{{instance}}",
+         "Needs postgres_exporter --collector.stat_statements."),
+        ("Commits per second", 'sum by (instance) (rate(pg_stat_database_xact_commit[1m]))', "ops",
+         None, None, "{{instance}}", "Committed transactions."),
+    ],
+    "postgres-replica": [
+        ("Replication lag", 'pg_replication_lag_seconds{job="postgres-replica"}', "s", None,
+         T["replication_lag_seconds"], "{{instance}}", "Seconds behind the primary."),
+    ],
+    "pgbouncer": [
+        ("Clients waiting", 'sum by (instance) (pgbouncer_pools_client_waiting_connections'
+         '{job="pgbouncer"})', "short", None, 1, "{{instance}}", "Queued for a server connection."),
+        ("Active clients", 'sum by (instance) (pgbouncer_pools_client_active_connections'
+         '{job="pgbouncer"})', "short", None, None, "{{instance}}", "Client connections in use."),
+        ("Active server connections", 'sum by (instance) (pgbouncer_pools_server_active_connections'
+         '{job="pgbouncer"})', "short", None, None, "{{instance}}", "Connections to PostgreSQL."),
+    ],
+}
+
+
+def _panel(i: int, title, expr, unit, warning, critical, legend, description) -> dict:
+    steps = [{"color": "green", "value": None}]
+    steps += [{"color": c, "value": v} for c, v in (("orange", warning), ("red", critical))
+              if v is not None]
+    return {"title": title, "expr": expr, "unit": unit, "legend": legend,
+            "description": description, "steps": steps,
+            "threshold_mode": "line" if len(steps) > 1 else "off",
+            "x": 12 * (i % 2), "y": 8 * (i // 2)}
+
+
+def dashboards(stack: Stack) -> dict[str, str]:
+    """ConfigMap key (<component>.json) -> dashboard JSON, for the components present.
+    The replica panels join the postgres dashboard."""
+    present = [j.name for j in jobs(stack)]
+    out = {}
+    for component in (c for c in present if c != "postgres-replica"):
+        rows = list(PANELS[component])
+        if component == "postgres" and "postgres-replica" in present:
+            rows += PANELS["postgres-replica"]
+        out[f"{component}.json"] = render_template(
+            "grafana/dashboard.json.j2", uid=f"phasestack-{component}",
+            title=f"phasestack / {stack.namespace} / {component}", component=component,
+            datasource_uid=DATASOURCE_UID,
+            panels=[_panel(i, *row) for i, row in enumerate(rows)])
+    return out
+
+
+def datasources_yml(stack: Stack, url: str | None = None) -> str:
+    return render_template("grafana/datasources.yml.j2", uid=DATASOURCE_UID,
+                           url=url or f"http://{dns(stack, PROMETHEUS)}:{PORTS.prometheus}",
+                           scrape_interval=stack.monitoring.scrape_interval)
+
+
+def providers_yml(path: str = DASHBOARD_DIR) -> str:
+    return render_template("grafana/dashboards.yml.j2", folder="phasestack",
+                           dashboard_path=path)
+
+
+def manifests(stack: Stack) -> list[dict]:
+    if not stack.monitoring.grafana:
+        return []
+    maps = {CM_DATASOURCES: {"prometheus.yml": datasources_yml(stack)},
+            CM_PROVIDERS: {"phasestack.yml": providers_yml()},
+            CM_DASHBOARDS: dashboards(stack)}
+    checksum = hashlib.sha256(repr(sorted(maps.items())).encode()).hexdigest()[:16]
+    port = PORTS.grafana
+    env = [secret_env("GF_SECURITY_ADMIN_PASSWORD", GRAFANA_SECRET, "admin-password"),
+           {"name": "GF_SECURITY_ADMIN_USER", "value": "admin"},
+           {"name": "GF_USERS_ALLOW_SIGN_UP", "value": "false"},
+           {"name": "GF_AUTH_ANONYMOUS_ENABLED", "value": "false"},
+           {"name": "GF_ANALYTICS_REPORTING_ENABLED", "value": "false"},
+           {"name": "GF_ANALYTICS_CHECK_FOR_UPDATES", "value": "false"},
+           {"name": "GF_LOG_MODE", "value": "console"},  # read-only root: no log files
+           {"name": "GF_PATHS_PROVISIONING", "value": PROVISIONING}]
+    main = container(
+        GRAFANA, IMAGES.grafana,
+        resources(Resources(cpu_request="100m", cpu_limit="500m", memory_request="128Mi",
+                            memory_limit="256Mi")),
+        {"http": port},
+        http_probe("/api/health", "http", delay=15), http_probe("/api/health", "http"),
+        env=env,
+        volumeMounts=[
+            {"name": "datasources", "mountPath": f"{PROVISIONING}/datasources", "readOnly": True},
+            {"name": "providers", "mountPath": f"{PROVISIONING}/dashboards", "readOnly": True},
+            {"name": "dashboards", "mountPath": DASHBOARD_DIR, "readOnly": True},
+            {"name": "data", "mountPath": "/var/lib/grafana"},
+            {"name": "tmp", "mountPath": "/tmp"}])
+    spec = pod_spec(GRAFANA, UID, [main], spread=False, volumes=[
+        {"name": "datasources", "configMap": {"name": CM_DATASOURCES}},
+        {"name": "providers", "configMap": {"name": CM_PROVIDERS}},
+        {"name": "dashboards", "configMap": {"name": CM_DASHBOARDS}},
+        empty_dir("data"), empty_dir("tmp")])
+    return [*(config_map(stack, name, COMPONENT, data, pod=GRAFANA)
+              for name, data in maps.items()),
+            deployment(stack, GRAFANA, COMPONENT, 1, spec,
+                       annotations={"phasestack/config-checksum": checksum}),
+            service(stack, GRAFANA, COMPONENT, {"http": port})]

@@ -1,0 +1,174 @@
+"""Prometheus: scrape configuration, alert rules, and its Kubernetes manifests.
+
+Pure: prometheus_yml() and alert_rules() return the file text the pod loads, so tests can feed
+the very same text to promtool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from phasestack.model import Resources, Stack
+from phasestack.synth.common import (
+    API,
+    IMAGES,
+    NGINX,
+    PGBOUNCER,
+    PORTS,
+    POSTGRES,
+    POSTGRES_REPLICA,
+    PROMETHEUS,
+    REDIS,
+    config_map,
+    container,
+    deployment,
+    dns,
+    empty_dir,
+    http_probe,
+    meta,
+    pod_spec,
+    render_template,
+    resources,
+    selector,
+    service,
+    service_account,
+)
+
+COMPONENT = "monitoring"
+UID = 65534  # prom/prometheus runs as nobody
+CONFIG_DIR, DATA_DIR = "/etc/prometheus", "/prometheus"
+RULES_FILE = "alerts.yml"
+DATA_PVC = "prometheus-data"
+DNS_REFRESH = "30s"  # how soon a pod the HPA adds is scraped
+
+# review 002 (002_f99052a1f9a0162e.txt), section "12. Required Metrics / Monitoring Dashboard
+# Thresholds"; the same numbers colour the Grafana panels (phasestack.synth.grafana).
+THRESHOLDS: dict[str, float] = {
+    "rps_critical": 1500,              # RPS critical > 1,500
+    "redis_memory_warning": 0.6,       # Redis memory warning > 60%
+    "redis_memory_critical": 0.8,      # Redis memory critical > 80%
+    "redis_cpu_warning": 0.5,          # Redis CPU warning > 50%
+    "redis_cpu_critical": 0.7,         # Redis CPU critical > 70%
+    "pg_connections_warning": 0.6,     # PostgreSQL connections > 12/20
+    "pg_connections_critical": 0.9,    # PostgreSQL connections > 18/20
+    "pg_query_warning": 0.05,          # PostgreSQL query latency > 50ms
+    "pg_query_critical": 0.1,          # PostgreSQL query latency > 100ms
+    "latency_p99_warning": 0.3,        # Auth latency P99 > 300ms
+    "latency_p99_critical": 0.5,       # Auth latency P99 > 500ms (review 001: 500 ms too)
+    "error_rate_warning": 0.005,       # Error rate > 0.5%
+    "error_rate_critical": 0.01,       # Error rate > 1% (review 001, Monitoring & Alerting)
+    # not from a review: phasestack's choice, see templates/prometheus/alerts.yml.j2
+    "replication_lag_seconds": 30,
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str       # job label
+    pod: str        # app.kubernetes.io/name of the pods scraped
+    port: int       # container port of the metrics endpoint
+    path: str = "/metrics"
+    comment: str = ""
+
+    @property
+    def service(self) -> str:
+        """Headless Service whose A records list the job's pods."""
+        return f"scrape-{self.name}"
+
+
+def jobs(stack: Stack) -> list[Job]:
+    """One scrape job per component the stack has (pgbouncer and replicas only when present)."""
+    out = [
+        Job(API, API, stack.api.port, comment="API pods (stack.api.port, /metrics)"),
+        Job(NGINX, NGINX, PORTS.nginx_exporter, comment="nginx-prometheus-exporter sidecar"),
+        Job(REDIS, REDIS, PORTS.redis_exporter, comment="redis_exporter sidecar"),
+        Job(POSTGRES, POSTGRES, PORTS.postgres_exporter,
+            comment="postgres_exporter sidecar of the primary"),
+    ]
+    if stack.postgres.read_replicas > 0:
+        out.append(Job(POSTGRES_REPLICA, POSTGRES_REPLICA, PORTS.postgres_exporter,
+                       comment="postgres_exporter sidecars of the read replicas"))
+    if stack.pgbouncer.enabled:
+        out.append(Job(PGBOUNCER, PGBOUNCER, PORTS.pgbouncer_exporter,
+                       comment="pgbouncer-exporter sidecar"))
+    return out
+
+
+def prometheus_yml(stack: Stack, rule_files: list[str] | None = None) -> str:
+    """prometheus.yml; rule_files defaults to alerts.yml beside it when alerts are on
+    (relative paths resolve against the config file's directory)."""
+    if rule_files is None:
+        rule_files = [RULES_FILE] if stack.monitoring.alerts else []
+    return render_template("prometheus/prometheus.yml.j2", namespace=stack.namespace,
+                             scrape_interval=stack.monitoring.scrape_interval,
+                             prometheus_port=PORTS.prometheus, rule_files=rule_files,
+                             dns_refresh=DNS_REFRESH,
+                             jobs=[{**vars(j), "dns": dns(stack, j.service)}
+                                   for j in jobs(stack)])
+
+
+def alert_rules(stack: Stack) -> str:
+    """alerts.yml: rules only for the components the stack has."""
+    names = [j.name for j in jobs(stack)]
+    hpa_targets = [name for name, hpa in ((API, stack.api.hpa), (NGINX, stack.nginx.hpa))
+                   if hpa.enabled]
+    return render_template(
+        "prometheus/alerts.yml.j2", namespace=stack.namespace, t=THRESHOLDS, jobs=names,
+        pg_jobs=[n for n in names if n in (POSTGRES, POSTGRES_REPLICA)],
+        replicas=stack.postgres.read_replicas > 0, pgbouncer=stack.pgbouncer.enabled,
+        hpa_targets=hpa_targets)
+
+
+def _checksum(*texts: str) -> str:
+    return hashlib.sha256("\0".join(texts).encode()).hexdigest()[:16]
+
+
+def scrape_services(stack: Stack) -> list[dict]:
+    """Headless, including not-ready pods: a failing pod must show up as up == 0, not vanish."""
+    return [{"apiVersion": "v1", "kind": "Service",
+             "metadata": meta(stack, job.service, COMPONENT),
+             "spec": {"clusterIP": "None", "publishNotReadyAddresses": True,
+                      "selector": selector(job.pod),
+                      "ports": [{"name": "metrics", "port": job.port, "targetPort": job.port,
+                                 "protocol": "TCP"}]}}
+            for job in jobs(stack)]
+
+
+def manifests(stack: Stack) -> list[dict]:
+    mon = stack.monitoring
+    if not mon.prometheus:
+        return []
+    data = {"prometheus.yml": prometheus_yml(stack)}
+    if mon.alerts:
+        data[RULES_FILE] = alert_rules(stack)
+    pvc = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+           "metadata": meta(stack, DATA_PVC, COMPONENT, pod=PROMETHEUS),
+           "spec": {"accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": f"{mon.storage_gb}Gi"}}}}
+    port = PORTS.prometheus
+    main = container(
+        PROMETHEUS, IMAGES.prometheus,
+        resources(Resources(cpu_request="250m", cpu_limit="1", memory_request="512Mi",
+                            memory_limit="1Gi")),
+        {"http": port},
+        http_probe("/-/healthy", "http", delay=10), http_probe("/-/ready", "http"),
+        args=[f"--config.file={CONFIG_DIR}/prometheus.yml",
+              f"--storage.tsdb.path={DATA_DIR}",
+              f"--storage.tsdb.retention.time={mon.retention}",
+              f"--web.listen-address=:{port}"],
+        volumeMounts=[{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+                      {"name": "data", "mountPath": DATA_DIR},
+                      {"name": "tmp", "mountPath": "/tmp"}])
+    spec = pod_spec(
+        PROMETHEUS, UID, [main], service_account=PROMETHEUS, spread=False,
+        volumes=[{"name": "config", "configMap": {"name": PROMETHEUS}},
+                 {"name": "data", "persistentVolumeClaim": {"claimName": DATA_PVC}},
+                 empty_dir("tmp")])
+    dep = deployment(stack, PROMETHEUS, COMPONENT, 1, spec,
+                     annotations={"phasestack/config-checksum": _checksum(*data.values())})
+    # one TSDB on a ReadWriteOnce volume: the old pod must let go before the new one starts
+    dep["spec"]["strategy"] = {"type": "Recreate"}
+    return [service_account(stack, PROMETHEUS, COMPONENT),
+            config_map(stack, PROMETHEUS, COMPONENT, data), pvc, dep,
+            service(stack, PROMETHEUS, COMPONENT, {"http": port}), *scrape_services(stack)]
