@@ -1,0 +1,180 @@
+"""Redis: standalone (mvp, phase1) or Redis Cluster (phase2, phase3) as one StatefulSet.
+
+The password never reaches a ConfigMap: the container passes `--requirepass $(REDIS_PASSWORD)`
+(Kubernetes expands it from the Secret) after the ConfigMap's redis.conf.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from phasestack.model import Stack
+from phasestack.phases import R002
+from phasestack.synth.common import (
+    IMAGES,
+    PORTS,
+    REDIS,
+    REDIS_BOOTSTRAP,
+    REDIS_HEADLESS,
+    REDIS_SECRET,
+    Flow,
+    config_map,
+    container,
+    empty_dir,
+    exec_probe,
+    http_probe,
+    meta,
+    pdb,
+    pod_spec,
+    pod_template,
+    render_template,
+    resources,
+    secret_env,
+    selector,
+    service,
+    small_resources,
+)
+
+COMPONENT = "cache"
+UID = 999  # the redis user of the official redis:7.0-alpine image
+SECRET_KEY = "redis-password"
+CONF_DIR, DATA_DIR = "/etc/redis", "/data"
+# review 001 (001_9fbd6927d93be06f.txt), Redis Cluster Configuration: cluster-node-timeout 5000
+CLUSTER_NODE_TIMEOUT_MS = 5000
+# review 002 (002_f99052a1f9a0162e.txt), Recommendation 4: --save 900 1 --save 300 10
+SAVE = "900 1 300 10"
+POLICY_NOTES = {
+    "noeviction": ["noeviction: writes fail when memory is full instead of silently dropping keys.",
+                   f"Review 002 ({R002}), Recommendation 4, sets allkeys-lru, but its own",
+                   "section 3 (Current Configuration Issues) warns it may evict active sessions."],
+}
+
+
+def cluster_mode(stack: Stack) -> bool:
+    return stack.redis.mode == "cluster"
+
+
+def pod_hostname(stack: Stack, pod: str) -> str:
+    """Stable DNS name of one StatefulSet pod through the headless Service."""
+    return f"{pod}.{REDIS_HEADLESS}.{stack.namespace}.svc.cluster.local"
+
+
+def redis_conf(stack: Stack, port: int = PORTS.redis, dir: str = DATA_DIR,  # noqa: A002
+               bind: str = "0.0.0.0", announce_hostname: str | None = None,
+               cluster_port: int | None = None,
+               node_timeout_ms: int = CLUSTER_NODE_TIMEOUT_MS) -> str:
+    """redis.conf text; the cluster section only for cluster stacks.
+
+    announce_hostname is left out of the ConfigMap (each pod passes its own name at start);
+    cluster_port defaults to port + 10000 inside Redis (PORTS.redis_bus).
+    """
+    r = stack.redis
+    cluster = None
+    if cluster_mode(stack):
+        cluster = {"config_file": "nodes.conf", "node_timeout_ms": node_timeout_ms,
+                   "port": cluster_port, "preferred_endpoint_type": "hostname",
+                   "announce_hostname": announce_hostname}
+    note = POLICY_NOTES.get(r.maxmemory_policy, [
+        f"{r.maxmemory_policy}: chosen by the stack file; evicting can drop live sessions."])
+    return render_template(
+        "redis/redis.conf.j2", secret=REDIS_SECRET, bind=bind, port=port, dir=dir,
+        maxmemory_mb=r.maxmemory_mb, maxmemory_policy=r.maxmemory_policy, policy_note=note,
+        appendonly="yes" if r.appendonly else "no", save=SAVE, cluster=cluster)
+
+
+def server_args(stack: Stack, conf_path: str = f"{CONF_DIR}/redis.conf",
+                password_ref: str = "$(REDIS_PASSWORD)",
+                hostname: str | None = None) -> list[str]:
+    """redis-server arguments: the config file, the password, and in a cluster the hostname
+    announced to clients (default: the pod's DNS name, `$(POD_NAME)` expanded by Kubernetes).
+
+    In the pod password_ref is a Kubernetes $(VAR) expansion; tests pass real values.
+    """
+    args = [conf_path, "--requirepass", password_ref, "--masterauth", password_ref]
+    if cluster_mode(stack):
+        args += ["--cluster-announce-hostname", hostname or pod_hostname(stack, "$(POD_NAME)")]
+    return args
+
+
+def _ports(stack: Stack) -> dict[str, int]:
+    ports = {"redis": PORTS.redis}
+    if cluster_mode(stack):
+        ports["bus"] = PORTS.redis_bus
+    return ports
+
+
+def _redis_container(stack: Stack) -> dict:
+    env = [secret_env("REDIS_PASSWORD", REDIS_SECRET, SECRET_KEY),
+           # redis-cli reads REDISCLI_AUTH, so probes never put the password on a command line
+           secret_env("REDISCLI_AUTH", REDIS_SECRET, SECRET_KEY)]
+    if cluster_mode(stack):
+        env.append({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
+    ping = f"redis-cli -p {PORTS.redis} ping"
+    # LOADING (a large AOF being replayed) is alive but not ready: no restart loop on start-up
+    liveness = exec_probe(["sh", "-c", f"{ping} | grep -Eq 'PONG|LOADING'"], delay=15)
+    readiness = exec_probe(["sh", "-c", f"{ping} | grep -q PONG"], period=5)
+    return container(
+        "redis", stack.redis.image, resources(stack.redis.resources), _ports(stack),
+        liveness, readiness, command=["redis-server"], args=server_args(stack), env=env,
+        volumeMounts=[{"name": "config", "mountPath": CONF_DIR, "readOnly": True},
+                      {"name": "data", "mountPath": DATA_DIR},
+                      {"name": "tmp", "mountPath": "/tmp"}])
+
+
+def _exporter_container() -> dict:
+    return container(
+        "exporter", IMAGES.redis_exporter, small_resources(), {"metrics": PORTS.redis_exporter},
+        http_probe("/health", "metrics"), http_probe("/health", "metrics"),
+        env=[{"name": "REDIS_ADDR", "value": f"redis://localhost:{PORTS.redis}"},
+             secret_env("REDIS_PASSWORD", REDIS_SECRET, SECRET_KEY)])
+
+
+def statefulset(stack: Stack, conf: str) -> dict:
+    r = stack.redis
+    spec = pod_spec(REDIS, UID, [_redis_container(stack), _exporter_container()],
+                    volumes=[{"name": "config", "configMap": {"name": REDIS}}, empty_dir("tmp")],
+                    terminationGracePeriodSeconds=30)
+    annotations = {"checksum/config": hashlib.sha256(conf.encode()).hexdigest()}
+    body = {
+        "serviceName": REDIS_HEADLESS, "replicas": r.pods, "revisionHistoryLimit": 5,
+        # cluster nodes find each other only once all are up: start them together
+        "podManagementPolicy": "Parallel" if cluster_mode(stack) else "OrderedReady",
+        "updateStrategy": {"type": "RollingUpdate"},
+        "selector": {"matchLabels": selector(REDIS)},
+        "template": pod_template(REDIS, COMPONENT, spec, annotations),
+        "volumeClaimTemplates": [{
+            "metadata": {"name": "data"},
+            "spec": {"accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": f"{r.storage_gb}Gi"}}}}],
+    }
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": meta(stack, REDIS, COMPONENT), "spec": body}
+
+
+def manifests(stack: Stack) -> list[dict]:
+    conf = redis_conf(stack)
+    ports = {**_ports(stack), "metrics": PORTS.redis_exporter}
+    docs = [
+        config_map(stack, REDIS, COMPONENT, {"redis.conf": conf}),
+        # standalone: the address clients use; cluster: a seed, clients follow MOVED to pods
+        service(stack, REDIS, COMPONENT, {"redis": PORTS.redis}),
+        # publishNotReadyAddresses: the bootstrap Job and peers resolve pods before they are ready
+        service(stack, REDIS_HEADLESS, COMPONENT, ports, pod=REDIS, headless=True,
+                publishNotReadyAddresses=True),
+        statefulset(stack, conf),
+        *pdb(stack, REDIS, COMPONENT, stack.redis.pods),
+    ]
+    if cluster_mode(stack):
+        from phasestack.synth import redis_cluster  # imports this module
+
+        docs += redis_cluster.manifests(stack)
+    return docs
+
+
+def flows(stack: Stack) -> list[Flow]:
+    if not cluster_mode(stack):
+        return []
+    return [Flow(REDIS, REDIS, PORTS.redis),       # replication and redirects
+            Flow(REDIS, REDIS, PORTS.redis_bus),   # cluster bus (gossip, failover)
+            Flow(REDIS_BOOTSTRAP, REDIS, PORTS.redis)]
+

@@ -1,0 +1,80 @@
+"""Redis Cluster bootstrap: an idempotent Job that runs `redis-cli --cluster create` once.
+
+The script (templates/redis/bootstrap.sh.j2) is parametrised by environment only, so the same
+text runs in the Job and against 127.0.0.1 nodes in the integration tests.
+"""
+
+from __future__ import annotations
+
+from phasestack.model import Stack
+from phasestack.synth import redis as _redis
+from phasestack.synth.common import (
+    PORTS,
+    REDIS,
+    REDIS_BOOTSTRAP,
+    REDIS_SECRET,
+    config_map,
+    container,
+    empty_dir,
+    exec_probe,
+    meta,
+    pod_spec,
+    pod_template,
+    render_template,
+    secret_env,
+    small_resources,
+)
+
+SCRIPT_DIR = "/scripts"
+DEFAULT_TIMEOUT_S = 300
+BACKOFF_LIMIT = 6
+TTL_AFTER_FINISHED_S = 3600
+
+
+def bootstrap_script(poll_seconds: float = 2, default_timeout: int = DEFAULT_TIMEOUT_S) -> str:
+    """The bootstrap shell script; inputs come from REDIS_NODES, REDIS_REPLICAS, REDISCLI_AUTH."""
+    return render_template("redis/bootstrap.sh.j2", poll_seconds=poll_seconds,
+                           default_timeout=default_timeout)
+
+
+def node_addresses(stack: Stack) -> list[str]:
+    """host:port of every pod; StatefulSet ordinals 0..masters-1 become the masters."""
+    return [f"{_redis.pod_hostname(stack, f'{REDIS}-{i}')}:{PORTS.redis}"
+            for i in range(stack.redis.pods)]
+
+
+def bootstrap_env(stack: Stack) -> dict[str, str]:
+    """The script's plain inputs (the password comes from the Secret as REDISCLI_AUTH)."""
+    return {"REDIS_NODES": " ".join(node_addresses(stack)),
+            "REDIS_REPLICAS": str(stack.redis.replicas_per_master),
+            "BOOTSTRAP_TIMEOUT": str(DEFAULT_TIMEOUT_S)}
+
+
+def job(stack: Stack) -> dict:
+    env = [{"name": k, "value": v} for k, v in bootstrap_env(stack).items()]
+    env.append(secret_env("REDISCLI_AUTH", REDIS_SECRET, _redis.SECRET_KEY))
+    # A Job has no port to probe: the probes check that the mounted script is readable.
+    mounted = ["test", "-r", f"{SCRIPT_DIR}/bootstrap.sh"]
+    c = container("bootstrap", stack.redis.image, small_resources(), {},
+                  exec_probe(mounted, delay=0), exec_probe(mounted, delay=0),
+                  command=["sh", f"{SCRIPT_DIR}/bootstrap.sh"], env=env,
+                  volumeMounts=[{"name": "scripts", "mountPath": SCRIPT_DIR, "readOnly": True},
+                                {"name": "tmp", "mountPath": "/tmp"}])
+    del c["ports"]
+    spec = pod_spec(REDIS_BOOTSTRAP, _redis.UID, [c], spread=False, restartPolicy="Never",
+                    volumes=[{"name": "scripts", "configMap": {"name": REDIS_BOOTSTRAP}},
+                             empty_dir("tmp")])
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": meta(stack, REDIS_BOOTSTRAP, _redis.COMPONENT),
+            "spec": {"backoffLimit": BACKOFF_LIMIT,
+                     "activeDeadlineSeconds": 4 * DEFAULT_TIMEOUT_S,
+                     "ttlSecondsAfterFinished": TTL_AFTER_FINISHED_S,
+                     "template": pod_template(REDIS_BOOTSTRAP, _redis.COMPONENT, spec)}}
+
+
+def manifests(stack: Stack) -> list[dict]:
+    if not _redis.cluster_mode(stack):
+        return []
+    return [config_map(stack, REDIS_BOOTSTRAP, _redis.COMPONENT,
+                       {"bootstrap.sh": bootstrap_script()}),
+            job(stack)]

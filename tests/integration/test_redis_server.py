@@ -1,0 +1,153 @@
+"""Debian's redis-server 7.0 runs the rendered redis.conf and the rendered bootstrap script.
+
+The password reaches the server the way the pod passes it (`--requirepass <value>` after the
+config file), never through the config text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from phasestack.stackfile import load
+from phasestack.synth import redis
+from phasestack.synth.redis_cluster import bootstrap_script
+from tests.integration.conftest import free_port, require, wait_for
+
+# starts with "--" and holds a space and quotes: argv parsing and quoting must keep it whole
+PASSWORD = "--not-an-option 'q\"uoted' pw"
+FAST_STOP = ["--shutdown-on-sigterm", "nosave", "now"]
+
+
+def cli(port: int, *args: str, auth: bool = True, cluster: bool = False,
+        stdin: str | None = None) -> str:
+    env = {"PATH": os.environ["PATH"], **({"REDISCLI_AUTH": PASSWORD} if auth else {})}
+    cmd = [require("redis-cli"), "-h", "127.0.0.1", "-p", str(port),
+           *(["-c"] if cluster else []), *args]
+    return subprocess.run(cmd, env=env, input=stdin, capture_output=True, text=True,
+                          timeout=10, check=True).stdout.strip()
+
+
+def start(servers, stack, workdir: Path, name: str, port: int, **conf_kw):
+    d = workdir / name
+    d.mkdir()
+    conf = d / "redis.conf"
+    conf.write_text(redis.redis_conf(stack, port=port, dir=str(d), bind="127.0.0.1", **conf_kw))
+    args = redis.server_args(stack, conf_path=str(conf), password_ref=PASSWORD,
+                             hostname="127.0.0.1")
+    proc = servers.start([require("redis-server"), *args, *FAST_STOP], d / "server.log")
+    return proc
+
+
+def test_standalone_serves_the_rendered_config(servers, workdir):
+    stack = load("phase1").stack
+    port = free_port()
+    proc = start(servers, stack, workdir, "standalone", port)
+    wait_for(lambda: cli(port, "ping") == "PONG", 15, "redis-server")
+
+    assert cli(port, "config", "get", "maxmemory").splitlines() == [
+        "maxmemory", str(stack.redis.maxmemory_mb * 1024 * 1024)]
+    assert cli(port, "config", "get", "maxmemory-policy").splitlines() == [
+        "maxmemory-policy", "noeviction"]
+    assert cli(port, "config", "get", "appendonly").splitlines() == ["appendonly", "yes"]
+    assert cli(port, "config", "get", "dir").splitlines()[1] == str(workdir / "standalone")
+    # the whole password, exactly as passed; nothing else authenticates
+    assert cli(port, "config", "get", "requirepass").splitlines() == ["requirepass", PASSWORD]
+    assert "NOAUTH" in cli(port, "get", "k", auth=False)
+    assert cli(port, "set", "k", "v") == "OK"
+    assert proc.poll() is None
+
+
+def test_standalone_probes_need_the_password(servers, workdir):
+    stack = load("mvp").stack
+    port = free_port()
+    start(servers, stack, workdir, "probes", port)
+    wait_for(lambda: cli(port, "ping") == "PONG", 15, "redis-server")
+    sts = next(d for d in redis.manifests(stack) if d["kind"] == "StatefulSet")
+    c = sts["spec"]["template"]["spec"]["containers"][0]
+    for probe in (c["livenessProbe"], c["readinessProbe"]):
+        command = [part.replace("-p 6379", f"-h 127.0.0.1 -p {port}")
+                   for part in probe["exec"]["command"]]
+        base = {"PATH": os.environ["PATH"]}
+        ok = subprocess.run(command, env={**base, "REDISCLI_AUTH": PASSWORD}, timeout=10)
+        bad = subprocess.run(command, env=base, timeout=10)
+        assert ok.returncode == 0
+        assert bad.returncode != 0
+
+
+def nodes_table(port: int) -> list[dict]:
+    rows = []
+    for line in cli(port, "cluster", "nodes").splitlines():
+        f = line.split()
+        rows.append({"id": f[0], "port": int(re.match(r"[^:]*:(\d+)", f[1]).group(1)),
+                     "flags": f[2].split(","), "master": f[3]})
+    return rows
+
+
+def cluster_info(port: int) -> dict[str, str]:
+    return dict(line.split(":", 1) for line in cli(port, "cluster", "info").splitlines()
+                if ":" in line)
+
+
+def run_bootstrap(script: Path, ports: list[int], replicas: int) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ["PATH"], "REDISCLI_AUTH": PASSWORD, "BOOTSTRAP_TIMEOUT": "30",
+           "REDIS_NODES": " ".join(f"127.0.0.1:{p}" for p in ports),
+           "REDIS_REPLICAS": str(replicas)}
+    return subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True,
+                          timeout=90)
+
+
+def test_cluster_bootstrap_and_failover(servers, workdir):
+    stack = load("phase2").stack
+    r = stack.redis
+    assert (r.masters, r.replicas_per_master, r.pods) == (3, 1, 6)
+    ports = [free_port() for _ in range(r.pods)]
+    procs = {}
+    for i, port in enumerate(ports):
+        procs[port] = start(servers, stack, workdir, f"node{i}", port,
+                            cluster_port=free_port(), node_timeout_ms=1000)
+    for port in ports:
+        wait_for(lambda p=port: cli(p, "ping") == "PONG", 15, f"redis node {port}")
+    assert cluster_info(ports[0])["cluster_state"] == "fail"
+
+    script = workdir / "bootstrap.sh"
+    script.write_text(bootstrap_script(poll_seconds=0.2))
+    first = run_bootstrap(script, ports, r.replicas_per_master)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "creating the cluster" in first.stdout
+    for port in ports:
+        info = cluster_info(port)
+        assert info["cluster_state"] == "ok"
+        assert info["cluster_slots_assigned"] == "16384"
+        assert info["cluster_size"] == str(r.masters)
+    table = nodes_table(ports[0])
+    masters = [n for n in table if "master" in n["flags"]]
+    replicas = [n for n in table if "slave" in n["flags"]]
+    assert (len(masters), len(replicas)) == (3, 3)
+
+    # idempotent: a second run finds the slots and only waits for cluster_state:ok
+    again = run_bootstrap(script, ports, r.replicas_per_master)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "cluster exists, not creating" in again.stdout
+    assert {n["id"] for n in nodes_table(ports[0])} == {n["id"] for n in table}
+
+    keys = {f"session:{i}": f"value-{i}" for i in range(60)}
+    for k, v in keys.items():
+        assert cli(ports[0], "set", k, v, cluster=True) == "OK"
+
+    victim = masters[0]
+    heir = next(n for n in replicas if n["master"] == victim["id"])
+    wait_for(lambda: cli(victim["port"], "dbsize") == cli(heir["port"], "dbsize"), 15,
+             "replica in sync")
+    assert int(cli(victim["port"], "dbsize")) > 0
+    procs[victim["port"]].kill()  # a crash, not a clean shutdown
+    procs[victim["port"]].wait(10)
+
+    wait_for(lambda: "role:master" in cli(heir["port"], "info", "replication"), 30,
+             "replica promoted")
+    survivor = next(p for p in ports if p != victim["port"])
+    wait_for(lambda: cluster_info(survivor)["cluster_state"] == "ok", 30, "cluster_state:ok")
+    for k, v in keys.items():
+        assert cli(survivor, "get", k, cluster=True) == v

@@ -1,0 +1,193 @@
+"""Redis synthesizer: topology per phase, redis.conf values, secrets, strict schema validation."""
+
+from __future__ import annotations
+
+import json
+
+import kubernetes_validate
+import pytest
+
+from phasestack.model import Redis, Stack
+from phasestack.stackfile import list_stack_files, load, project_root, stack_name
+from phasestack.synth import redis
+from phasestack.synth.common import Flow
+from phasestack.synth.redis_cluster import bootstrap_script, node_addresses
+
+STACKS = [stack_name(p) for p in list_stack_files(project_root())]
+PASSWORD_KEYS = ("requirepass", "masterauth")
+
+
+def by_kind(docs: list[dict], kind: str, name: str | None = None) -> list[dict]:
+    return [d for d in docs if d["kind"] == kind and name in (None, d["metadata"]["name"])]
+
+
+def sts(stack: Stack) -> dict:
+    (doc,) = by_kind(redis.manifests(stack), "StatefulSet", "redis")
+    return doc
+
+
+def conf_lines(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition(" ")
+            out[key] = value
+    return out
+
+
+def test_model_defaults_are_standalone_2gb_noeviction():
+    r = Redis()
+    assert (r.mode, r.masters, r.replicas_per_master, r.pods) == ("standalone", 1, 0, 1)
+    conf = conf_lines(redis.redis_conf(Stack()))
+    assert conf["maxmemory"] == "2048mb"
+    assert conf["maxmemory-policy"] == "noeviction"
+    assert conf["appendonly"] == "yes"
+    assert (conf["port"], conf["dir"], conf["bind"]) == ("6379", "/data", "0.0.0.0")
+    assert conf["protected-mode"] == "yes"
+    assert "cluster-enabled" not in conf
+
+
+@pytest.mark.parametrize("phase", ["mvp", "phase1"])
+def test_mvp_and_phase1_are_one_standalone_pod(phase):
+    stack = load(phase).stack
+    docs = redis.manifests(stack)
+    assert sts(stack)["spec"]["replicas"] == 1
+    assert conf_lines(redis.redis_conf(stack))["maxmemory"] == "2048mb"
+    assert by_kind(docs, "Job") == [] and by_kind(docs, "PodDisruptionBudget") == []
+    assert redis.flows(stack) == []
+    headless = by_kind(docs, "Service", "redis-headless")[0]
+    assert [p["port"] for p in headless["spec"]["ports"]] == [6379, 9121]
+    args = sts(stack)["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--cluster-announce-hostname" not in args
+
+
+@pytest.mark.parametrize(("phase", "masters", "pods"), [("phase2", 3, 6), ("phase3", 6, 12)])
+def test_cluster_phases(phase, masters, pods):
+    stack = load(phase).stack
+    docs = redis.manifests(stack)
+    s = sts(stack)["spec"]
+    assert (stack.redis.masters, s["replicas"]) == (masters, pods)
+    assert s["podManagementPolicy"] == "Parallel"
+    assert s["serviceName"] == "redis-headless"
+    assert s["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "5Gi"
+    conf = conf_lines(redis.redis_conf(stack))
+    assert conf["cluster-enabled"] == "yes"
+    assert conf["cluster-node-timeout"] == "5000"
+    assert conf["cluster-preferred-endpoint-type"] == "hostname"
+    assert "cluster-announce-hostname" not in conf  # per pod, from the downward API
+    c = s["template"]["spec"]["containers"][0]
+    assert c["args"][-2:] == ["--cluster-announce-hostname",
+                              f"$(POD_NAME).redis-headless.{stack.namespace}.svc.cluster.local"]
+    assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in c[
+        "env"]
+    assert [p["containerPort"] for p in c["ports"]] == [6379, 16379]
+    headless = by_kind(docs, "Service", "redis-headless")[0]["spec"]
+    assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
+    assert [p["port"] for p in headless["ports"]] == [6379, 16379, 9121]
+    assert by_kind(docs, "PodDisruptionBudget")[0]["spec"]["maxUnavailable"] == 1
+    assert set(redis.flows(stack)) == {Flow("redis", "redis", 6379), Flow("redis", "redis", 16379),
+                                       Flow("redis-cluster-bootstrap", "redis", 6379)}
+
+
+def test_cluster_bootstrap_job():
+    stack = load("phase2").stack
+    docs = redis.manifests(stack)
+    (job,) = by_kind(docs, "Job", "redis-cluster-bootstrap")
+    (cm,) = by_kind(docs, "ConfigMap", "redis-cluster-bootstrap")
+    assert cm["data"]["bootstrap.sh"] == bootstrap_script()
+    spec = job["spec"]
+    assert spec["backoffLimit"] == 6 and spec["ttlSecondsAfterFinished"] == 3600
+    pod = spec["template"]
+    assert pod["metadata"]["labels"]["app.kubernetes.io/name"] == "redis-cluster-bootstrap"
+    assert pod["spec"]["restartPolicy"] == "Never"
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+    nodes = env["REDIS_NODES"]["value"].split()
+    assert nodes == node_addresses(stack)
+    assert nodes[0] == f"redis-0.redis-headless.{stack.namespace}.svc.cluster.local:6379"
+    assert len(nodes) == 6 and env["REDIS_REPLICAS"]["value"] == "1"
+    assert env["REDISCLI_AUTH"]["valueFrom"]["secretKeyRef"] == {
+        "name": "redis-credentials", "key": "redis-password"}
+    script = bootstrap_script()
+    assert "--cluster create" in script and "--cluster-replicas" in script
+    assert "cluster_slots_assigned" in script and "cluster_state" in script
+
+
+def test_eviction_policy_comes_from_the_model_with_a_warning():
+    base = load("phase1").stack
+    lru = base.model_copy(update={"redis": base.redis.model_copy(
+        update={"maxmemory_policy": "allkeys-lru", "appendonly": False, "maxmemory_mb": 512})})
+    text = redis.redis_conf(lru)
+    conf = conf_lines(text)
+    assert (conf["maxmemory-policy"], conf["appendonly"], conf["maxmemory"]) == (
+        "allkeys-lru", "no", "512mb")
+    assert "can drop live sessions" in text
+    assert "002_f99052a1f9a0162e.txt" in redis.redis_conf(base)
+
+
+def test_redis_conf_overrides_for_tests():
+    stack = load("phase2").stack
+    conf = conf_lines(redis.redis_conf(stack, port=7001, dir="/tmp/x", bind="127.0.0.1",
+                                       announce_hostname="127.0.0.1", cluster_port=17555,
+                                       node_timeout_ms=1000))
+    assert (conf["port"], conf["dir"], conf["bind"]) == ("7001", "/tmp/x", "127.0.0.1")
+    assert (conf["cluster-port"], conf["cluster-node-timeout"]) == ("17555", "1000")
+    assert conf["cluster-announce-hostname"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_no_password_in_any_config_map(name):
+    stack = load(name).stack
+    for cm in by_kind(redis.manifests(stack), "ConfigMap"):
+        for text in cm["data"].values():
+            for line in text.splitlines():
+                assert not line.lstrip().startswith(PASSWORD_KEYS), line
+    c = sts(stack)["spec"]["template"]["spec"]["containers"]
+    assert c[0]["args"][1:5] == ["--requirepass", "$(REDIS_PASSWORD)",
+                                 "--masterauth", "$(REDIS_PASSWORD)"]
+    for container in c:
+        refs = [e["valueFrom"]["secretKeyRef"] for e in container["env"]
+                if "secretKeyRef" in e.get("valueFrom", {})]
+        assert refs and all(r == {"name": "redis-credentials", "key": "redis-password"}
+                            for r in refs)
+        assert all("value" not in e or "PASSWORD" not in e["name"] for e in container["env"])
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_secure_pods(name):
+    stack = load(name).stack
+    for doc in redis.manifests(stack):
+        if doc["kind"] not in ("StatefulSet", "Job"):
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"]["runAsUser"] == 999
+        for c in pod["containers"]:
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]
+            assert sc["capabilities"] == {"drop": ["ALL"]}
+            assert c["livenessProbe"] and c["readinessProbe"] and c["resources"]["limits"]
+    exporter = sts(stack)["spec"]["template"]["spec"]["containers"][1]
+    assert exporter["ports"] == [{"name": "metrics", "containerPort": 9121, "protocol": "TCP"}]
+
+
+def test_config_change_rolls_the_pods():
+    a = load("phase1").stack
+    b = a.model_copy(update={"redis": a.redis.model_copy(update={"maxmemory_mb": 1024})})
+    key = "checksum/config"
+    assert (sts(a)["spec"]["template"]["metadata"]["annotations"][key]
+            != sts(b)["spec"]["template"]["metadata"]["annotations"][key])
+
+
+def test_deterministic():
+    stack = load("phase3").stack
+    assert json.dumps(redis.manifests(stack)) == json.dumps(redis.manifests(stack))
+
+
+@pytest.mark.parametrize("version", ["1.29", "1.37"])
+@pytest.mark.parametrize("name", STACKS)
+def test_kubernetes_validate_strict(name, version):
+    stack = load(name).stack
+    for doc in redis.manifests(stack):
+        assert doc["metadata"]["namespace"] == stack.namespace
+        kubernetes_validate.validate(doc, version, strict=True)
