@@ -1,0 +1,224 @@
+"""Every manifest of every stack: official schemas (strict) and a consistency check of the wiring."""
+
+import re
+from functools import cache
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+
+from phasestack.stackfile import list_stack_files, load
+from phasestack.synth import COMPONENTS, synthesize
+from phasestack.synth.secrets import CREDENTIALS
+
+ROOT = Path(__file__).parents[2]
+STACKS = [p.name[len("Pulumi."):-len(".yaml")] for p in list_stack_files(ROOT)]
+VALUES = {c: f"test-{c}" for c in CREDENTIALS}
+VERSIONS = ["1.29", kubernetes_validate.latest_version().rsplit(".", 1)[0]]
+WORKLOADS = ("Deployment", "StatefulSet", "Job")
+
+
+@cache
+def docs(name: str) -> tuple[dict, ...]:
+    return tuple(synthesize(load(ROOT / f"stacks/Pulumi.{name}.yaml").stack, VALUES))
+
+
+@cache
+def stack(name: str):
+    return load(ROOT / f"stacks/Pulumi.{name}.yaml").stack
+
+
+def by_kind(name: str, kind: str) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in docs(name) if d["kind"] == kind}
+
+
+def pod_templates(name: str) -> list[tuple[dict, dict]]:
+    """(workload, pod template)"""
+    return [(d, d["spec"]["template"]) for d in docs(name) if d["kind"] in WORKLOADS]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("name", STACKS)
+def test_official_schema_strict(name, version):
+    for doc in docs(name):
+        where = f"{doc['kind']}/{doc['metadata']['name']}"
+        try:
+            kubernetes_validate.validate(doc, version, strict=True)
+        except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError) as e:
+            pytest.fail(f"{name} {where} on {version}: {e}")
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_names_unique_and_namespaced(name):
+    seen = set()
+    ns = stack(name).namespace
+    for d in docs(name):
+        key = (d["kind"], d["metadata"]["name"])
+        assert key not in seen, key
+        seen.add(key)
+        if d["kind"] != "Namespace":
+            assert d["metadata"]["namespace"] == ns, key
+        assert "app.kubernetes.io/part-of" in d["metadata"]["labels"], key
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_service_selectors_match_pods(name):
+    labels = [t["metadata"]["labels"] for _, t in pod_templates(name)]
+    for svc in by_kind(name, "Service").values():
+        sel = svc["spec"]["selector"]
+        assert any(sel.items() <= lab.items() for lab in labels), svc["metadata"]["name"]
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_workload_selectors_match_their_template(name):
+    for wl, tpl in pod_templates(name):
+        sel = wl["spec"].get("selector", {}).get("matchLabels")
+        if wl["kind"] != "Job":
+            assert sel and sel.items() <= tpl["metadata"]["labels"].items(), wl["metadata"]["name"]
+
+
+def _refs(spec: dict):
+    """(kind, name) of every ConfigMap/Secret/ServiceAccount/PVC a pod spec references."""
+    if spec.get("serviceAccountName"):
+        yield "ServiceAccount", spec["serviceAccountName"]
+    for vol in spec.get("volumes", []):
+        if "configMap" in vol:
+            yield "ConfigMap", vol["configMap"]["name"]
+        if "secret" in vol:
+            yield "Secret", vol["secret"]["secretName"]
+        if "persistentVolumeClaim" in vol:
+            yield "PersistentVolumeClaim", vol["persistentVolumeClaim"]["claimName"]
+        for src in vol.get("projected", {}).get("sources", []):
+            for kind, key in (("ConfigMap", "configMap"), ("Secret", "secret")):
+                if key in src:
+                    yield kind, src[key]["name"]
+    for c in spec.get("containers", []) + spec.get("initContainers", []):
+        for env in c.get("env", []):
+            ref = env.get("valueFrom", {})
+            if "secretKeyRef" in ref:
+                yield "Secret", ref["secretKeyRef"]["name"], ref["secretKeyRef"]["key"]
+            if "configMapKeyRef" in ref:
+                yield "ConfigMap", ref["configMapKeyRef"]["name"], ref["configMapKeyRef"]["key"]
+        for src in c.get("envFrom", []):
+            for kind, key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+                if key in src:
+                    yield kind, src[key]["name"]
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_references_exist(name):
+    claims = {t["metadata"]["name"] for wl, _ in pod_templates(name)
+              for t in wl["spec"].get("volumeClaimTemplates", [])}
+    for wl, tpl in pod_templates(name):
+        for ref in _refs(tpl["spec"]):
+            kind, obj = ref[0], ref[1]
+            if kind == "PersistentVolumeClaim" and obj in claims:
+                continue
+            found = by_kind(name, kind)
+            assert obj in found, f"{wl['metadata']['name']} references missing {kind} {obj}"
+            if len(ref) == 3:
+                data = {**found[obj].get("data", {}), **found[obj].get("stringData", {})}
+                assert ref[2] in data, f"{kind} {obj} has no key {ref[2]}"
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_hpa_and_pdb_targets_exist(name):
+    workloads = {(d["kind"], d["metadata"]["name"]) for d in docs(name)}
+    for h in by_kind(name, "HorizontalPodAutoscaler").values():
+        ref = h["spec"]["scaleTargetRef"]
+        assert (ref["kind"], ref["name"]) in workloads
+    labels = [t["metadata"]["labels"] for _, t in pod_templates(name)]
+    replicas = {d["metadata"]["name"]: d["spec"].get("replicas", 1) for d, _ in pod_templates(name)}
+    for p in by_kind(name, "PodDisruptionBudget").values():
+        sel = p["spec"]["selector"]["matchLabels"]
+        assert any(sel.items() <= lab.items() for lab in labels), p["metadata"]["name"]
+        assert replicas.get(p["metadata"]["name"], 2) >= 2, p["metadata"]["name"]
+
+
+HOST = re.compile(r"([a-z0-9-]+)(?:-\d+\.([a-z0-9-]+))?\.([a-z0-9-]+)\.svc\.cluster\.local")
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_wired_hosts_are_services_of_the_render(name):
+    services = set(by_kind(name, "Service"))
+    ns = stack(name).namespace
+    texts = [str(t["spec"]) for _, t in pod_templates(name)]
+    texts += [str(c.get("data", {})) for c in by_kind(name, "ConfigMap").values()]
+    hosts = 0
+    for text in texts:
+        for m in HOST.finditer(text):
+            first, headless, host_ns = m.groups()
+            if (first, host_ns) == ("kube-dns", "kube-system"):
+                continue  # nginx's resolver: the cluster DNS, allowed by allow-dns
+            assert host_ns == ns, m.group(0)
+            # redis-0.redis-headless.<ns>... is a pod of a headless Service
+            assert (headless or first) in services, m.group(0)
+            hosts += 1
+    assert hosts > 0
+
+
+def _allowed(policies: list[dict], src: dict, dst: dict, port: int) -> bool:
+    def selects(sel: dict, labels: dict) -> bool:
+        return sel.get("matchLabels", {}).items() <= labels.items()
+
+    def egress_ok():
+        pols = [p for p in policies if "Egress" in p["spec"]["policyTypes"]
+                and selects(p["spec"]["podSelector"], src)]
+        return any(
+            any(pt["port"] == port for pt in rule.get("ports", []))
+            and (("to" not in rule) or any(selects(t.get("podSelector", {}), dst)
+                                           for t in rule["to"] if "namespaceSelector" not in t))
+            for p in pols for rule in p["spec"].get("egress", []))
+
+    def ingress_ok():
+        pols = [p for p in policies if "Ingress" in p["spec"]["policyTypes"]
+                and selects(p["spec"]["podSelector"], dst)]
+        return any(
+            any(pt["port"] == port for pt in rule.get("ports", []))
+            and (("from" not in rule) or any(selects(f.get("podSelector", {}), src)
+                                             for f in rule["from"]))
+            for p in pols for rule in p["spec"].get("ingress", []))
+
+    return egress_ok() and ingress_ok()
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_network_policies_allow_every_flow_and_deny_by_default(name):
+    s = stack(name)
+    policies = list(by_kind(name, "NetworkPolicy").values())
+    deny = by_kind(name, "NetworkPolicy")["default-deny"]["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    pods = {t["metadata"]["labels"]["app.kubernetes.io/name"]: t["metadata"]["labels"]
+            for _, t in pod_templates(name)}
+    flows = [f for m in COMPONENTS.values() for f in m.flows(s)]
+    assert flows
+    for f in flows:
+        if "*" in (f.src, f.dst):
+            continue
+        assert f.src in pods and f.dst in pods, f
+        assert _allowed(policies, pods[f.src], pods[f.dst], f.port), f
+    # the topology's core path, whatever the modules declare
+    db = ("pgbouncer", 6432) if s.pgbouncer.enabled else ("postgres", 5432)
+    assert _allowed(policies, pods["nginx"], pods["api"], s.api.port)
+    assert _allowed(policies, pods["api"], pods[db[0]], db[1])
+    assert _allowed(policies, pods["api"], pods["redis"], 6379)
+    assert not _allowed(policies, pods["nginx"], pods["postgres"], 5432)
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_secure_defaults(name):
+    # only a ServiceAccount that a RoleBinding grants something may mount its token
+    bound = {s["name"] for rb in by_kind(name, "RoleBinding").values() for s in rb["subjects"]}
+    for wl, tpl in pod_templates(name):
+        spec = tpl["spec"]
+        assert spec["automountServiceAccountToken"] is (spec.get("serviceAccountName") in bound)
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        for c in spec["containers"] + spec.get("initContainers", []):
+            sc = c["securityContext"]
+            where = f"{wl['metadata']['name']}/{c['name']}"
+            assert sc["allowPrivilegeEscalation"] is False, where
+            assert sc["readOnlyRootFilesystem"] is True, where
+            assert sc["capabilities"]["drop"] == ["ALL"], where
+            assert {"requests", "limits"} <= c["resources"].keys(), where
+            if c in spec["containers"] and wl["kind"] != "Job":
+                assert "livenessProbe" in c and "readinessProbe" in c, where
