@@ -1,0 +1,187 @@
+"""Debian's nginx 1.22 running the rendered nginx.conf (static-upstream rendering) in front of
+tiny Python HTTP backends on 127.0.0.1: balancing, limit_req 429, 413, failover."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import subprocess
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from phasestack.model import PHASES, Stack
+from phasestack.phases import preset
+from phasestack.stackfile import deep_merge, load, project_root
+from phasestack.synth import nginx
+from tests.integration.conftest import free_port, port_open, require, wait_for
+
+
+class Backend(ThreadingHTTPServer):
+    """An API pod stand-in answering with its id; stop() kills it, open connections included."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, ident: str) -> None:
+        self.ident, self.conns, self.lock = ident, [], threading.Lock()
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server_address[1]}"
+
+    def get_request(self):
+        conn, addr = super().get_request()
+        with self.lock:
+            self.conns.append(conn)
+        return conn, addr
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        with self.lock:
+            for conn in self.conns:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # nginx keeps upstream connections alive
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        received = len(self.rfile.read(length)) if length else 0
+        body = f"{self.server.ident} {received} {self.headers.get('X-Real-IP')}".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args) -> None:  # keep test output quiet
+        pass
+
+
+class Nginx:
+    def __init__(self, port: int, status_port: int) -> None:
+        self.port, self.status_port = port, status_port
+
+    def request(self, path: str = "/", method: str = "GET", body: bytes | None = None,
+                headers: dict | None = None, port: int | None = None) -> tuple[int, str]:
+        conn = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode(errors="replace")
+        finally:
+            conn.close()
+
+
+def render(stack: Stack, prefix: Path, upstreams: list[str]) -> tuple[Path, int, int]:
+    port, status_port = free_port(), free_port()
+    conf = prefix / "nginx.conf"
+    conf.write_text(nginx.nginx_conf(stack, upstreams=upstreams, listen=port,
+                                     status_port=status_port, prefix=str(prefix)))
+    return conf, port, status_port
+
+
+def phase_stack(phase: str, **nginx_override) -> Stack:
+    if not nginx_override:
+        return load(phase, project_root()).stack
+    return Stack.model_validate(deep_merge(preset(phase), {"phase": phase,
+                                                           "nginx": nginx_override}))
+
+
+@pytest.fixture
+def backends():
+    started = [Backend("a"), Backend("b")]
+    yield started
+    for b in started:
+        b.stop()
+
+
+@pytest.fixture
+def start_nginx(servers, workdir, backends):
+    binary = require("/usr/sbin/nginx")
+
+    def start(stack: Stack) -> Nginx:
+        conf, port, status_port = render(stack, workdir, [b.address for b in backends])
+        servers.start([binary, "-e", "stderr", "-p", f"{workdir}/", "-c", str(conf)],
+                      workdir / "nginx.log")
+        wait_for(lambda: port_open(port), timeout=10, what="nginx")
+        return Nginx(port, status_port)
+
+    return start
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_rendered_config_passes_nginx_t(phase, workdir):
+    binary = require("/usr/sbin/nginx")
+    conf, _, _ = render(phase_stack(phase), workdir, ["127.0.0.1:1", "127.0.0.1:2"])
+    out = subprocess.run([binary, "-e", "stderr", "-t", "-p", f"{workdir}/", "-c", str(conf)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "test is successful" in out.stderr
+
+
+def test_spreads_requests_over_backends(start_nginx):
+    lb = start_nginx(phase_stack("phase1"))
+    assert lb.request("/healthz") == (200, "ok\n")
+    seen = Counter()
+    for _ in range(12):  # under the general burst of 20
+        status, body = lb.request("/api/items")
+        assert status == 200
+        seen[body.split()[0]] += 1
+    assert set(seen) == {"a", "b"} and min(seen.values()) >= 4, seen
+    status, body = lb.request("/stub_status", port=lb.status_port)
+    assert status == 200 and "Active connections" in body
+
+
+def test_auth_rate_limit_returns_429(start_nginx):
+    lb = start_nginx(phase_stack("phase1"))
+    statuses = Counter(lb.request("/auth/login")[0] for _ in range(14))
+    # 10 req/min (review 000): a burst of 10 at once passes, the rest are refused
+    assert statuses == {200: 10, 429: 4}, statuses
+    assert lb.request("/api/items")[0] == 200  # the general zone still admits this client
+
+
+def test_rate_limit_keys_on_real_client_ip(start_nginx):
+    lb = start_nginx(phase_stack("phase1", trusted_proxies=["127.0.0.1/32"]))
+    one, two = {"X-Forwarded-For": "198.51.100.7"}, {"X-Forwarded-For": "198.51.100.8"}
+    statuses = [lb.request("/auth/login", headers=one)[0] for _ in range(11)]
+    assert statuses[:10] == [200] * 10 and statuses[10] == 429
+    status, body = lb.request("/auth/login", headers=two)
+    assert status == 200 and body.split()[2] == "198.51.100.8"
+
+
+def test_body_over_client_max_body_size_gets_413(start_nginx):
+    lb = start_nginx(phase_stack("phase1"))
+    status, body = lb.request("/upload", method="POST", body=b"x" * (512 * 1024))
+    assert status == 200 and body.split()[1] == str(512 * 1024)  # buffered via the temp path
+    conn = http.client.HTTPConnection("127.0.0.1", lb.port, timeout=10)
+    try:  # announce 2 MiB (> 1m) and let nginx refuse before the body is sent
+        conn.putrequest("POST", "/upload")
+        conn.putheader("Content-Length", str(2 * 1024 * 1024))
+        conn.endheaders()
+        assert conn.getresponse().status == 413
+    finally:
+        conn.close()
+
+
+def test_dead_backend_is_skipped(start_nginx, backends):
+    lb = start_nginx(phase_stack("phase1"))
+    assert {lb.request("/")[1].split()[0] for _ in range(4)} == {"a", "b"}
+    backends[1].stop()
+    results = [lb.request("/api/items") for _ in range(10)]
+    assert [s for s, _ in results] == [200] * 10
+    assert {body.split()[0] for _, body in results} == {"a"}
