@@ -1,0 +1,229 @@
+"""Monitoring synthesizer: scrape jobs per phase, review 002 thresholds, dashboards, manifests."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from phasestack.model import Stack
+from phasestack.stackfile import list_stack_files, load
+from phasestack.synth import grafana, monitoring
+from phasestack.synth.common import GRAFANA_SECRET, Flow
+
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = [p.name[len("Pulumi."):-len(".yaml")] for p in list_stack_files(ROOT)]
+
+
+def stack(name: str) -> Stack:
+    return load(name, ROOT).stack
+
+
+def config(name: str) -> dict:
+    return yaml.safe_load(monitoring.prometheus_yml(stack(name)))
+
+
+def rules(name: str) -> dict[str, dict]:
+    doc = yaml.safe_load(monitoring.alert_rules(stack(name)))
+    return {r["alert"]: r for g in doc["groups"] for r in g["rules"]}
+
+
+def by_kind(docs: list[dict], kind: str, name: str) -> dict:
+    (found,) = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    return found
+
+
+def job_names(name: str) -> list[str]:
+    return [j["job_name"] for j in config(name)["scrape_configs"]]
+
+
+def test_scrape_jobs_per_phase():
+    assert job_names("mvp") == ["prometheus", "api", "nginx", "redis", "postgres"]
+    assert job_names("phase1") == ["prometheus", "api", "nginx", "redis", "postgres",
+                                   "pgbouncer"]
+    for name in ("phase2", "phase3"):
+        assert job_names(name) == ["prometheus", "api", "nginx", "redis", "postgres",
+                                   "postgres-replica", "pgbouncer"]
+
+
+def test_scrape_targets_use_headless_dns_and_exporter_ports():
+    jobs = {j["job_name"]: j for j in config("phase2")["scrape_configs"]}
+    expected = {"api": 9898, "nginx": 9113, "redis": 9121, "postgres": 9187,
+                "postgres-replica": 9187, "pgbouncer": 9127}
+    for job, port in expected.items():
+        (sd,) = jobs[job]["dns_sd_configs"]
+        assert sd == {"names": [f"scrape-{job}.ps-phase2.svc.cluster.local"], "type": "A",
+                      "port": port, "refresh_interval": "30s"}
+        assert jobs[job]["metrics_path"] == "/metrics"
+    assert jobs["prometheus"]["static_configs"] == [{"targets": ["localhost:9090"]}]
+
+
+def test_scrape_interval_and_rule_files_follow_the_model():
+    mvp = config("mvp")
+    assert mvp["global"]["scrape_interval"] == "15s"
+    assert "rule_files" not in mvp  # mvp: alerts off
+    assert config("phase1")["rule_files"] == ["alerts.yml"]
+    custom = stack("phase1").model_copy(update={"monitoring": stack("phase1").monitoring
+                                                .model_copy(update={"scrape_interval": "30s"})})
+    assert yaml.safe_load(monitoring.prometheus_yml(custom))["global"]["scrape_interval"] == "30s"
+    assert yaml.safe_load(monitoring.prometheus_yml(custom, rule_files=["/x/r.yml"]))[
+        "rule_files"] == ["/x/r.yml"]
+
+
+def test_review_002_thresholds_exact():
+    r = rules("phase3")
+    def threshold(alert: str) -> float:
+        return float(re.search(r">=?\s*([0-9.]+)\s*$", r[alert]["expr"].strip()).group(1))
+    assert threshold("RedisMemoryWarning") == 0.6
+    assert threshold("RedisMemoryCritical") == 0.8
+    assert threshold("ApiErrorRateWarning") == 0.005
+    assert threshold("ApiErrorRateCritical") == 0.01
+    assert threshold("ApiLatencyP99Warning") == 0.3
+    assert threshold("ApiLatencyP99Critical") == 0.5
+    assert threshold("PostgresConnectionsWarning") == 0.6   # 12/20
+    assert threshold("PostgresConnectionsCritical") == 0.9  # 18/20
+    assert threshold("PostgresQueryLatencyWarning") == 0.05
+    assert threshold("PostgresQueryLatencyCritical") == 0.1
+    assert threshold("NginxRequestRateCritical") == 1500
+    assert threshold("RedisCpuWarning") == 0.5
+    assert threshold("RedisCpuCritical") == 0.7
+    assert threshold("PostgresReplicationLag") == 30
+    assert threshold("PgBouncerClientsWaiting") == 0
+    assert r["PgBouncerClientsWaiting"]["for"] == "1m"
+    assert r["HpaAtMaxReplicas"]["for"] == "15m"
+    assert "redis_memory_used_bytes" in r["RedisMemoryCritical"]["expr"]
+    assert "pg_settings_max_connections" in r["PostgresConnectionsCritical"]["expr"]
+
+
+def test_every_rule_has_severity_and_annotations():
+    for name in STACKS:
+        for alert, rule in rules(name).items():
+            assert rule["labels"]["severity"] in ("warning", "critical"), alert
+            assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+
+
+def test_rules_only_for_components_present():
+    mvp, p1, p2 = rules("mvp"), rules("phase1"), rules("phase2")
+    assert "PgBouncerClientsWaiting" not in mvp and "PgBouncerClientsWaiting" in p1
+    assert "PostgresReplicationLag" not in p1 and "PostgresReplicationLag" in p2
+    assert "HpaAtMaxReplicas" not in mvp  # no HPA in the mvp
+    assert 'horizontalpodautoscaler=~"api"' in p1["HpaAtMaxReplicas"]["expr"]
+    assert 'horizontalpodautoscaler=~"api|nginx"' in rules("phase3")["HpaAtMaxReplicas"]["expr"]
+    assert "pgbouncer" not in mvp["ScrapeTargetDown"]["expr"]
+
+
+def test_rule_comments_cite_reviews():
+    text = monitoring.alert_rules(stack("phase1"))
+    assert "review 002 (002_f99052a1f9a0162e.txt)" in text
+    assert "review 001 (001_9fbd6927d93be06f.txt)" in text
+    assert "kube-state-metrics" in text
+
+
+def test_manifests_per_phase():
+    mvp = monitoring.manifests(stack("mvp"))
+    assert not [d for d in mvp if "grafana" in d["metadata"]["name"]]
+    cm = by_kind(mvp, "ConfigMap", "prometheus")
+    assert set(cm["data"]) == {"prometheus.yml"}
+    p1 = monitoring.manifests(stack("phase1"))
+    assert set(by_kind(p1, "ConfigMap", "prometheus")["data"]) == {"prometheus.yml", "alerts.yml"}
+    for kind, name in [("Deployment", "grafana"), ("Service", "grafana"),
+                       ("ConfigMap", "grafana-dashboards"), ("ServiceAccount", "prometheus"),
+                       ("PersistentVolumeClaim", "prometheus-data")]:
+        assert by_kind(p1, kind, name)["metadata"]["namespace"] == "ps-phase1"
+    no_prom = stack("mvp").model_copy(update={"monitoring": stack("mvp").monitoring.model_copy(
+        update={"prometheus": False})})
+    assert monitoring.manifests(no_prom) == [] and monitoring.flows(no_prom) == []
+
+
+def test_prometheus_deployment():
+    docs = monitoring.manifests(stack("phase2"))
+    dep = by_kind(docs, "Deployment", "prometheus")
+    spec = dep["spec"]["template"]["spec"]
+    (c,) = spec["containers"]
+    assert dep["spec"]["replicas"] == 1 and dep["spec"]["strategy"] == {"type": "Recreate"}
+    assert spec["securityContext"]["runAsUser"] == 65534
+    assert spec["serviceAccountName"] == "prometheus"
+    assert spec["automountServiceAccountToken"] is False  # DNS discovery needs no token
+    assert "--storage.tsdb.retention.time=15d" in c["args"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in c["args"]
+    assert c["livenessProbe"]["httpGet"]["path"] == "/-/healthy"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/-/ready"
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    pvc = by_kind(docs, "PersistentVolumeClaim", "prometheus-data")
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "10Gi"
+    assert by_kind(docs, "Service", "prometheus")["spec"]["ports"][0]["port"] == 9090
+    scrape = by_kind(docs, "Service", "scrape-postgres-replica")["spec"]
+    assert scrape["clusterIP"] == "None" and scrape["publishNotReadyAddresses"] is True
+    assert scrape["selector"] == {"app.kubernetes.io/name": "postgres-replica"}
+    assert not [d for d in docs if d["kind"] in ("Role", "RoleBinding", "ClusterRole")]
+
+
+def test_config_checksum_changes_with_config():
+    def checksum(s: Stack) -> str:
+        dep = by_kind(monitoring.manifests(s), "Deployment", "prometheus")
+        return dep["spec"]["template"]["metadata"]["annotations"]["phasestack/config-checksum"]
+    base = stack("phase1")
+    other = base.model_copy(update={"monitoring": base.monitoring.model_copy(
+        update={"scrape_interval": "30s"})})
+    assert checksum(base) != checksum(other)
+
+
+def test_grafana_deployment():
+    docs = monitoring.manifests(stack("phase1"))
+    spec = by_kind(docs, "Deployment", "grafana")["spec"]["template"]["spec"]
+    (c,) = spec["containers"]
+    assert spec["securityContext"]["runAsUser"] == 472
+    env = {e["name"]: e for e in c["env"]}
+    assert env["GF_SECURITY_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": GRAFANA_SECRET, "key": "admin-password"}
+    assert all("value" not in e or "PASSWORD" not in e["name"] for e in c["env"])
+    mounts = {m["mountPath"] for m in c["volumeMounts"]}
+    assert {"/var/lib/grafana", "/tmp"} <= mounts
+    assert c["livenessProbe"]["httpGet"]["path"] == "/api/health"
+    assert by_kind(docs, "Service", "grafana")["spec"]["ports"][0]["port"] == 3000
+    ds = yaml.safe_load(by_kind(docs, "ConfigMap", "grafana-datasources")["data"]["prometheus.yml"])
+    assert ds["datasources"][0]["url"] == "http://prometheus.ps-phase1.svc.cluster.local:9090"
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_dashboards_valid_json_with_panels(name):
+    s = stack(name)
+    boards = grafana.dashboards(s)
+    expected = {"api", "nginx", "redis", "postgres"} | (
+        {"pgbouncer"} if s.pgbouncer.enabled else set())
+    assert set(boards) == {f"{c}.json" for c in expected}
+    for key, text in boards.items():
+        board = json.loads(text)
+        assert board["panels"], key
+        for panel in board["panels"]:
+            assert panel["targets"][0]["expr"]
+            assert panel["datasource"]["uid"] == "prometheus"
+    pg = json.loads(boards["postgres.json"])
+    titles = [p["title"] for p in pg["panels"]]
+    assert ("Replication lag" in titles) == (s.postgres.read_replicas > 0)
+    redis = json.loads(boards["redis.json"])["panels"][0]
+    steps = redis["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [st["value"] for st in steps] == [None, 0.6, 0.8]
+
+
+def test_flows():
+    p1 = set(monitoring.flows(stack("phase1")))
+    assert p1 == {Flow("prometheus", "api", 9898), Flow("prometheus", "nginx", 9113),
+                  Flow("prometheus", "redis", 9121), Flow("prometheus", "postgres", 9187),
+                  Flow("prometheus", "pgbouncer", 9127), Flow("grafana", "prometheus", 9090),
+                  Flow("*", "grafana", 3000)}
+    mvp = set(monitoring.flows(stack("mvp")))
+    assert Flow("prometheus", "pgbouncer", 9127) not in mvp
+    assert not [f for f in mvp if "grafana" in (f.src, f.dst)]
+    assert Flow("prometheus", "postgres-replica", 9187) in set(monitoring.flows(stack("phase2")))
+
+
+@pytest.mark.parametrize("version", ["1.29", "1.37"])
+@pytest.mark.parametrize("name", STACKS)
+def test_kubernetes_validate_strict(name, version):
+    for doc in monitoring.manifests(stack(name)):
+        kubernetes_validate.validate(doc, version, strict=True)
