@@ -135,7 +135,7 @@ def test_hpa_and_pdb_targets_exist(name):
         assert replicas.get(p["metadata"]["name"], 2) >= 2, p["metadata"]["name"]
 
 
-HOST = re.compile(r"([a-z0-9-]+)(?:-\d+\.([a-z0-9-]+))?\.([a-z0-9-]+)\.svc\.cluster\.local")
+HOST = re.compile(r"(?<![a-z0-9.])(?<![a-z0-9]-)([a-z0-9][a-z0-9-]*)(?:-\d+\.([a-z0-9-]+))?\.([a-z0-9-]+)\.svc\.cluster\.local")
 
 
 @pytest.mark.parametrize("name", STACKS)
