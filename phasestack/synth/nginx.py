@@ -5,7 +5,8 @@ The Service is type LoadBalancer with externalTrafficPolicy Local: the cloud loa
 the client's source address, so limit_req counts per real client and a client cannot spoof
 X-Forwarded-For (only `trusted_proxies` may set it). With the Cluster policy every request would
 arrive SNATed from a node address inside the trusted ranges, and rate limits would key on
-whatever X-Forwarded-For a client sends.
+whatever X-Forwarded-For a client sends. The exporter port (9113) is not on this Service:
+Prometheus reaches the sidecars through monitoring's own headless scrape Service.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ COMPONENT = "load-balancer"
 UID = 101  # the `nginx` user of the official nginx:*-alpine image
 TMP = "/tmp"
 CONF_DIR = "/etc/nginx/phasestack"
-METRICS_SERVICE = "nginx-metrics"
 # kube-dns is resolved once at startup; nginx then re-resolves the API's headless Service itself
 DEFAULT_RESOLVER = "kube-dns.kube-system.svc.cluster.local"
 RESOLVER_VALID = "10s"
@@ -108,9 +108,6 @@ def manifests(stack: Stack) -> list[dict]:
         c.config_map(stack, c.NGINX, COMPONENT, {"nginx.conf": conf}),
         c.service(stack, c.NGINX, COMPONENT, {"http": 80}, type="LoadBalancer",
                   externalTrafficPolicy="Local"),
-        # the exporter, for Prometheus only (never on the public load balancer)
-        c.service(stack, METRICS_SERVICE, COMPONENT, {"metrics": c.PORTS.nginx_exporter},
-                  pod=c.NGINX, type="ClusterIP"),
         c.deployment(stack, c.NGINX, COMPONENT, replicas(stack), spec,
                      annotations={"phasestack.io/config-sha256": checksum}),
         *c.pdb(stack, c.NGINX, COMPONENT, replicas(stack)),
