@@ -1,0 +1,252 @@
+"""promtool 2.42 (Debian package prometheus) against the rendered prometheus.yml and alert rules.
+
+`promtool test rules` proves each alert fires above its threshold and stays silent below it,
+on the very rule text the Prometheus ConfigMap carries.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from phasestack.stackfile import list_stack_files, load
+from phasestack.synth import monitoring
+from phasestack.synth.prometheus import RULES_FILE
+from phasestack.synth.prometheus import THRESHOLDS as T
+from tests.integration.conftest import require
+
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = [p.name[len("Pulumi."):-len(".yaml")] for p in list_stack_files(ROOT)]
+EVAL = "20m"  # past every rule's `for` (15m at most) with full 5m rate windows
+ABOVE, BELOW = 1.2, 0.8  # multipliers of the threshold for the firing and the silent case
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([require("promtool"), *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+def series(name: str, labels: dict[str, str], values: str) -> dict:
+    body = ", ".join(f'{k}="{v}"' for k, v in labels.items())
+    return {"series": f"{name}{{{body}}}", "values": values}
+
+
+def counter(per_minute: float) -> str:
+    return f"0+{per_minute:g}x30"
+
+
+def gauge(value: float) -> str:
+    return f"{value:g}x30"
+
+
+# Each case: factor (ABOVE or BELOW) -> (input series, labels the alert carries)
+Case = Callable[[float], tuple[list[dict], dict[str, str]]]
+REDIS = {"job": "redis", "instance": "10.0.0.5:9121"}
+PG = {"job": "postgres", "instance": "10.0.0.6:9187"}
+REPLICA = {"job": "postgres-replica", "instance": "10.0.0.7:9187"}
+
+
+def error_rate(t: float) -> Case:
+    def build(f: float):
+        share = t * f  # 5xx share of 1,000 requests a minute
+        return [series("http_requests_total", {"job": "api", "status": "200"},
+                       counter(1000 * (1 - share))),
+                series("http_requests_total", {"job": "api", "status": "503"},
+                       counter(1000 * share))], {}
+    return build
+
+
+def latency_p99(t: float) -> Case:
+    def build(f: float):
+        # every request in (t, 2t] puts the P99 at 1.99t; in (t/2, t] at 0.995t
+        slow = f > 1
+        le = {f"{t / 2:g}": 0, f"{t:g}": 0 if slow else 100, f"{2 * t:g}": 100, "+Inf": 100}
+        return [series("http_request_duration_seconds_bucket", {"job": "api", "le": k},
+                       counter(v)) for k, v in le.items()], {}
+    return build
+
+
+def redis_memory(t: float) -> Case:
+    def build(f: float):
+        return [series("redis_memory_used_bytes", REDIS, gauge(t * f * 1000)),
+                series("redis_memory_max_bytes", REDIS, gauge(1000))], REDIS
+    return build
+
+
+def redis_cpu(t: float) -> Case:
+    def build(f: float):
+        half = t * f * 60 / 2  # CPU seconds a minute, split between sys and user
+        return [series("redis_cpu_sys_seconds_total", REDIS, counter(half)),
+                series("redis_cpu_user_seconds_total", REDIS, counter(half))], REDIS
+    return build
+
+
+def pg_connections(t: float) -> Case:
+    def build(f: float):
+        used = t * f * 200
+        return [series("pg_stat_activity_count", {**PG, "datname": "app", "state": "active"},
+                       gauge(used / 2)),
+                series("pg_stat_activity_count", {**PG, "datname": "app", "state": "idle"},
+                       gauge(used / 2)),
+                series("pg_settings_max_connections", PG, gauge(200))], PG
+    return build
+
+
+def pg_query(t: float) -> Case:
+    def build(f: float):
+        labels = {**PG, "datname": "app", "user": "app", "queryid": "42"}
+        return [series("pg_stat_statements_calls_total", labels, counter(600)),
+                series("pg_stat_statements_seconds_total", labels, counter(600 * t * f))], PG
+    return build
+
+
+def replication_lag(f: float):
+    return [series("pg_replication_lag_seconds", REPLICA,
+                   gauge(T["replication_lag_seconds"] * f))], REPLICA
+
+
+def nginx_rps(f: float):
+    return [series("nginx_http_requests_total", {"job": "nginx", "instance": "10.0.0.8:9113"},
+                   counter(T["rps_critical"] * f * 60))], {}
+
+
+def pgbouncer_waiting(f: float):
+    labels = {"job": "pgbouncer", "instance": "10.0.0.9:9127", "database": "app", "user": "app"}
+    return [series("pgbouncer_pools_client_waiting_connections", labels,
+                   gauge(2 if f > 1 else 0))], labels
+
+
+def target_down(f: float):
+    labels = {"job": "redis", "instance": "10.0.0.5:9121"}
+    return [series("up", labels, gauge(0 if f > 1 else 1))], labels
+
+
+def hpa_at_max(namespace: str) -> Case:
+    def build(f: float):
+        labels = {"namespace": namespace, "horizontalpodautoscaler": "api",
+                  "job": "kube-state-metrics", "instance": "10.0.0.10:8080"}
+        return [series("kube_horizontalpodautoscaler_spec_max_replicas", labels, gauge(6)),
+                series("kube_horizontalpodautoscaler_status_current_replicas", labels,
+                       gauge(6 if f > 1 else 5))], labels
+    return build
+
+
+def cases(namespace: str) -> dict[str, tuple[Case, str]]:
+    out: dict[str, tuple[Case, str]] = {
+        "NginxRequestRateCritical": (nginx_rps, "critical"),
+        "PostgresReplicationLag": (replication_lag, "critical"),
+        "PgBouncerClientsWaiting": (pgbouncer_waiting, "warning"),
+        "ScrapeTargetDown": (target_down, "critical"),
+        "HpaAtMaxReplicas": (hpa_at_max(namespace), "warning"),
+    }
+    for level in ("warning", "critical"):
+        cap = level.capitalize()
+        out |= {f"ApiErrorRate{cap}": (error_rate(T[f"error_rate_{level}"]), level),
+                f"ApiLatencyP99{cap}": (latency_p99(T[f"latency_p99_{level}"]), level),
+                f"RedisMemory{cap}": (redis_memory(T[f"redis_memory_{level}"]), level),
+                f"RedisCpu{cap}": (redis_cpu(T[f"redis_cpu_{level}"]), level),
+                f"PostgresConnections{cap}": (pg_connections(T[f"pg_connections_{level}"]), level),
+                f"PostgresQueryLatency{cap}": (pg_query(T[f"pg_query_{level}"]), level)}
+    return out
+
+
+def expand(template: str, labels: dict[str, str]) -> str:
+    """The Go templates of our annotations only read $labels."""
+    out = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels[m.group(1)], template)
+    assert "{{" not in out, template
+    return out
+
+
+def unit_tests(rules_text: str, namespace: str) -> dict:
+    rules = {r["alert"]: r for g in yaml.safe_load(rules_text)["groups"] for r in g["rules"]}
+    known = cases(namespace)
+    assert set(rules) <= set(known), f"alerts without a promtool case: {set(rules) - set(known)}"
+    tests = []
+    for alert, rule in rules.items():
+        build, severity = known[alert]
+        assert rule["labels"] == {"severity": severity}
+        for factor in (ABOVE, BELOW):
+            input_series, labels = build(factor)
+            expected = [] if factor < 1 else [{
+                "exp_labels": {**labels, "severity": severity},
+                "exp_annotations": {k: expand(v, labels)
+                                    for k, v in rule["annotations"].items()}}]
+            tests.append({"interval": "1m", "input_series": input_series,
+                          "alert_rule_test": [{"eval_time": EVAL, "alertname": alert,
+                                               "exp_alerts": expected}]})
+    return {"rule_files": [RULES_FILE], "evaluation_interval": "1m", "tests": tests}
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_check_config(name, tmp_path):
+    stack = load(name, ROOT).stack
+    config = tmp_path / "prometheus.yml"
+    config.write_text(monitoring.prometheus_yml(stack))
+    (tmp_path / RULES_FILE).write_text(monitoring.alert_rules(stack))  # beside it, as mounted
+    result = promtool("check", "config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is valid prometheus config file syntax" in result.stdout
+    if stack.monitoring.alerts:
+        assert "SUCCESS: 1 rule files found" in result.stdout
+        # the relative path resolves beside prometheus.yml: without the file the check fails
+        (tmp_path / RULES_FILE).unlink()
+        assert promtool("check", "config", str(config)).returncode != 0
+    else:
+        assert "rule files found" not in result.stdout
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_check_rules(name, tmp_path):
+    stack = load(name, ROOT).stack
+    text = monitoring.alert_rules(stack)
+    path = tmp_path / RULES_FILE
+    path.write_text(text)
+    result = promtool("check", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    count = sum(len(g["rules"]) for g in yaml.safe_load(text)["groups"])
+    assert f"SUCCESS: {count} rules found" in result.stdout
+
+
+def distinct_rule_sets() -> list[str]:
+    """One stack per distinct rule text (namespaces aside): promtool takes ~3 s a run."""
+    seen: dict[str, str] = {}
+    for name in STACKS:
+        stack = load(name, ROOT).stack
+        seen.setdefault(monitoring.alert_rules(stack).replace(stack.namespace, "NS"), name)
+    return list(seen.values())
+
+
+@pytest.mark.parametrize("name", distinct_rule_sets())
+def test_each_alert_fires_above_and_stays_silent_below(name, tmp_path):
+    stack = load(name, ROOT).stack
+    text = monitoring.alert_rules(stack)
+    (tmp_path / RULES_FILE).write_text(text)
+    tests = unit_tests(text, stack.namespace)
+    (tmp_path / "alerts_test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = promtool("test", "rules", str(tmp_path / "alerts_test.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+    assert len(tests["tests"]) == 2 * text.count("- alert:")
+
+
+def test_a_wrong_expectation_fails(tmp_path):
+    """The harness can fail: expecting the silent case to fire is reported by promtool."""
+    stack = load("phase1", ROOT).stack
+    text = monitoring.alert_rules(stack)
+    (tmp_path / RULES_FILE).write_text(text)
+    tests = unit_tests(text, stack.namespace)
+    silent = next(t for t in tests["tests"]
+                  if t["alert_rule_test"][0]["alertname"] == "RedisMemoryCritical"
+                  and not t["alert_rule_test"][0]["exp_alerts"])
+    silent["alert_rule_test"][0]["exp_alerts"] = [{"exp_labels": {**REDIS,
+                                                                  "severity": "critical"}}]
+    tests["tests"] = [silent]
+    (tmp_path / "alerts_test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = promtool("test", "rules", str(tmp_path / "alerts_test.yml"))
+    assert result.returncode != 0
+    assert "RedisMemoryCritical" in result.stdout + result.stderr
