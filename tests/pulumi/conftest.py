@@ -14,6 +14,7 @@ import json
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pulumi
@@ -21,12 +22,11 @@ import pytest
 import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.sync_await import _sync_await
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
-STACK_FILES = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))
-STACK_NAMES = [p.name[len("Pulumi."):-len(".yaml")] for p in STACK_FILES]
 
 
 def fake_password(name: str) -> str:
@@ -64,9 +64,28 @@ class Recorder(pulumi.runtime.Mocks):
         return {}, None
 
 
+class Monitor(MockMonitor):
+    """The SDK's mock monitor, also keeping each resource's parent and registered outputs."""
+
+    def __init__(self, mocks: Recorder):
+        super().__init__(mocks)
+        self.parents: dict[str, str] = {}
+        self.outputs: dict[str, dict] = {}
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        self.parents[response.urn] = request.parent
+        return response
+
+    def RegisterResourceOutputs(self, request):  # noqa: N802
+        self.outputs[request.urn] = rpc.deserialize_properties(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+
 @dataclass
 class Run:
     mocks: Recorder
+    monitor: Monitor
     exports: dict[str, Any] = field(default_factory=dict)
     secret_exports: set[str] = field(default_factory=set)
 
@@ -76,6 +95,18 @@ class Run:
 
     def of_type(self, prefix: str) -> list[Registered]:
         return [r for r in self.resources if r.type.startswith(prefix)]
+
+    def component(self, type_: str) -> dict:
+        """Outputs a ComponentResource of this type registered (exactly one must exist)."""
+        urns = [u for u in self.monitor.outputs if u.split("::")[-2].endswith(type_)]
+        assert len(urns) == 1, (type_, urns)
+        return self.monitor.outputs[urns[0]]
+
+    def parent_type(self, res: Registered) -> str:
+        """Type token of the resource's parent, e.g. phasestack:index:Redis."""
+        urn = next(u for u in self.monitor.parents
+                   if u.endswith(f"::{res.name}") and u.split("::")[-2].endswith(res.type))
+        return self.monitor.parents[urn].split("::")[-2].split("$")[-1]
 
     def kube(self) -> list[Registered]:
         return [r for r in self.resources if r.type.startswith("kubernetes:")
@@ -103,10 +134,12 @@ def run_program(stack: str, config: dict[str, str] | None = None, engine_secrets
     """Run __main__.py for `stack` with stacks_root/stacks/Pulumi.<stack>.yaml; capture it."""
     mocks = Recorder(engine_secrets)
     pulumi_settings.ROOT.set(None)  # a fresh root Stack resource per run
-    pulumi.runtime.set_mocks(mocks, project="phasestack", stack=stack, preview=False)
+    monitor = Monitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="phasestack", stack=stack, preview=False,
+                             monitor=monitor)
     pulumi.runtime.set_all_config({**stack_config(stacks_root / "stacks" / f"Pulumi.{stack}.yaml"),
                                    **(config or {})})
-    run = Run(mocks)
+    run = Run(mocks, monitor)
 
     @pulumi.runtime.test
     def program():
@@ -127,3 +160,11 @@ def program(monkeypatch):
     """run_program with cwd at the project root, as the Pulumi CLI runs it."""
     monkeypatch.chdir(ROOT)
     return run_program
+
+
+@pytest.fixture
+def harness():
+    """This module's helpers, for tests (importing `conftest` by name is ambiguous: there is
+    one per test directory)."""
+    return SimpleNamespace(run_program=run_program, fake_password=fake_password,
+                           PASSWORD_TYPE=PASSWORD_TYPE, ROOT=ROOT, stack_config=stack_config)

@@ -1,0 +1,195 @@
+"""The Pulumi program under mocks: parity with `phasestack render`, secrets, component outputs."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from pulumi.runtime import rpc
+
+from phasestack import stackfile
+from phasestack.synth import secrets, synthesize
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
+STACK_NAMES = [stackfile.stack_name(p) for p in stackfile.list_stack_files(ROOT)]
+COMPONENT_TYPES = {"Network", "Credentials", "ApiService", "LoadBalancer", "Redis", "Database",
+                   "Monitoring"}
+KUBE_STACKS = [s for s in STACK_NAMES
+               if stackfile.load(s, ROOT).stack.target == "kubernetes"]
+
+
+def normalise(value):
+    """Numbers arrive as floats through the mocks; secrets arrive wrapped."""
+    if rpc.is_rpc_secret(value):
+        return normalise(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def without_secrets(value):
+    """The inputs with every secret-wrapped part removed: what may never hold a password."""
+    if rpc.is_rpc_secret(value):
+        return "<secret>"
+    if isinstance(value, dict):
+        return {k: without_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_secrets(v) for v in value]
+    return value
+
+
+def mock_values(harness) -> dict[str, str]:
+    """The credentials the mocked program used: RandomPassword '<credential lowercased>'."""
+    return {c: harness.fake_password(c.lower()) for c in secrets.CREDENTIALS}
+
+
+def key(doc: dict) -> tuple[str, str, str]:
+    md = doc["metadata"]
+    return doc["kind"], md.get("namespace", ""), md["name"]
+
+
+@pytest.mark.parametrize("name", KUBE_STACKS)
+def test_registers_exactly_the_synthesized_manifests(program, harness, name):
+    run = program(name)
+    stack = stackfile.load(name, ROOT).stack
+    expected = {key(d): d for d in synthesize(stack, mock_values(harness))}
+    got = {}
+    for res in run.kube():
+        doc = normalise(res.inputs)
+        assert res.type.split(":")[-1] == doc["kind"]
+        assert res.name == "/".join(p for p in key(doc) if p).lower()  # deterministic names
+        assert key(doc) not in got, f"registered twice: {key(doc)}"
+        got[key(doc)] = doc
+    assert sorted(got) == sorted(expected)
+    for k, doc in expected.items():
+        assert got[k] == doc, k  # spec, data, metadata, and even the Secret values
+
+
+@pytest.mark.parametrize("name", KUBE_STACKS)
+def test_every_manifest_has_its_component_parent_and_the_stack_provider(program, name):
+    run = program(name)
+    provider = run.of_type("pulumi:providers:kubernetes")
+    assert len(provider) == 1
+    assert provider[0].inputs["namespace"] == stackfile.load(name, ROOT).stack.namespace
+    for res in run.kube():
+        assert res.provider and "pulumi:providers:kubernetes::kubernetes::" in res.provider
+        assert run.parent_type(res).removeprefix("phasestack:index:") in COMPONENT_TYPES
+    by_parent = {run.parent_type(r): r for r in run.kube() if r.type.endswith(":StatefulSet")
+                 and r.inputs["metadata"]["name"] == "redis"}
+    assert list(by_parent) == ["phasestack:index:Redis"]
+
+
+@pytest.mark.parametrize("name", KUBE_STACKS)
+def test_credentials_are_generated_secret_and_never_plain(program, name):
+    run = program(name)
+    passwords = run.of_type(PASSWORD_TYPE)
+    assert passwords, "one RandomPassword per credential"
+    for res in passwords:
+        assert normalise(res.inputs) == {"length": 32, "special": False}
+    values = list(run.mocks.passwords.values())
+    secret_docs = [r for r in run.kube() if r.type == "kubernetes:core/v1:Secret"]
+    assert secret_docs
+    for res in secret_docs:
+        assert rpc.is_rpc_secret(res.inputs["stringData"]), res.name
+    seen_inside_secrets = json.dumps([normalise(r.inputs) for r in secret_docs])
+    for value in values:
+        assert value in seen_inside_secrets  # each generated password is used ...
+        for res in run.resources:  # ... and appears nowhere outside a secret input
+            assert value not in json.dumps(without_secrets(res.inputs), default=str), res.name
+        assert value not in json.dumps(run.exports, default=str)
+
+
+@pytest.mark.parametrize("name", ["phase2"])
+def test_program_marks_secrets_even_when_the_engine_does_not(program, name):
+    run = program(name, engine_secrets=False)
+    for res in run.kube():
+        if res.type == "kubernetes:core/v1:Secret":
+            assert rpc.is_rpc_secret(res.inputs["stringData"]), res.name
+
+
+def test_secret_config_overrides_a_generated_credential(program):
+    chosen = "from-pulumi-config-set-secret-0123"
+    run = program("phase1", {"phasestack:appPassword": chosen})
+    assert "apppassword" not in run.mocks.passwords  # no RandomPassword for it
+    assert "postgrespassword" in run.mocks.passwords
+    by_name = {r.inputs["metadata"]["name"]: r for r in run.kube()
+               if r.type == "kubernetes:core/v1:Secret"}
+    pg = by_name["postgres-credentials"].inputs["stringData"]
+    assert rpc.is_rpc_secret(pg) and pg["value"]["app-password"] == chosen
+    userlist = by_name["pgbouncer-userlist"].inputs["stringData"]
+    assert rpc.is_rpc_secret(userlist)
+    assert userlist["value"]["userlist.txt"] == f'"app" "{chosen}"\n'
+    for res in run.resources:
+        assert chosen not in json.dumps(without_secrets(res.inputs), default=str)
+
+
+def test_component_outputs_phase2(program):
+    run = program("phase2")
+    ns = "ps-phase2"
+    assert normalise(run.component("Database")) == {
+        "host": f"postgres.{ns}.svc.cluster.local", "port": 5432,
+        "read_host": f"postgres-ro.{ns}.svc.cluster.local",
+        "pgbouncer_host": f"pgbouncer.{ns}.svc.cluster.local", "pgbouncer_port": 6432,
+        "app_host": f"pgbouncer.{ns}.svc.cluster.local", "app_port": 6432,
+        "secret_name": "postgres-credentials", "userlist_secret_name": "pgbouncer-userlist",
+        "database": "app"}
+    assert normalise(run.component("Redis")) == {
+        "host": f"redis.{ns}.svc.cluster.local", "port": 6379,
+        "headless_host": f"redis-headless.{ns}.svc.cluster.local",
+        "secret_name": "redis-credentials", "mode": "cluster", "masters": 3}
+    assert normalise(run.component("LoadBalancer")) == {
+        "host": f"nginx.{ns}.svc.cluster.local", "port": 80,
+        "endpoint": f"http://nginx.{ns}.svc.cluster.local:80"}
+    assert normalise(run.component("ApiService")) == {
+        "host": f"api.{ns}.svc.cluster.local", "port": 9898,
+        "headless_host": f"api-headless.{ns}.svc.cluster.local"}
+    assert normalise(run.component("Monitoring")) == {
+        "prometheus_url": f"http://prometheus.{ns}.svc.cluster.local:9090",
+        "grafana_url": f"http://grafana.{ns}.svc.cluster.local:3000",
+        "grafana_secret_name": "grafana-credentials"}
+    assert normalise(run.component("Credentials")) == {"secret_names": [
+        "grafana-credentials", "pgbouncer-userlist", "postgres-credentials", "redis-credentials"]}
+    net = normalise(run.component("Network"))
+    assert net["namespace"] == ns and "default-deny" in net["policy_names"]
+    assert run.exports["endpoint"] == f"http://nginx.{ns}.svc.cluster.local:80"
+    assert run.exports["database_host"] == f"pgbouncer.{ns}.svc.cluster.local"
+    assert run.exports["phase"] == "phase2"
+
+
+def test_component_outputs_mvp_without_pgbouncer(program):
+    run = program("mvp")
+    db = normalise(run.component("Database"))
+    assert db["app_host"] == "postgres.ps-mvp.svc.cluster.local" and db["app_port"] == 5432
+    assert "pgbouncer_host" not in db and "read_host" not in db
+    assert normalise(run.component("Redis"))["mode"] == "standalone"
+    assert "grafana_url" not in normalise(run.component("Monitoring"))
+    assert not any(r.inputs["metadata"]["name"] == "grafana-credentials"
+                   for r in run.kube() if r.type == "kubernetes:core/v1:Secret")
+
+
+def test_kube_context_selects_the_cluster(harness, tmp_path, monkeypatch):
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.kindtest.yaml").write_text(
+        "config:\n  phasestack:phase: phase1\n  phasestack:namespace: ps-kind\n"
+        "  phasestack:kube_context: kind-phasestack\n")
+    monkeypatch.chdir(tmp_path)
+    run = harness.run_program("kindtest", stacks_root=tmp_path)
+    provider = run.of_type("pulumi:providers:kubernetes")[0]
+    assert provider.inputs == {"context": "kind-phasestack", "namespace": "ps-kind"}
+    assert run.exports["namespace"] == "ps-kind"
+
+
+def test_phase3_program_time_under_mocks(program):
+    program("phase3")  # warm: imports pulumi_kubernetes modules once
+    start = time.perf_counter()
+    run = program("phase3")
+    elapsed = time.perf_counter() - start
+    print(f"\nphase3 program under mocks: {elapsed:.2f} s, {len(run.resources)} resources")
+    assert run.kube()
