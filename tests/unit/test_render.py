@@ -35,7 +35,7 @@ def test_out_dir_with_private_secrets(tmp_path):
     secrets = list(yaml.safe_load_all((out / "secrets.yaml").read_text()))
     assert {d["kind"] for d in secrets} == {"Secret"}
     values = {v for d in secrets for v in d["stringData"].values()}
-    assert f"value-of-appPassword-0123456789" in values  # from PHASESTACK_APP_PASSWORD
+    assert "value-of-appPassword-0123456789" in values  # from PHASESTACK_APP_PASSWORD
     for p in out.glob("*.yaml"):
         if p.name != "secrets.yaml":
             text = p.read_text()
@@ -52,8 +52,9 @@ def test_generated_secrets_differ_and_are_long(tmp_path):
     a = (tmp_path / "a/secrets.yaml").read_text()
     b = (tmp_path / "b/secrets.yaml").read_text()
     assert a != b
-    pw = yaml.safe_load(a)["stringData"]
-    assert all(len(v) >= 32 for v in pw.values())
+    values = [v for d in yaml.safe_load_all(a) for v in d["stringData"].values()]
+    assert len(values) == 4  # postgres, app, replication, redis (no Grafana in mvp)
+    assert all(len(v) >= 32 for v in values)
 
 
 def test_two_renders_identical_apart_from_secrets(tmp_path):
