@@ -6,8 +6,10 @@ on the very rule text the Prometheus ConfigMap carries.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from phasestack.stackfile import list_stack_files, load
 from phasestack.synth import monitoring
 from phasestack.synth.prometheus import RULES_FILE
 from phasestack.synth.prometheus import THRESHOLDS as T
-from tests.integration.conftest import require
+from tests.integration.conftest import free_port, require, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = [p.name[len("Pulumi."):-len(".yaml")] for p in list_stack_files(ROOT)]
@@ -250,3 +252,35 @@ def test_a_wrong_expectation_fails(tmp_path):
     result = promtool("test", "rules", str(tmp_path / "alerts_test.yml"))
     assert result.returncode != 0
     assert "RedisMemoryCritical" in result.stdout + result.stderr
+
+
+def test_real_prometheus_loads_config_and_rules(tmp_path, servers):
+    """Debian's prometheus 2.42 starts on the rendered files and serves every rule group."""
+    binary = require("prometheus")
+    stack = load("phase2", ROOT).stack
+    (tmp_path / "prometheus.yml").write_text(monitoring.prometheus_yml(stack))
+    rules_text = monitoring.alert_rules(stack)
+    (tmp_path / RULES_FILE).write_text(rules_text)
+    port = free_port()
+    servers.start([binary, f"--config.file={tmp_path / 'prometheus.yml'}",
+                   f"--storage.tsdb.path={tmp_path / 'data'}",
+                   f"--web.listen-address=127.0.0.1:{port}"], tmp_path / "prometheus.log")
+
+    def get(path: str) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
+            return json.load(r) if path.startswith("/api") else {"status": r.status}
+
+    wait_for(lambda: get("/-/ready")["status"] == 200, what="prometheus")
+    groups = get("/api/v1/rules")["data"]["groups"]
+    assert sorted(g["name"] for g in groups) == sorted(
+        g["name"] for g in yaml.safe_load(rules_text)["groups"])
+    loaded = {r["name"] for g in groups for r in g["rules"]}
+    assert {"RedisMemoryCritical", "PostgresReplicationLag", "PgBouncerClientsWaiting"} <= loaded
+
+    def jobs() -> set[str]:
+        targets = get("/api/v1/targets?state=any")["data"]["activeTargets"]
+        return {t["labels"]["job"] for t in targets}
+    # the self-scrape appears; the DNS jobs find no pods outside a cluster
+    wait_for(lambda: "prometheus" in jobs(), timeout=15, what="self-scrape target")
+    config = get("/api/v1/status/config")["data"]["yaml"]
+    assert "scrape-postgres-replica.ps-phase2.svc.cluster.local" in config
