@@ -1,0 +1,168 @@
+"""PostgreSQL: a primary StatefulSet, streaming read replicas, Services and the exporter sidecar.
+
+`postgres` (Service + StatefulSet, 1 pod) takes writes; `postgres-replica` pods are hot standbys
+cloned with pg_basebackup -R by an init container and served by the read-only Service
+`postgres-ro`. Config text lives in postgres_config (re-exported here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from phasestack.model import Stack
+from phasestack.synth.common import (
+    IMAGES,
+    PG_SECRET,
+    PORTS,
+    POSTGRES,
+    POSTGRES_HEADLESS,
+    POSTGRES_REPLICA,
+    POSTGRES_RO,
+    Flow,
+    config_map,
+    container,
+    container_security,
+    empty_dir,
+    exec_probe,
+    http_probe,
+    meta,
+    pdb,
+    pod_spec,
+    pod_template,
+    resources,
+    secret_env,
+    selector,
+    service,
+    small_resources,
+)
+from phasestack.synth.postgres_config import (
+    CONFIG_DIR,
+    REPLICATION_USER,
+    SOCKET_DIR,
+    config_files,
+    init_script,
+    init_sql,
+    max_wal_senders,
+    pg_hba,
+    postgresql_conf,
+    replica_bootstrap_script,
+)
+
+__all__ = ["manifests", "flows", "postgresql_conf", "pg_hba", "init_sql", "init_script",
+           "replica_bootstrap_script", "max_wal_senders", "REPLICATION_USER"]
+
+COMPONENT = "database"
+UID = 70                                  # user postgres in the postgres:*-alpine images
+DATA_MOUNT = "/var/lib/postgresql/data"   # the PersistentVolumeClaim
+PGDATA = f"{DATA_MOUNT}/pgdata"           # a subdirectory: the volume root may hold lost+found
+INITDB_DIR = "/docker-entrypoint-initdb.d"
+
+
+def _env_value(name: str, value: str) -> dict:
+    return {"name": name, "value": value}
+
+
+def _mount(name: str, path: str, read_only: bool = False) -> dict:
+    return {"name": name, "mountPath": path, **({"readOnly": True} if read_only else {})}
+
+
+def _pg_isready() -> list[str]:
+    return ["pg_isready", "-q", "-U", "postgres", "-h", "127.0.0.1", "-p", str(PORTS.postgres)]
+
+
+def _postgres(stack: Stack, replica: bool) -> dict:
+    env = [_env_value("PGDATA", PGDATA)]
+    mounts = [_mount("data", DATA_MOUNT), _mount("config", CONFIG_DIR, True),
+              _mount("run", SOCKET_DIR), _mount("tmp", "/tmp"), _mount("shm", "/dev/shm")]
+    if not replica:  # the image's entrypoint initialises an empty volume and runs init-roles.sh
+        env += [secret_env("POSTGRES_PASSWORD", PG_SECRET, "postgres-password"),
+                secret_env("APP_PASSWORD", PG_SECRET, "app-password"),
+                secret_env("REPLICATION_PASSWORD", PG_SECRET, "replication-password")]
+        mounts.append(_mount("initdb", INITDB_DIR, True))
+    return container(
+        "postgres", stack.postgres.image, resources(stack.postgres.resources),
+        {"postgres": PORTS.postgres}, liveness=exec_probe(_pg_isready(), period=10, delay=0),
+        readiness=exec_probe(_pg_isready(), period=5, delay=0),
+        # initdb, init scripts or WAL replay may take minutes before the first TCP accept
+        startupProbe={**exec_probe(_pg_isready(), period=5, delay=5), "failureThreshold": 120},
+        args=["postgres", "-c", f"config_file={CONFIG_DIR}/postgresql.conf"],
+        env=env, volumeMounts=mounts)
+
+
+def _exporter() -> dict:
+    return container(
+        "postgres-exporter", IMAGES.postgres_exporter, small_resources(),
+        {"metrics": PORTS.postgres_exporter}, liveness=http_probe("/", "metrics"),
+        readiness=http_probe("/", "metrics"),
+        env=[_env_value("DATA_SOURCE_URI", f"127.0.0.1:{PORTS.postgres}/postgres?sslmode=disable"),
+             _env_value("DATA_SOURCE_USER", "postgres"),
+             secret_env("DATA_SOURCE_PASS", PG_SECRET, "postgres-password")])
+
+
+def _bootstrap(stack: Stack) -> dict:
+    """Init container: clone the primary once (replica-bootstrap.sh); init containers take no
+    probes."""
+    return {"name": "bootstrap", "image": stack.postgres.image, "imagePullPolicy": "IfNotPresent",
+            "command": ["sh", f"{CONFIG_DIR}/replica-bootstrap.sh"],
+            "env": [_env_value("PGDATA", PGDATA),
+                    secret_env("PGPASSWORD", PG_SECRET, "replication-password")],
+            "resources": resources(stack.postgres.resources),
+            "securityContext": container_security(),
+            "volumeMounts": [_mount("data", DATA_MOUNT), _mount("config", CONFIG_DIR, True),
+                             _mount("tmp", "/tmp")]}
+
+
+def _volumes(replica: bool) -> list[dict]:
+    vols = [{"name": "config", "configMap": {"name": POSTGRES, "defaultMode": 0o444}},
+            empty_dir("run"), empty_dir("tmp"), empty_dir("shm", "Memory")]
+    if not replica:
+        vols.append({"name": "initdb", "configMap": {
+            "name": POSTGRES, "defaultMode": 0o555,
+            "items": [{"key": "init-roles.sh", "path": "10-init-roles.sh"}]}})
+    return vols
+
+
+def _statefulset(stack: Stack, name: str, replicas: int, replica: bool, config_hash: str) -> dict:
+    spec = pod_spec(name, UID, [_postgres(stack, replica), _exporter()],
+                    volumes=_volumes(replica), terminationGracePeriodSeconds=60,
+                    **({"initContainers": [_bootstrap(stack)]} if replica else {}))
+    spec["securityContext"]["fsGroupChangePolicy"] = "OnRootMismatch"
+    annotations = {"phasestack.dev/config-hash": config_hash, "prometheus.io/scrape": "true",
+                   "prometheus.io/port": str(PORTS.postgres_exporter)}
+    claim = {"metadata": {"name": "data"}, "spec": {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": f"{stack.postgres.storage_gb}Gi"}}}}
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": meta(stack, name, COMPONENT),
+            "spec": {"replicas": replicas, "serviceName": POSTGRES_HEADLESS,
+                     "podManagementPolicy": "Parallel" if replica else "OrderedReady",
+                     "revisionHistoryLimit": 5, "selector": {"matchLabels": selector(name)},
+                     "template": pod_template(name, COMPONENT, spec, annotations),
+                     "volumeClaimTemplates": [claim]}}
+
+
+def manifests(stack: Stack) -> list[dict]:
+    n = stack.postgres.read_replicas
+    files = config_files(stack)
+    config_hash = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+    ports = {"postgres": PORTS.postgres}
+    headless = service(stack, POSTGRES_HEADLESS, COMPONENT,
+                       {**ports, "metrics": PORTS.postgres_exporter}, headless=True,
+                       selector={"app.kubernetes.io/component": COMPONENT,
+                                 "app.kubernetes.io/part-of": "phasestack"})
+    docs = [config_map(stack, POSTGRES, COMPONENT, files),
+            service(stack, POSTGRES, COMPONENT, ports), headless,
+            _statefulset(stack, POSTGRES, 1, False, config_hash)]
+    if n:
+        docs += [service(stack, POSTGRES_RO, COMPONENT, ports, pod=POSTGRES_REPLICA),
+                 _statefulset(stack, POSTGRES_REPLICA, n, True, config_hash),
+                 *pdb(stack, POSTGRES_REPLICA, COMPONENT, n)]
+    return docs
+
+
+def flows(stack: Stack) -> list[Flow]:
+    """Replicas stream WAL from the primary (api/pgbouncer/prometheus flows: their modules)."""
+    if not stack.postgres.read_replicas:
+        return []
+    return [Flow(POSTGRES_REPLICA, POSTGRES, PORTS.postgres)]

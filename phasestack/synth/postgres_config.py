@@ -1,0 +1,73 @@
+"""PostgreSQL config file text (templates/postgres/), shared by the pods and the integration tests.
+
+Every function is pure and returns exactly the text the pods run; paths, hosts and ports are
+overridable so tests can run the same text against 127.0.0.1. No password is ever rendered:
+the scripts read them from the environment (Secret PG_SECRET).
+"""
+
+from __future__ import annotations
+
+from phasestack.model import Stack
+from phasestack.synth.common import PG_SECRET, PORTS, POSTGRES, dns, render_template
+
+REPLICATION_USER = "replicator"
+CONFIG_DIR = "/etc/postgresql"          # the ConfigMap, read-only
+SOCKET_DIR = "/var/run/postgresql"      # emptyDir
+WAL_KEEP_SIZE_MB = 1024                 # lets a briefly disconnected replica catch up
+LOG_MIN_DURATION_MS = 1000              # log statements slower than this
+
+
+def max_wal_senders(stack: Stack) -> int:
+    """One sender per replica, plus two for pg_basebackup -X stream while cloning."""
+    return stack.postgres.read_replicas + 2
+
+
+def postgresql_conf(stack: Stack, *, listen_addresses: str = "*", port: int = PORTS.postgres,
+                    unix_socket_dir: str = SOCKET_DIR,
+                    hba_file: str = f"{CONFIG_DIR}/pg_hba.conf") -> str:
+    pg = stack.postgres
+    return render_template(
+        "postgres/postgresql.conf.j2", listen_addresses=listen_addresses, port=port,
+        unix_socket_dir=unix_socket_dir, hba_file=hba_file,
+        max_connections=pg.max_connections,
+        superuser_reserved_connections=pg.superuser_reserved_connections,
+        shared_buffers_mb=pg.shared_buffers_mb, max_wal_senders=max_wal_senders(stack),
+        wal_keep_size_mb=WAL_KEEP_SIZE_MB, log_min_duration_ms=LOG_MIN_DURATION_MS)
+
+
+def pg_hba(stack: Stack) -> str:
+    return render_template("postgres/pg_hba.conf.j2", replication_user=REPLICATION_USER)
+
+
+def init_sql(stack: Stack) -> str:
+    """Roles and database; passwords are psql variables :'app_password', :'replication_password'."""
+    pg = stack.postgres
+    return render_template(
+        "postgres/init-roles.sql.j2", app_user=pg.app_user, database=pg.database,
+        replication_user=REPLICATION_USER, statement_timeout_s=pg.statement_timeout_s,
+        lock_timeout_s=pg.lock_timeout_s)
+
+
+def init_script(stack: Stack, *, init_sql_path: str = f"{CONFIG_DIR}/init-roles.sql") -> str:
+    """Runs init_sql() with psql, passwords from APP_PASSWORD / REPLICATION_PASSWORD."""
+    return render_template(
+        "postgres/init-roles.sh.j2", secret=PG_SECRET, init_sql_path=init_sql_path,
+        app_user=stack.postgres.app_user, replication_user=REPLICATION_USER)
+
+
+def replica_bootstrap_script(stack: Stack, *, wait_seconds: int = 300) -> str:
+    """Clones the primary when PGDATA is empty. PRIMARY_HOST/PRIMARY_PORT/PGDATA/PGPASSWORD
+    come from the environment; the primary's Service DNS name is the default host."""
+    return render_template(
+        "postgres/replica-bootstrap.sh.j2", secret=PG_SECRET,
+        primary_host=dns(stack, POSTGRES), primary_port=PORTS.postgres,
+        replication_user=REPLICATION_USER, wait_seconds=wait_seconds)
+
+
+def config_files(stack: Stack) -> dict[str, str]:
+    """ConfigMap data: everything a primary (and, when there are replicas, a replica) runs."""
+    files = {"postgresql.conf": postgresql_conf(stack), "pg_hba.conf": pg_hba(stack),
+             "init-roles.sql": init_sql(stack), "init-roles.sh": init_script(stack)}
+    if stack.postgres.read_replicas:
+        files["replica-bootstrap.sh"] = replica_bootstrap_script(stack)
+    return files

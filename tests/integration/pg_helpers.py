@@ -1,0 +1,122 @@
+"""A primary + streaming replica on 127.0.0.1 built from the rendered phasestack files.
+
+Shared by test_postgres_server.py and test_pgbouncer_server.py. Everything runs as the postgres
+user (conftest.as_postgres), on free ports, and is stopped by PID by the `servers` fixture.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from phasestack.model import Stack
+from phasestack.synth import postgres
+from tests.integration.conftest import (
+    PG_BIN,
+    Servers,
+    as_postgres,
+    free_port,
+    port_open,
+    require,
+    wait_for,
+)
+
+PATH = f"{PG_BIN}:/usr/bin:/bin"
+
+
+@dataclass
+class PgCluster:
+    stack: Stack
+    workdir: Path
+    socket_dir: Path
+    primary_port: int
+    replica_port: int
+    app_password: str
+    replication_password: str
+
+    def psql_super(self, port: int, sql: str, db: str = "postgres") -> str:
+        """As superuser postgres over the socket (peer auth from the rendered pg_hba.conf)."""
+        return run_as_postgres([str(PG_BIN / "psql"), "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                                "-h", str(self.socket_dir), "-p", str(port), "-U", "postgres",
+                                "-d", db, "-c", sql], {}).stdout.strip()
+
+    def psql_app(self, port: int, sql: str, db: str | None = None,
+                 check: bool = True) -> subprocess.CompletedProcess:
+        """As the app role over TCP with its password (SCRAM)."""
+        pg = self.stack.postgres
+        proc = subprocess.run(
+            [str(PG_BIN / "psql"), "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
+             "-p", str(port), "-U", pg.app_user, "-d", db or pg.database, "-c", sql],
+            env={"PATH": PATH, "PGPASSWORD": self.app_password, "PGCONNECT_TIMEOUT": "5"},
+            capture_output=True, text=True, timeout=30)
+        if check:
+            assert proc.returncode == 0, proc.stderr
+        return proc
+
+
+def run_as_postgres(cmd: list[str], env: dict[str, str], timeout: float = 60,
+                    check: bool = True) -> subprocess.CompletedProcess:
+    full = as_postgres(["/usr/bin/env", "-i", f"PATH={PATH}", "LC_ALL=C.UTF-8",
+                        *[f"{k}={v}" for k, v in env.items()], *cmd])
+    proc = subprocess.run(full, capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert proc.returncode == 0, f"{cmd[0]} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def write(path: Path, text: str, mode: int = 0o644) -> Path:
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def _start(servers: Servers, cluster: PgCluster, data: Path, port: int, name: str) -> None:
+    conf = write(cluster.workdir / f"{name}.conf", postgres.postgresql_conf(
+        cluster.stack, listen_addresses="127.0.0.1", port=port,
+        unix_socket_dir=str(cluster.socket_dir), hba_file=str(cluster.workdir / "pg_hba.conf")))
+    servers.start(as_postgres([str(PG_BIN / "postgres"), "-D", str(data),
+                               "-c", f"config_file={conf}"]),
+                  cluster.workdir / f"{name}.log")
+    wait_for(lambda: port_open(port), timeout=30, what=f"postgres {name}")
+    wait_for(lambda: run_as_postgres([str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p",
+                                      str(port)], {}, check=False).returncode == 0,
+             timeout=30, what=f"postgres {name} accepting connections")
+
+
+def start_cluster(stack: Stack, servers: Servers, workdir: Path) -> PgCluster:
+    """initdb + primary + init-roles.sh, then a replica cloned by replica-bootstrap.sh."""
+    for tool in ("initdb", "postgres", "pg_basebackup", "pg_isready", "psql"):
+        require(str(PG_BIN / tool))
+    socket_dir = workdir / "run"
+    socket_dir.mkdir(mode=0o777)
+    socket_dir.chmod(0o777)
+    cluster = PgCluster(stack, workdir, socket_dir, free_port(), free_port(),
+                        secrets.token_urlsafe(24), secrets.token_urlsafe(24))
+    write(workdir / "pg_hba.conf", postgres.pg_hba(stack))
+
+    primary = workdir / "primary"
+    run_as_postgres([str(PG_BIN / "initdb"), "-D", str(primary), "-U", "postgres",
+                     "--no-sync", "-E", "UTF8", "--locale=C"], {})
+    _start(servers, cluster, primary, cluster.primary_port, "primary")
+
+    # the same init-roles.sh / init-roles.sql text the pod's entrypoint runs
+    sql = write(workdir / "init-roles.sql", postgres.init_sql(stack))
+    script = write(workdir / "init-roles.sh", postgres.init_script(stack), 0o755)
+    run_as_postgres(["sh", str(script)], {
+        "PGHOST": str(socket_dir), "PGPORT": str(cluster.primary_port), "INIT_SQL": str(sql),
+        "APP_PASSWORD": cluster.app_password,
+        "REPLICATION_PASSWORD": cluster.replication_password})
+
+    # the same replica-bootstrap.sh the replica's init container runs
+    bootstrap = write(workdir / "replica-bootstrap.sh",
+                      postgres.replica_bootstrap_script(stack), 0o755)
+    replica = workdir / "replica"
+    run_as_postgres(["sh", str(bootstrap)], {
+        "PGDATA": str(replica), "PRIMARY_HOST": "127.0.0.1",
+        "PRIMARY_PORT": str(cluster.primary_port), "PGPASSWORD": cluster.replication_password,
+        "WAIT_SECONDS": "20"}, timeout=120)
+    assert (replica / "standby.signal").exists(), "pg_basebackup -R wrote no standby.signal"
+    _start(servers, cluster, replica, cluster.replica_port, "replica")
+    return cluster
