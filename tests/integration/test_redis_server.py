@@ -22,23 +22,23 @@ FAST_STOP = ["--shutdown-on-sigterm", "nosave", "now"]
 
 
 def cli(port: int, *args: str, auth: bool = True, cluster: bool = False,
-        stdin: str | None = None) -> str:
+        stdin: str | None = None, ip: str = "127.0.0.1") -> str:
     env = {"PATH": os.environ["PATH"], **({"REDISCLI_AUTH": PASSWORD} if auth else {})}
-    cmd = [require("redis-cli"), "-h", "127.0.0.1", "-p", str(port),
+    cmd = [require("redis-cli"), "-h", ip, "-p", str(port),
            *(["-c"] if cluster else []), *args]
     return subprocess.run(cmd, env=env, input=stdin, capture_output=True, text=True,
                           timeout=10, check=True).stdout.strip()
 
 
-def start(servers, stack, workdir: Path, name: str, port: int, **conf_kw):
+def start(servers, stack, workdir: Path, name: str, port: int, ip: str = "127.0.0.1",
+          **conf_kw):
+    """One server from the rendered config; a second start with another ip reuses the dir."""
     d = workdir / name
-    d.mkdir()
+    d.mkdir(exist_ok=True)
     conf = d / "redis.conf"
-    conf.write_text(redis.redis_conf(stack, port=port, dir=str(d), bind="127.0.0.1", **conf_kw))
-    args = redis.server_args(stack, conf_path=str(conf), password_ref=PASSWORD,
-                             hostname="127.0.0.1")
-    proc = servers.start([require("redis-server"), *args, *FAST_STOP], d / "server.log")
-    return proc
+    conf.write_text(redis.redis_conf(stack, port=port, dir=str(d), bind=ip, **conf_kw))
+    args = redis.server_args(stack, conf_path=str(conf), password_ref=PASSWORD, hostname=ip)
+    return servers.start([require("redis-server"), *args, *FAST_STOP], d / "server.log")
 
 
 def test_standalone_serves_the_rendered_config(servers, workdir):
@@ -77,23 +77,26 @@ def test_standalone_probes_need_the_password(servers, workdir):
         assert bad.returncode != 0
 
 
-def nodes_table(port: int) -> list[dict]:
+def nodes_table(port: int, ip: str = "127.0.0.1") -> list[dict]:
     rows = []
-    for line in cli(port, "cluster", "nodes").splitlines():
+    for line in cli(port, "cluster", "nodes", ip=ip).splitlines():
         f = line.split()
+        if "handshake" in f[2]:  # a CLUSTER MEET in flight, not a member
+            continue
         rows.append({"id": f[0], "port": int(re.match(r"[^:]*:(\d+)", f[1]).group(1)),
                      "flags": f[2].split(","), "master": f[3]})
     return rows
 
 
-def cluster_info(port: int) -> dict[str, str]:
-    return dict(line.split(":", 1) for line in cli(port, "cluster", "info").splitlines()
+def cluster_info(port: int, ip: str = "127.0.0.1") -> dict[str, str]:
+    return dict(line.split(":", 1) for line in cli(port, "cluster", "info", ip=ip).splitlines()
                 if ":" in line)
 
 
-def run_bootstrap(script: Path, ports: list[int], replicas: int) -> subprocess.CompletedProcess:
+def run_bootstrap(script: Path, ports: list[int], replicas: int,
+                  ip: str = "127.0.0.1") -> subprocess.CompletedProcess:
     env = {"PATH": os.environ["PATH"], "REDISCLI_AUTH": PASSWORD, "BOOTSTRAP_TIMEOUT": "30",
-           "REDIS_NODES": " ".join(f"127.0.0.1:{p}" for p in ports),
+           "REDIS_NODES": " ".join(f"{ip}:{p}" for p in ports),
            "REDIS_REPLICAS": str(replicas)}
     return subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True,
                           timeout=90)
@@ -131,6 +134,7 @@ def test_cluster_bootstrap_and_failover(servers, workdir):
     again = run_bootstrap(script, ports, r.replicas_per_master)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "cluster exists, not creating" in again.stdout
+    assert "re-introducing" not in again.stdout
     assert {n["id"] for n in nodes_table(ports[0])} == {n["id"] for n in table}
 
     keys = {f"session:{i}": f"value-{i}" for i in range(60)}
@@ -151,3 +155,41 @@ def test_cluster_bootstrap_and_failover(servers, workdir):
     wait_for(lambda: cluster_info(survivor)["cluster_state"] == "ok", 30, "cluster_state:ok")
     for k, v in keys.items():
         assert cli(survivor, "get", k, cluster=True) == v
+
+
+def test_cluster_heals_when_every_node_restarts_on_a_new_address(servers, workdir):
+    """All pods rescheduled at once: nodes.conf holds stale IPs; re-running the Job heals."""
+    stack = load("phase2").stack
+    ports = [free_port() for _ in range(stack.redis.pods)]
+    buses = {p: free_port() for p in ports}
+    procs = [start(servers, stack, workdir, f"n{p}", p, cluster_port=buses[p],
+                   node_timeout_ms=1000) for p in ports]
+    for port in ports:
+        wait_for(lambda p=port: cli(p, "ping") == "PONG", 15, f"redis node {port}")
+    script = workdir / "bootstrap.sh"
+    script.write_text(bootstrap_script(poll_seconds=0.2))
+    assert run_bootstrap(script, ports, 1).returncode == 0
+    ids = {n["id"] for n in nodes_table(ports[0])}
+    keys = {f"user:{i}": str(i) for i in range(30)}
+    for k, v in keys.items():
+        assert cli(ports[0], "set", k, v, cluster=True) == "OK"
+    for proc in procs:  # a shutdown flushes the AOF (appendonly yes), so the keys survive
+        servers.stop(proc)
+
+    moved = "127.0.0.2"  # same ports, new address: nothing listens on the old one any more
+    for p in ports:
+        start(servers, stack, workdir, f"n{p}", p, ip=moved, cluster_port=buses[p],
+              node_timeout_ms=1000)
+    for port in ports:
+        wait_for(lambda p=port: cli(p, "ping", ip=moved) == "PONG", 15, f"node {port} restarted")
+    wait_for(lambda: cluster_info(ports[0], moved)["cluster_state"] == "fail", 15,
+             "stale addresses to break the cluster")
+
+    healed = run_bootstrap(script, ports, 1, ip=moved)
+    assert healed.returncode == 0, healed.stdout + healed.stderr
+    assert "cluster not ok, re-introducing nodes" in healed.stdout
+    for port in ports:
+        assert cluster_info(port, moved)["cluster_state"] == "ok"
+    assert {n["id"] for n in nodes_table(ports[0], moved)} == ids  # same cluster, not a new one
+    for k, v in keys.items():
+        assert cli(ports[0], "get", k, cluster=True, ip=moved) == v
