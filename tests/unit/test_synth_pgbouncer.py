@@ -1,0 +1,143 @@
+"""PgBouncer synthesizer: review 002 numbers per phase, routing, secrets by reference, schemas."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import kubernetes_validate
+import pytest
+
+from phasestack.model import PgBouncer
+from phasestack.stackfile import list_stack_files, load, project_root, stack_name
+from phasestack.synth import pgbouncer
+from phasestack.synth.common import Flow
+
+STACKS = [stack_name(p) for p in list_stack_files(project_root())]
+
+
+def ini(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        if line.strip() and not line.startswith((";", "[")):
+            key, _, value = line.partition("=")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def by_kind(docs: list[dict], kind: str) -> list[dict]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def test_model_defaults_are_review_002():
+    # review 002 (002_f99052a1f9a0162e.txt), "Phase 2: PgBouncer" compose block
+    p = PgBouncer()
+    assert (p.enabled, p.pool_mode, p.max_client_conn, p.default_pool_size, p.min_pool_size) == (
+        False, "transaction", 200, 25, 5)
+
+
+@pytest.mark.parametrize("phase, pods, client, pool, minimum", [
+    # review 002, "Phase 2: PgBouncer" compose block: transaction, 200 / 25 / 5
+    ("phase1", 2, 200, 25, 5),
+    # review 002, Phase 2 roadmap "Add PgBouncer (100 connections)": 2 pods x pool 50
+    ("phase2", 2, 400, 50, 5),
+    # phase3: scaled out to 3 pods with a per-pod budget of 25
+    ("phase3", 3, 400, 25, 5),
+])
+def test_numbers_per_phase(phase, pods, client, pool, minimum):
+    stack = load(phase).stack
+    conf = ini(pgbouncer.pgbouncer_ini(stack))
+    assert conf["pool_mode"] == "transaction"
+    assert conf["max_client_conn"] == str(client)
+    assert conf["default_pool_size"] == str(pool)
+    assert conf["min_pool_size"] == str(minimum)
+    assert conf["reserve_pool_size"] == "5"
+    docs = pgbouncer.manifests(stack)
+    (dep,) = by_kind(docs, "Deployment")
+    assert dep["spec"]["replicas"] == pods
+    (cm,) = by_kind(docs, "ConfigMap")
+    assert cm["data"]["pgbouncer.ini"] == pgbouncer.pgbouncer_ini(stack)
+    (pdb,) = by_kind(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    if phase == "phase2":
+        assert pods * pool == 100  # the review's "100 connections"
+
+
+def test_settings_and_routing():
+    stack = load("phase2").stack
+    text = pgbouncer.pgbouncer_ini(stack)
+    conf = ini(text)
+    assert conf["app"] == "host=postgres.ps-phase2.svc.cluster.local port=5432 dbname=app"
+    assert conf["app_ro"] == "host=postgres-ro.ps-phase2.svc.cluster.local port=5432 dbname=app"
+    assert (conf["listen_addr"], conf["listen_port"]) == ("0.0.0.0", "6432")
+    assert conf["auth_type"] == "scram-sha-256"
+    assert conf["auth_file"] == "/etc/pgbouncer/userlist.txt"
+    assert conf["ignore_startup_parameters"] == "extra_float_digits"
+    assert conf["stats_users"] == "app" and "admin_users" not in conf
+    assert conf["unix_socket_dir"] == "" and conf["logfile"] == "" and conf["pidfile"] == ""
+    assert conf["server_reset_query"] == "DISCARD ALL"
+    assert conf["reserve_pool_timeout"] == "3"
+    test = ini(pgbouncer.pgbouncer_ini(stack, rw_host="127.0.0.1", rw_port=5000,
+                                       ro_host="127.0.0.1", ro_port=5001, listen_port=7000,
+                                       logfile="/tmp/x.log"))
+    assert test["app"] == "host=127.0.0.1 port=5000 dbname=app"
+    assert test["app_ro"] == "host=127.0.0.1 port=5001 dbname=app"
+    assert (test["listen_port"], test["logfile"]) == ("7000", "/tmp/x.log")
+
+
+def test_read_only_database_uses_the_primary_without_replicas():
+    conf = ini(pgbouncer.pgbouncer_ini(load("phase1").stack))
+    assert conf["app_ro"] == "host=postgres.ps-phase1.svc.cluster.local port=5432 dbname=app"
+
+
+def test_flows():
+    assert pgbouncer.flows(load("mvp").stack) == []
+    assert pgbouncer.flows(load("phase1").stack) == [Flow("pgbouncer", "postgres", 5432)]
+    assert pgbouncer.flows(load("phase3").stack) == [
+        Flow("pgbouncer", "postgres", 5432), Flow("pgbouncer", "postgres-replica", 5432)]
+
+
+def test_pod_spec():
+    (dep,) = by_kind(pgbouncer.manifests(load("phase1").stack), "Deployment")
+    spec = dep["spec"]["template"]["spec"]
+    assert spec["securityContext"]["runAsUser"] == 1001
+    c = {x["name"]: x for x in spec["containers"]}
+    assert c["pgbouncer"]["command"] == ["/opt/bitnami/pgbouncer/bin/pgbouncer",
+                                         "/etc/pgbouncer/pgbouncer.ini"]
+    assert c["pgbouncer"]["livenessProbe"]["tcpSocket"]["port"] == "pgbouncer"
+    assert c["pgbouncer"]["ports"][0]["containerPort"] == 6432
+    exporter = c["pgbouncer-exporter"]
+    assert exporter["ports"][0]["containerPort"] == 9127
+    assert exporter["image"].startswith("prometheuscommunity/pgbouncer-exporter")
+    assert exporter["env"] == [{"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {
+        "name": "postgres-credentials", "key": "app-password"}}}]
+    (vol,) = [v for v in spec["volumes"] if v["name"] == "config"]
+    sources = vol["projected"]["sources"]
+    assert sources[1] == {"secret": {"name": "pgbouncer-userlist", "items": [
+        {"key": "userlist.txt", "path": "userlist.txt"}]}}
+    (svc,) = by_kind(pgbouncer.manifests(load("phase1").stack), "Service")
+    assert {p["name"]: p["port"] for p in svc["spec"]["ports"]} == {"pgbouncer": 6432,
+                                                                    "metrics": 9127}
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_no_secret_material_in_manifests(name):
+    docs = pgbouncer.manifests(load(name).stack)
+    assert not by_kind(docs, "Secret")
+    for doc in by_kind(docs, "ConfigMap"):
+        assert list(doc["data"]) == ["pgbouncer.ini"]
+        assert "password=" not in doc["data"]["pgbouncer.ini"].lower()
+    for doc in by_kind(docs, "Deployment"):
+        for c in doc["spec"]["template"]["spec"]["containers"]:
+            for arg in c.get("args", []):
+                if "connectionString=" in arg:
+                    dsn = urlsplit(arg.split("=", 1)[1])
+                    assert dsn.username == "app" and dsn.password is None
+            for env in c.get("env", []):
+                assert "value" not in env and "secretKeyRef" in env["valueFrom"]
+
+
+@pytest.mark.parametrize("version", ["1.29", "1.37"])
+@pytest.mark.parametrize("name", STACKS)
+def test_manifests_validate_strict(name, version):
+    for doc in pgbouncer.manifests(load(name).stack):
+        kubernetes_validate.validate(doc, version, strict=True)
