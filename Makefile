@@ -52,3 +52,38 @@ test: install-test system-deps checkov
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) build *.egg-info out
+
+# Local cluster (kind/, stacks/Pulumi.kind.yaml; README "Local cluster with kind"). Needs docker,
+# kind and kubectl. DEPLOY=pulumi uses `pulumi up --stack kind` instead of render + kubectl.
+KIND_CLUSTER := phasestack
+KIND_STACK   := kind
+KIND_NS      := ps-kind
+KUBECTL      := kubectl --context kind-$(KIND_CLUSTER)
+DEPLOY       ?= kubectl
+
+.PHONY: kind-up kind-down kind-expose
+
+kind-up: install
+	kind create cluster --config kind/cluster.yaml --name $(KIND_CLUSTER) --wait 180s
+	$(KUBECTL) apply -k kind/metrics-server
+	$(KUBECTL) -n kube-system rollout status deployment/metrics-server --timeout=180s
+ifeq ($(DEPLOY),pulumi)
+	pulumi stack select --create $(KIND_STACK)
+	pulumi up --stack $(KIND_STACK) --yes
+else
+	$(BIN)/phasestack render $(KIND_STACK) --out out/$(KIND_STACK)
+	$(KUBECTL) apply -f out/$(KIND_STACK)/00-namespace.yaml
+	$(KUBECTL) apply -f out/$(KIND_STACK)/
+endif
+	$(KUBECTL) -n $(KIND_NS) wait --for=condition=complete job/redis-cluster-bootstrap --timeout=600s
+	$(KUBECTL) -n $(KIND_NS) get pods -o wide
+
+# kind has no load balancer: give the nginx Service the nodePort kind/cluster.yaml maps to
+# host port 8080, with the Cluster traffic policy (the mapped node runs no nginx pod).
+# Local only; run it again after a `pulumi up`.
+kind-expose:
+	$(KUBECTL) -n $(KIND_NS) patch service nginx --type=json -p '[{"op":"add","path":"/spec/externalTrafficPolicy","value":"Cluster"},{"op":"add","path":"/spec/ports/0/nodePort","value":30080}]'
+	@echo "nginx: http://127.0.0.1:8080/"
+
+kind-down:
+	kind delete cluster --name $(KIND_CLUSTER)

@@ -144,6 +144,19 @@ def render(stack: str, out: Path | None, to_stdout: bool, fmt: str) -> None:
 
 
 @main.command()
+@click.argument("stack_a")
+@click.argument("stack_b")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
+              show_default=True)
+def diff(stack_a: str, stack_b: str, fmt: str) -> None:
+    """What changes from STACK_A to STACK_B, and the runbook to get there (no secret values)."""
+    from phasestack import runbook
+
+    a, b = _load(stack_a), _load(stack_b)
+    click.echo(runbook.report(a.stack, b.stack, a.name, b.name, fmt), nl=False)
+
+
+@main.command()
 def paths() -> None:
     """Each scaling review's migration path: its stacks in order."""
     from phasestack import paths as review_paths
