@@ -27,6 +27,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
+IMAGE_TYPE = "docker:index/remoteImage:RemoteImage"
 
 
 def fake_password(name: str) -> str:
@@ -58,6 +59,8 @@ class Recorder(pulumi.runtime.Mocks):
             self.passwords[args.name] = value
             # the engine marks RandomPassword's additionalSecretOutputs ("result") secret
             state["result"] = rpc.wrap_rpc_secret(value) if self.engine_secrets else value
+        if args.typ == IMAGE_TYPE:
+            state["imageId"] = f"{args.inputs['name']}@sha256:mock"  # the engine pulls it
         return f"{args.name}_id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):

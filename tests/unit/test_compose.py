@@ -1,0 +1,96 @@
+"""phasestack.compose: the docker-compose rendering of an MVP stack (single Docker host)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from phasestack import compose, stackfile
+from phasestack.synth import prometheus, secrets
+
+ROOT = stackfile.project_root()
+
+
+@pytest.fixture
+def files():
+    return compose.compose_files(stackfile.load("mvp-docker", ROOT).stack)
+
+
+def test_files_and_services(files):
+    assert sorted(files) == ["docker-compose.yml", "init-roles.sh", "init-roles.sql",
+                             "nginx.conf", "pg_hba.conf", "postgresql.conf", "prometheus.yml",
+                             "redis.conf"]
+    doc = yaml.safe_load(files["docker-compose.yml"])
+    assert list(doc["services"]) == ["api", "nginx", "nginx-exporter", "redis",
+                                     "redis-exporter", "postgres", "postgres-exporter",
+                                     "prometheus"]
+    svc = doc["services"]
+    # review 002, Recommended MVP Launch Configuration: api replicas 2 "Minimum 2 for HA"
+    assert svc["api"]["deploy"] == {"replicas": 2}
+    assert svc["api"]["image"] == "ghcr.io/stefanprodan/podinfo:6.7.1"
+    assert svc["nginx"]["ports"] == ["80:8080"]
+    assert svc["prometheus"]["ports"] == ["127.0.0.1:9090:9090"]
+    assert svc["redis-exporter"]["network_mode"] == "service:redis"
+    assert set(doc["volumes"]) == {"redis_data", "postgres_data", "prometheus_data"}
+
+
+def test_volumes_mount_every_rendered_file(files):
+    doc = yaml.safe_load(files["docker-compose.yml"])
+    mounted = {}
+    for svc in doc["services"].values():
+        for spec in svc.get("volumes", []):
+            src, dst, *mode = spec.split(":")
+            if src.startswith("./"):
+                assert mode == ["ro"]
+                mounted[src[2:]] = dst
+    assert mounted == {
+        "nginx.conf": "/etc/nginx/phasestack/nginx.conf", "redis.conf": "/etc/redis/redis.conf",
+        "postgresql.conf": "/etc/postgresql/postgresql.conf",
+        "pg_hba.conf": "/etc/postgresql/pg_hba.conf",
+        "init-roles.sql": "/etc/postgresql/init-roles.sql",
+        "init-roles.sh": "/docker-entrypoint-initdb.d/10-init-roles.sh",
+        "prometheus.yml": "/etc/prometheus/prometheus.yml"}
+    assert set(mounted) == set(files) - {"docker-compose.yml"}
+    assert "postgres_data:/var/lib/postgresql/data" in doc["services"]["postgres"]["volumes"]
+
+
+def test_credentials_are_environment_references_only(files):
+    text = files["docker-compose.yml"]
+    doc = yaml.safe_load(text)
+    env = doc["services"]["postgres"]["environment"]
+    assert env["POSTGRES_PASSWORD"] == ("${PHASESTACK_POSTGRES_PASSWORD:?set "
+                                        "PHASESTACK_POSTGRES_PASSWORD}")
+    api_env = doc["services"]["api"]["environment"]
+    assert api_env["DATABASE_URL"].startswith("postgresql://app:${PHASESTACK_APP_PASSWORD:?")
+    assert api_env["DATABASE_URL"].endswith("}@postgres:5432/app")
+    refs = set(re.findall(r"\$\{(PHASESTACK_[A-Z_]+):\?", text))
+    assert refs == {secrets.env_var(c) for c in
+                    ("postgresPassword", "appPassword", "replicationPassword", "redisPassword")}
+    # the shell variable in redis' command is escaped from compose interpolation
+    assert '"$$REDIS_PASSWORD"' in doc["services"]["redis"]["command"][2]
+    # no credential in any mounted file: redis gets requirepass from its environment
+    assert not re.search(r"^requirepass", files["redis.conf"], re.M)
+
+
+def test_prometheus_targets_are_compose_services(files):
+    conf = yaml.safe_load(files["prometheus.yml"])
+    names = {job["job_name"]: job["dns_sd_configs"][0]["names"]
+             for job in conf["scrape_configs"] if "dns_sd_configs" in job}
+    assert names == {"api": ["api"], "nginx": ["nginx"], "redis": ["redis"],
+                     "postgres": ["postgres"]}
+    assert "svc.cluster.local" not in files["prometheus.yml"]
+    stack = stackfile.load("mvp-docker", ROOT).stack
+    assert [j.name for j in prometheus.jobs(stack)] == list(names)
+
+
+def test_nginx_uses_a_static_upstream_of_the_api_service(files):
+    assert "server api:9898" in files["nginx.conf"]
+    assert " resolve" not in files["nginx.conf"]
+
+
+@pytest.mark.parametrize("name", ["phase1", "phase2", "phase3"])
+def test_refuses_shapes_a_single_host_cannot_run(name):
+    with pytest.raises(ValueError, match="docker target renders the MVP shape"):
+        compose.compose_files(stackfile.load(name, ROOT).stack)
