@@ -9,7 +9,7 @@ import pytest
 
 from phasestack.model import PgBouncer
 from phasestack.stackfile import list_stack_files, load, project_root, stack_name
-from phasestack.synth import pgbouncer
+from phasestack.synth import pgbouncer, secrets, synthesize
 from phasestack.synth.common import Flow
 
 STACKS = [stack_name(p) for p in list_stack_files(project_root())]
@@ -117,6 +117,20 @@ def test_pod_spec():
     (svc,) = by_kind(pgbouncer.manifests(load("phase1").stack), "Service")
     assert {p["name"]: p["port"] for p in svc["spec"]["ports"]} == {"pgbouncer": 6432,
                                                                     "metrics": 9127}
+
+
+def test_network_policies_let_pgbouncer_reach_primary_and_replicas():
+    stack = load("phase2").stack
+    docs = synthesize(stack, secrets.from_environment({}))
+    policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
+    for dst in ("postgres", "postgres-replica"):
+        rules = policies[f"ingress-{dst}"]["spec"]["ingress"]
+        frm = [r for r in rules if r.get("from") == [{"podSelector": {"matchLabels": {
+            "app.kubernetes.io/name": "pgbouncer"}}}]]
+        assert frm and frm[0]["ports"] == [{"protocol": "TCP", "port": 5432}]
+    egress = policies["egress-postgres-replica"]["spec"]["egress"]
+    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "postgres"}}} in [
+        t for r in egress for t in r.get("to", [])]
 
 
 @pytest.mark.parametrize("name", STACKS)
