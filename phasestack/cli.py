@@ -126,7 +126,10 @@ def render(stack: str, out: Path | None, to_stdout: bool, fmt: str) -> None:
     if fmt == "compose":
         from phasestack import compose
 
-        texts = compose.compose_files(loaded.stack)
+        try:
+            texts = compose.compose_files(loaded.stack)
+        except ValueError as exc:
+            _fail(StackError([f"{loaded.path}: --format compose: {exc}"]))
         if to_stdout:
             click.echo(texts["docker-compose.yml"], nl=False)
         else:

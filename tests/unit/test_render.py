@@ -88,6 +88,18 @@ def test_rerender_replaces_and_bad_input_writes_nothing(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["Pulumi.bad.yaml", "o"]
 
 
+def test_compose_of_mvp_and_refusal_of_larger_shapes(tmp_path):
+    r = render("mvp", "--format", "compose", "--out", str(tmp_path / "c"))
+    assert r.exit_code == 0, r.output
+    compose = yaml.safe_load((tmp_path / "c/docker-compose.yml").read_text())
+    assert {"api", "nginx", "redis", "postgres"} <= set(compose["services"])
+    r = CliRunner().invoke(main, ["render", "phase2", "--format", "compose", "--stdout"])
+    assert r.exit_code == 2
+    assert r.output.startswith("error: ") and "stacks/Pulumi.phase2.yaml: --format compose: " \
+        "the docker target renders the MVP shape" in r.output
+    assert "Traceback" not in r.output
+
+
 def test_needs_exactly_one_destination():
     r = CliRunner().invoke(main, ["render", "phase1"])
     assert r.exit_code == 2
