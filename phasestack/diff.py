@@ -2,8 +2,9 @@
 
 Identity is kind + name. Each stack lives in its own namespace, so every occurrence of a
 stack's namespace (metadata, DNS names inside values) is replaced by a placeholder before the
-comparison. Both sides are synthesized with the same placeholder credentials and Secret values
-are masked: a diff reports only which Secret keys appear or disappear, never a value.
+comparison, and config-hash annotations, which only restate ConfigMaps, are not compared. Both
+sides are synthesized with the same placeholder credentials and Secret values are masked: a
+diff reports only which Secret keys appear or disappear, never a value.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from phasestack.synth.secrets import CREDENTIALS
 
 NAMESPACE = "<namespace>"
 MASKED = "<hidden>"
+# Pod-template annotations hashing a ConfigMap roll the pods when it changes. The ConfigMap is
+# compared itself, and its hash differs with the namespace alone: the hash is not compared.
+HASH_WORDS = ("checksum", "hash", "sha256")
+HASHED = "<config hash>"
 ABSENT = "(absent)"
 # Identical on both sides, never a real credential: only Secret structure can differ.
 PLACEHOLDER_VALUES = {name: "phasestack-diff-placeholder" for name in CREDENTIALS}
@@ -102,6 +107,10 @@ def normalise(stack: Stack) -> dict[tuple[str, str], dict]:
     out = {}
     for doc in synthesize(stack, PLACEHOLDER_VALUES):
         doc = _replace_ns(doc, pattern)
+        notes = doc.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations")
+        for key in notes or {}:
+            if any(word in key for word in HASH_WORDS):
+                notes[key] = HASHED
         if doc["kind"] == "Secret":
             for key in ("stringData", "data"):
                 if key in doc:

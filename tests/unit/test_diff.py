@@ -1,0 +1,228 @@
+"""`phasestack diff`: manifest diff between stacks, the transition runbook, the CLI command.
+
+Regenerate the golden markdown with:
+    UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/unit/test_diff.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from phasestack import diff as diffing
+from phasestack import runbook
+from phasestack.cli import main
+from phasestack.stackfile import load
+from phasestack.synth.secrets import CREDENTIALS, env_var
+
+ROOT = Path(__file__).parents[2]
+GOLDEN = ROOT / "tests" / "golden"
+
+
+@pytest.fixture(autouse=True)
+def at_root(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def pair(a: str, b: str) -> diffing.Diff:
+    return diffing.diff(load(a).stack, load(b).stack, a, b)
+
+
+def labels(refs) -> set[str]:
+    return {r.label for r in refs}
+
+
+def fields(d: diffing.Diff, label: str) -> dict[str, diffing.FieldChange]:
+    change = next(c for c in d.changed if c.ref.label == label)
+    return {f.path: f for f in change.fields}
+
+
+def test_phase1_to_phase2_adds_replica_cluster_bootstrap_and_their_policies():
+    d = pair("phase1", "phase2")
+    assert labels(d.added) == {
+        "StatefulSet/postgres-replica", "Service/postgres-ro", "Service/scrape-postgres-replica",
+        "ConfigMap/redis-cluster-bootstrap", "Job/redis-cluster-bootstrap",
+        "PodDisruptionBudget/redis", "NetworkPolicy/egress-postgres-replica",
+        "NetworkPolicy/ingress-postgres-replica", "NetworkPolicy/egress-redis",
+        "NetworkPolicy/egress-redis-cluster-bootstrap"}
+    assert d.removed == []
+    assert {"StatefulSet/redis", "ConfigMap/pgbouncer", "Deployment/api",
+            "HorizontalPodAutoscaler/api", "ConfigMap/redis"} <= labels(c.ref for c in d.changed)
+    redis = fields(d, "StatefulSet/redis")
+    assert (redis["spec.replicas"].old, redis["spec.replicas"].new) == (1, 6)
+    api = fields(d, "Deployment/api")
+    flag = api["spec.template.spec.containers[api].env[REDIS_CLUSTER_ENABLED].value"]
+    assert (flag.old, flag.new) == ("false", "true")
+    assert api["spec.template.spec.containers[api].env[REDIS_URL]"].new is diffing.ABSENT
+    ini = fields(d, 'ConfigMap/pgbouncer')['data["pgbouncer.ini"]']
+    assert {"-max_client_conn = 200", "+max_client_conn = 400", "-default_pool_size = 25",
+            "+default_pool_size = 50"} <= set(ini.lines)
+    assert ini.summary.startswith('data["pgbouncer.ini"]: +')
+    # grouped by the app.kubernetes.io/component label
+    assert {r.component for r in d.added if r.kind == "StatefulSet"} == {"database"}
+    assert {"cache", "database", "network", "monitoring", "pooler"} <= set(d.components())
+
+
+def test_phase2_to_phase3():
+    d = pair("phase2", "phase3")
+    assert labels(d.added) == {"HorizontalPodAutoscaler/nginx",
+                               "PodDisruptionBudget/postgres-replica"}
+    assert d.removed == []
+    hpa = fields(d, "HorizontalPodAutoscaler/api")
+    assert (hpa["spec.minReplicas"].old, hpa["spec.minReplicas"].new) == (3, 10)
+    assert (hpa["spec.maxReplicas"].old, hpa["spec.maxReplicas"].new) == (20, 40)
+    assert fields(d, "StatefulSet/redis")["spec.replicas"].new == 12
+    assert fields(d, "StatefulSet/postgres-replica")["spec.replicas"].new == 3
+    nodes = fields(d, "Job/redis-cluster-bootstrap")[
+        "spec.template.spec.containers[bootstrap].env[REDIS_NODES].value"]
+    assert nodes.unit == "items"
+    assert nodes.lines == [f"+redis-{i}.redis-headless.<namespace>.svc.cluster.local:6379"
+                           for i in range(6, 12)]
+
+
+def test_review_path_zeropay_phase2_to_phase3():
+    d = pair("zeropay-phase2", "zeropay-phase3")
+    assert labels(d.added) == {"HorizontalPodAutoscaler/nginx",
+                               "PodDisruptionBudget/postgres-replica"}
+    assert d.removed == []
+    hpa = fields(d, "HorizontalPodAutoscaler/api")
+    assert (hpa["spec.maxReplicas"].old, hpa["spec.maxReplicas"].new) == (10, 20)
+
+
+def test_backwards_removes_what_forwards_adds():
+    forward, back = pair("mvp", "phase1"), pair("phase1", "mvp")
+    assert labels(back.removed) == labels(forward.added)
+    assert back.added == [] and "Deployment/pgbouncer" in labels(back.removed)
+
+
+def test_namespaces_are_ignored():
+    a = load("phase2").stack
+    b = a.model_copy(update={"namespace": "elsewhere"})
+    d = diffing.diff(a, b, "x", "y")
+    assert (d.added, d.removed, d.changed) == ([], [], [])
+    assert d.unchanged == len(diffing.normalise(a))
+    dumped = json.dumps(list(diffing.normalise(b).values()))
+    assert "<namespace>" in dumped and "elsewhere" not in dumped
+
+
+def test_compare_paths():
+    old = {"data": {"a.conf": "x\ny\n"}, "spec": {"items": [{"name": "n", "v": 1}], "k": 1}}
+    new = {"data": {"a.conf": "x\nz\n"}, "spec": {"items": [{"name": "n", "v": 2}]}}
+    got = {f.path: f for f in diffing.compare(old, new)}
+    assert got['data["a.conf"]'].lines == ["-y", "+z"]
+    assert (got["spec.items[n].v"].old, got["spec.items[n].v"].new) == (1, 2)
+    assert got["spec.k"].new is diffing.ABSENT
+    assert got["spec.k"].summary == "spec.k: 1 -> (absent)"
+
+
+def test_secret_values_are_masked_and_only_keys_reported():
+    docs = diffing.normalise(load("phase1").stack)
+    secret = docs[("Secret", "postgres-credentials")]
+    assert set(secret["stringData"].values()) == {diffing.MASKED}
+    assert set(secret["stringData"]) == {"postgres-password", "app-password",
+                                         "replication-password"}
+
+
+@pytest.mark.parametrize("fmt", runbook.FORMATS)
+def test_no_secret_value_in_any_output(monkeypatch, fmt):
+    sentinels = {c: f"SENTINEL-{i}-do-not-print" for i, c in enumerate(CREDENTIALS)}
+    for credential, value in sentinels.items():
+        monkeypatch.setenv(env_var(credential), value)
+    for a, b in [("mvp", "phase1"), ("phase1", "phase2"), ("phase3", "mvp")]:
+        r = run("diff", a, b, "--format", fmt)
+        assert r.exit_code == 0
+        for value in [*sentinels.values(), diffing.PLACEHOLDER_VALUES["appPassword"]]:
+            assert value not in r.output
+    assert "SENTINEL" not in r.output
+
+
+def test_runbook_phase2_to_phase3_spells_out_the_cluster_growth():
+    rb = runbook.runbook(load("phase2").stack, load("phase3").stack, "phase2", "phase3")
+    step = next(s for s in rb.steps if s.title.startswith("Redis Cluster"))
+    cmds = "\n".join(step.commands)
+    assert step.moves_data
+    for m in ("redis-6", "redis-7", "redis-8"):
+        assert f"--cluster add-node $(ip {m}):6379 $(ip redis-0):6379" in cmds
+    for r in ("redis-9", "redis-10", "redis-11"):
+        assert (f"--cluster add-node $(ip {r}):6379 $(ip redis-0):6379 --cluster-slave "
+                '--cluster-master-id "$ID"') in cmds
+    assert "--cluster rebalance $(ip redis-0):6379 --cluster-use-empty-masters" in cmds
+    assert "--cluster check" in cmds and "All 16384 slots covered" in cmds
+    assert cmds.index("add-node") < cmds.index("rebalance") < cmds.index("--cluster check")
+    assert "8,192 of 16,384 slots" in " ".join(step.what)
+    titles = [s.title for s in rb.steps]
+    assert "PostgreSQL: read replicas 1 -> 3" in titles
+    assert titles[0].startswith("Prepare") and titles[-1] == "Verify and converge"
+    assert [c for c, _, _ in rb.formulas()] == list(runbook.CONNECTION_CHECKS)
+    assert (rb.plan_a.verdict, rb.plan_b.verdict) == ("PASS", "PASS")
+
+
+def test_runbook_pgbouncer_repoints_database_urls():
+    rb = runbook.runbook(load("mvp").stack, load("phase1").stack, "mvp", "phase1")
+    step = next(s for s in rb.steps if s.title.startswith("PgBouncer in front"))
+    what = "\n".join(step.what)
+    assert ("DATABASE_URL: postgresql://app:$(DB_PASSWORD)@postgres.$NS.svc.cluster.local:5432/"
+            "app -> postgresql://app:$(DB_PASSWORD)@pgbouncer.$NS.svc.cluster.local:6432/app"
+            ) in what
+    assert "DATABASE_READ_URL:" in what and "pgbouncer.$NS.svc.cluster.local:6432/app_ro" in what
+    assert "DB_POOL_SIZE (per pod): 50 -> 20" in what
+    assert any("prepared statements" in r for r in step.risks)
+
+
+def test_runbook_standalone_to_cluster_and_replicas_streaming():
+    rb = runbook.runbook(load("phase1").stack, load("phase2").stack, "phase1", "phase2")
+    titles = [s.title for s in rb.steps]
+    redis = next(s for s in rb.steps if s.title.startswith("Redis: standalone"))
+    text = "\n".join(redis.what + redis.commands)
+    assert "no live migration" in text and "--rdb" in text and "--cluster import" in text
+    assert "REDIS_CLUSTER_ENABLED=true" in text and "session-loss window" in text
+    pg = rb.steps[titles.index("PostgreSQL: read replicas 0 -> 1")]
+    assert "pg_stat_replication" in "\n".join(pg.commands) and pg.moves_data
+    # StatefulSet podManagementPolicy cannot change in place: the runbook says so
+    immutable = rb.steps[titles.index("Objects whose immutable fields change")]
+    assert "StatefulSet/redis: spec.podManagementPolicy" in immutable.what
+    assert immutable.commands == ['kubectl delete -n "$NS" statefulset/redis --cascade=orphan']
+    assert titles.index("PostgreSQL: read replicas 0 -> 1") < titles.index(redis.title)
+
+
+def test_markdown_golden():
+    r = run("diff", "phase2", "phase3", "--format", "markdown")
+    assert r.exit_code == 0
+    path = GOLDEN / "diff-phase2-phase3.md"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(r.output)
+    assert path.is_file(), f"{path} missing: run with UPDATE_GOLDEN=1"
+    assert r.output == path.read_text(), f"{path.name} differs: review, then UPDATE_GOLDEN=1"
+
+
+def test_cli_formats_and_exit_codes():
+    text = run("diff", "phase1", "phase2")
+    assert text.exit_code == 0
+    assert text.output.startswith("diff phase1 -> phase2: 10 added, 0 removed")
+    assert "runbook phase1 -> phase2" in text.output
+    data = json.loads(run("diff", "phase2", "phase3", "--format", "json").output)
+    assert {r["name"] for r in data["diff"]["added"]} == {"nginx", "postgres-replica"}
+    assert data["runbook"]["capacity"]["phase3"]["verdict"] == "PASS"
+    same = run("diff", "phase2", "phase2")
+    assert same.exit_code == 0 and "0 added, 0 removed, 0 changed" in same.output
+    # a plan that FAILs still diffs with exit 0; bad input exits 2 without output on stdout
+    assert run("diff", "nope", "phase2").exit_code == 2
+    broken = run("diff", "phase2", "tests/unit/broken/bad_phase.yaml")
+    assert broken.exit_code == 2 and "error:" in broken.output
+
+
+def test_diff_timing():
+    start = time.perf_counter()
+    r = run("diff", "phase2", "phase3")
+    elapsed = time.perf_counter() - start
+    assert r.exit_code == 0
+    print(f"\nphasestack diff phase2 phase3: {elapsed * 1000:.0f} ms in-process")
