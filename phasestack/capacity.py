@@ -233,5 +233,6 @@ def _breaks_at(checks: list[Check], users_per_rps: float) -> dict | None:
     if not scaled:
         return None
     first = min(scaled, key=lambda c: c.limit_rps)
-    return {"check": first.name, "component": first.component, "peak_rps": round(first.limit_rps, 1),
+    return {"check": first.name, "component": first.component,
+            "peak_rps": round(first.limit_rps, 1),
             "users": int(first.limit_rps * users_per_rps)}

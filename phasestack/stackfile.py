@@ -133,7 +133,8 @@ def _config_of(path: Path, raw: Any) -> tuple[dict, set[str]]:
     for key, value in config.items():
         ns, sep, name = str(key).partition(":")
         if not sep:
-            problems.append(f"{path}: config.{key}: keys need a namespace, e.g. '{NAMESPACE}:{key}'")
+            problems.append(
+                f"{path}: config.{key}: keys need a namespace, e.g. '{NAMESPACE}:{key}'")
         elif ns in PROVIDER_NAMESPACES:
             continue
         elif ns != NAMESPACE:

@@ -216,8 +216,8 @@ def hpa(stack: Stack, name: str, component: str, min_replicas: int, max_replicas
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
             "minReplicas": min_replicas, "maxReplicas": max_replicas,
-            "metrics": [{"type": "Resource", "resource": {
-                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": cpu_target}}}],
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                "type": "Utilization", "averageUtilization": cpu_target}}}],
             "behavior": {
                 "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max", "policies": [
                     {"type": "Percent", "value": 100, "periodSeconds": 15},

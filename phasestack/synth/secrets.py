@@ -7,7 +7,7 @@ import os
 import secrets as _random
 
 from phasestack.model import Stack
-from phasestack.synth.common import (GRAFANA_SECRET, PG_SECRET, PGB_SECRET, REDIS_SECRET, meta)
+from phasestack.synth.common import GRAFANA_SECRET, PG_SECRET, PGB_SECRET, REDIS_SECRET, meta
 
 # credential name -> (Secret, key); the names are also the Pulumi config keys that override them
 CREDENTIALS: dict[str, tuple[str, str]] = {

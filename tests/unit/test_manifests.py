@@ -1,4 +1,4 @@
-"""Every manifest of every stack: official schemas (strict) and a consistency check of the wiring."""
+"""Every manifest of every stack: official schemas (strict) and a consistency check of wiring."""
 
 import re
 from functools import cache
@@ -135,7 +135,9 @@ def test_hpa_and_pdb_targets_exist(name):
         assert replicas.get(p["metadata"]["name"], 2) >= 2, p["metadata"]["name"]
 
 
-HOST = re.compile(r"(?<![a-z0-9.])(?<![a-z0-9]-)([a-z0-9][a-z0-9-]*)(?:-\d+\.([a-z0-9-]+))?\.([a-z0-9-]+)\.svc\.cluster\.local")
+# <service>.<ns>.svc.cluster.local or <pod>-<n>.<headless service>.<ns>.svc.cluster.local
+HOST = re.compile(r"(?<![a-z0-9.])(?<![a-z0-9]-)([a-z0-9][a-z0-9-]*)(?:-\d+\.([a-z0-9-]+))?"
+                  r"\.([a-z0-9-]+)\.svc\.cluster\.local")
 
 
 @pytest.mark.parametrize("name", STACKS)

@@ -3,8 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from phasestack.model import (Api, Hpa, LoadTarget, Monitoring, PgBouncer, Postgres, Redis,
-                              Stack)
+from phasestack.model import Api, Hpa, LoadTarget, Monitoring, PgBouncer, Postgres, Redis, Stack
 from phasestack.phases import PRESETS
 
 
