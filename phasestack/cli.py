@@ -168,9 +168,7 @@ def paths() -> None:
         found = review_paths.paths()
     except StackError as err:
         _fail(err)
-    for review, names in found.items():
-        meta = review_paths.REVIEWS.get(review, {})
-        click.echo(f"{review}  {meta.get('system', '?')}: {' -> '.join(names)}")
+    click.echo(review_paths.paths_table(found))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -95,6 +95,15 @@ def test_schema_describes_stack_config():
     assert pgb["default_pool_size"]["description"]
 
 
+def test_paths_lists_each_review_in_order():
+    r = run("paths")
+    assert r.exit_code == 0
+    rows = {line.split()[0]: line for line in r.output.splitlines()[1:]}
+    assert set(rows) == {"000", "001", "002", "003", "004"}
+    assert rows["002"].endswith("zeropay-mvp -> zeropay-phase2 -> zeropay-phase3")
+    assert "002_f99052a1f9a0162e.txt" in rows["002"]
+
+
 def test_cli_never_imports_pulumi():
     code = ("import sys; from click.testing import CliRunner; from phasestack.cli import main;"
             "r = CliRunner().invoke(main, ['plan', 'phase3']); assert r.exit_code == 0, r.output;"
