@@ -151,8 +151,11 @@ def test_cluster_bootstrap_and_failover(servers, workdir):
 
     wait_for(lambda: "role:master" in cli(heir["port"], "info", "replication"), 30,
              "replica promoted")
-    survivor = next(p for p in ports if p != victim["port"])
-    wait_for(lambda: cluster_info(survivor)["cluster_state"] == "ok", 30, "cluster_state:ok")
+    survivors = [p for p in ports if p != victim["port"]]
+    for port in survivors:
+        wait_for(lambda p=port: cluster_info(p)["cluster_state"] == "ok", 30,
+                 f"cluster_state:ok on {port}")
+    survivor = survivors[0]
     for k, v in keys.items():
         assert cli(survivor, "get", k, cluster=True) == v
 
@@ -193,3 +196,40 @@ def test_cluster_heals_when_every_node_restarts_on_a_new_address(servers, workdi
     assert {n["id"] for n in nodes_table(ports[0], moved)} == ids  # same cluster, not a new one
     for k, v in keys.items():
         assert cli(ports[0], "get", k, cluster=True, ip=moved) == v
+
+
+def test_cluster_grows_from_phase2_to_phase3(servers, workdir):
+    """The phase3 Job finds the phase2 cluster, adds 3 masters and 3 replicas, moves slots."""
+    phase2, phase3 = load("phase2").stack, load("phase3").stack
+    ports = [free_port() for _ in range(phase3.redis.pods)]
+    for p in ports:
+        start(servers, phase2, workdir, f"g{p}", p, cluster_port=free_port(),
+              node_timeout_ms=1000)
+    for port in ports:
+        wait_for(lambda p=port: cli(p, "ping") == "PONG", 15, f"redis node {port}")
+    script = workdir / "bootstrap.sh"
+    script.write_text(bootstrap_script(poll_seconds=0.2))
+    small = run_bootstrap(script, ports[:phase2.redis.pods], phase2.redis.replicas_per_master)
+    assert small.returncode == 0, small.stdout + small.stderr
+    assert cluster_info(ports[0])["cluster_size"] == "3"
+    keys = {f"rate:{i}": str(i) for i in range(40)}
+    for k, v in keys.items():
+        assert cli(ports[0], "set", k, v, cluster=True) == "OK"
+
+    grown = run_bootstrap(script, ports, phase3.redis.replicas_per_master)
+    assert grown.returncode == 0, grown.stdout + grown.stderr
+    assert grown.stdout.count("as a master") == 3 and grown.stdout.count("as a replica of") == 3
+    for port in ports:
+        info = cluster_info(port)
+        assert (info["cluster_state"], info["cluster_size"]) == ("ok", "6")
+    table = nodes_table(ports[0])
+    masters = [n for n in table if "master" in n["flags"]]
+    replicas = [n for n in table if "slave" in n["flags"]]
+    assert len(masters) == 6 and len(replicas) == 6
+    assert sorted(n["master"] for n in replicas) == sorted(n["id"] for n in masters)
+    for k, v in keys.items():
+        assert cli(ports[-1], "get", k, cluster=True) == v
+
+    again = run_bootstrap(script, ports, phase3.redis.replicas_per_master)
+    assert again.returncode == 0 and "as a master" not in again.stdout
+    assert "moving slots" not in again.stdout
