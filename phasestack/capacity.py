@@ -89,6 +89,15 @@ def plan(stack: Stack, name: str = "") -> Report:
                   _breaks_at(checks, load.concurrent_users / rps))
 
 
+def _pool_clients(stack: Stack) -> tuple[int, str]:
+    """Pods that open an app pool (API at its ceiling, plus queue workers) and how to say it."""
+    workers = sum(w.replicas for w in stack.api.workers)
+    pods = stack.api.max_pods + workers
+    said = (f"(api pods {stack.api.max_pods} + worker pods {workers})" if workers
+            else f"api pods {stack.api.max_pods}")
+    return pods, said
+
+
 def _api(stack: Stack, rps: float) -> list[Check]:
     api = stack.api
     util = api.hpa.cpu_target / 100
@@ -121,8 +130,9 @@ def _db_server(stack: Stack, rps: float) -> Check:
         source = f"pgbouncer default_pool_size {pgb.default_pool_size} x pods {pgb.replicas}"
     else:
         usable = pg.max_connections - pg.superuser_reserved_connections
-        have = min(stack.api.max_pods * app.app_pool_per_pod, usable)
-        source = (f"min(api pods {stack.api.max_pods} x app_pool {app.app_pool_per_pod}, "
+        pods, said = _pool_clients(stack)
+        have = min(pods * app.app_pool_per_pod, usable)
+        source = (f"min({said} x app_pool {app.app_pool_per_pod}, "
                   f"max_connections {pg.max_connections} - reserved "
                   f"{pg.superuser_reserved_connections})")
     return Check(
@@ -136,8 +146,9 @@ def _db_server(stack: Stack, rps: float) -> Check:
 
 def _client_connections(stack: Stack) -> Check:
     app, pg, pgb = stack.app, stack.postgres, stack.pgbouncer
-    clients = stack.api.max_pods * app.app_pool_per_pod
-    left = f"api pods {stack.api.max_pods} x app_pool {app.app_pool_per_pod} = {clients}"
+    pods, said = _pool_clients(stack)
+    clients = pods * app.app_pool_per_pod
+    left = f"{said} x app_pool {app.app_pool_per_pod} = {clients}"
     if pgb.enabled:
         limit = pgb.max_client_conn * pgb.replicas
         right = f"pgbouncer max_client_conn {pgb.max_client_conn} x pods {pgb.replicas}"
@@ -163,8 +174,9 @@ def _postgres_budget(stack: Stack) -> Check:
         part = (f"pgbouncer pods {pgb.replicas} x (pool {pgb.default_pool_size} + reserve "
                 f"{pgb.reserve_pool_size}) x 1 pool")
     else:
-        pools = stack.api.max_pods * stack.app.app_pool_per_pod
-        part = f"api pods {stack.api.max_pods} x app_pool {stack.app.app_pool_per_pod}"
+        pods, said = _pool_clients(stack)
+        pools = pods * stack.app.app_pool_per_pod
+        part = f"{said} x app_pool {stack.app.app_pool_per_pod}"
     used = pools + fixed
     return Check(
         "postgres_budget", "postgres", _grade(used, pg.max_connections),

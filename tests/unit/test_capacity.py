@@ -69,6 +69,14 @@ def test_scaled_out_pools_without_pgbouncer_exhaust_max_connections():
     assert c.formula.startswith("api pods 40 x app_pool 20 = 800 <= max_connections 200")
 
 
+def test_queue_workers_open_pools_too():
+    # reviews 000/001/003 run workers beside the API; their pools count against the pooler
+    s = preset_stack("phase1", api={"workers": [{"name": "jobs", "replicas": 4}]})
+    c = checks(plan(s))["client_connections"]
+    assert c.formula == ("(api pods 2 + worker pods 4) x app_pool 20 = 120 <= pgbouncer "
+                         "max_client_conn 200 x pods 2 = 400")
+
+
 def test_warn_inside_headroom():
     # 84 rps of capacity, 72.9 peak = 87% -> WARN
     report = plan(preset_stack("mvp", app={"pod_rps": 60}))

@@ -69,13 +69,15 @@ def test_000_four_instances_12000_users_reproduced():
 
 
 def test_000_four_instances_times_connection_limit_50_overflows_postgres():
-    # The same tier read literally: connection_limit=50 per instance x 4 = 200 client
-    # connections > max_connections 200 - 3 reserved - 2 monitoring = 195 -> FAIL. The
+    # The same tier read literally: connection_limit=50 per process x (4 instances + the queue
+    # worker) = 250 client connections > max_connections 200 - 3 reserved - 2 monitoring = 195
+    # -> FAIL (the API instances alone, 4 x 50 = 200, already overflow). The
     # brivara-phase1 stack therefore keeps the phase1 PgBouncer (2 pods x 200 clients).
     report = plan(brivara_as_reviewed())
     clients = check(report, "client_connections")
     assert clients.status == FAIL
-    assert "= 200 <=" in clients.formula and clients.formula.endswith("= 195")
+    assert clients.formula.startswith("(api pods 4 + worker pods 1) x app_pool 50 = 250 <=")
+    assert clients.formula.endswith("= 195")
     assert check(plan(load("brivara-phase1", ROOT).stack), "client_connections").status == PASS
 
 
