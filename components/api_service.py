@@ -22,9 +22,7 @@ class ApiService(pulumi.ComponentResource):
         super().__init__("phasestack:index:ApiService", name, None, opts)
         group = kube.Group(self, args.provider, args.depends_on)
         group.add_all(args.docs)
-        service = group.get("Service", API)
-        if service is None:
-            raise ValueError(f"ApiService {name}: no Service {API!r} among its manifests")
+        service = group.require("Service", API)
         self.host = kube.service_dns(service)
         self.headless_host = kube.dns_of(group.get("Service", API_HEADLESS))
         self.port = kube.port_of(service)

@@ -30,9 +30,7 @@ class Database(pulumi.ComponentResource):
         stack = args.stack
         group = kube.Group(self, args.provider, args.depends_on)
         group.add_all(args.docs)
-        primary = group.get("Service", POSTGRES)
-        if primary is None:
-            raise ValueError(f"Database {name}: no Service {POSTGRES!r} among its manifests")
+        primary = group.require("Service", POSTGRES)
         self.host = kube.service_dns(primary)
         self.port = kube.port_of(primary, "postgres")
         self.read_host = kube.dns_of(group.get("Service", POSTGRES_RO))

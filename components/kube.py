@@ -126,6 +126,14 @@ class Group:
     def get(self, kind: str, name: str) -> pulumi.CustomResource | None:
         return self.resources.get((kind, name))
 
+    def require(self, kind: str, name: str) -> pulumi.CustomResource:
+        """A resource the component's outputs are built from; its absence is a wiring bug."""
+        found = self.get(kind, name)
+        if found is None:
+            raise ValueError(f"{type(self.parent).__name__}: no {kind} {name!r} among its "
+                             "manifests")
+        return found
+
 
 @dataclass
 class KubeArgs:

@@ -22,9 +22,7 @@ class LoadBalancer(pulumi.ComponentResource):
         super().__init__("phasestack:index:LoadBalancer", name, None, opts)
         group = kube.Group(self, args.provider, args.depends_on)
         group.add_all(args.docs)
-        service = group.get("Service", NGINX)
-        if service is None:
-            raise ValueError(f"LoadBalancer {name}: no Service {NGINX!r} among its manifests")
+        service = group.require("Service", NGINX)
         self.host = kube.service_dns(service)
         self.port = kube.port_of(service, "http")
         self.endpoint = pulumi.Output.concat("http://", self.host, ":",

@@ -24,9 +24,7 @@ class Redis(pulumi.ComponentResource):
         super().__init__("phasestack:index:Redis", name, None, opts)
         group = kube.Group(self, args.provider, args.depends_on)
         group.add_all(args.docs)
-        service = group.get("Service", REDIS)
-        if service is None:
-            raise ValueError(f"Redis {name}: no Service {REDIS!r} among its manifests")
+        service = group.require("Service", REDIS)
         self.host = kube.service_dns(service)
         self.headless_host = kube.dns_of(group.get("Service", REDIS_HEADLESS))
         self.port = kube.port_of(service, "redis")
