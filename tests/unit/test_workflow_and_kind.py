@@ -160,15 +160,16 @@ def test_kind_stack_keeps_phase2_shape_with_smaller_resources():
 
 @pytest.mark.parametrize("target", ["kind-up", "kind-down", "kind-expose"])
 def test_make_targets(target):
-    out = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout
+    # --no-print-directory: under `make test` the nested make would print "Entering directory"
+    make = ["make", "--no-print-directory", "-n", target]
+    out = subprocess.run(make, cwd=ROOT, capture_output=True, text=True, check=True).stdout
     if target == "kind-up":
         assert ("kind create cluster --config kind/cluster.yaml --name phasestack" in out)
         assert "apply -k kind/metrics-server" in out
         assert "phasestack render kind --out out/kind" in out
         assert out.index("00-namespace.yaml") < out.index("apply -f out/kind/\n")
-        pulumi = subprocess.run(["make", "-n", target, "DEPLOY=pulumi"], cwd=ROOT,
-                                capture_output=True, text=True, check=True).stdout
+        pulumi = subprocess.run([*make, "DEPLOY=pulumi"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout
         assert "pulumi up --stack kind --yes" in pulumi and "render" not in pulumi
     elif target == "kind-down":
         assert out.strip() == "kind delete cluster --name phasestack"

@@ -1,0 +1,65 @@
+"""Measure and print CLI timings (no assertions): plan/render/diff of phase3 as whole
+processes, and how in-process synthesis grows with the number of API workloads.
+
+    .venv/bin/python benchmarks/cli_timing.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PHASESTACK = str(Path(sys.executable).parent / "phasestack")
+
+
+def median_process(args: list[str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([PHASESTACK, *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def median_synth(workers: int, runs: int) -> tuple[float, int]:
+    from phasestack import render
+    from phasestack.stackfile import load
+    from phasestack.synth.secrets import CREDENTIALS
+
+    base = load("phase3", ROOT).stack
+    stack = base.model_copy(update={"api": base.api.model_copy(update={"workers": [
+        {"name": f"w{i}", "replicas": 1} for i in range(workers - 1)]})})
+    stack = type(base).model_validate(stack.model_dump())
+    values = {c: "x" for c in CREDENTIALS}
+    times, count = [], 0
+    for _ in range(runs):
+        start = time.perf_counter()
+        docs = render.manifests(stack, values)
+        render.stdout_text(docs)
+        times.append(time.perf_counter() - start)
+        count = len(docs)
+    return statistics.median(times), count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    runs = parser.parse_args().runs
+    for args in (["plan", "phase3"], ["render", "phase3", "--stdout"],
+                 ["diff", "phase2", "phase3"]):
+        print(f"phasestack {' '.join(args):<28} median {median_process(args, runs):.3f} s "
+              f"over {runs} runs")
+    for n in (1, 10, 50):
+        t, count = median_synth(n, runs)
+        print(f"synthesize + dump, phase3 with {n:>2} API workloads: {count:>4} manifests, "
+              f"median {t * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
