@@ -33,9 +33,10 @@ def median_synth(workers: int, runs: int) -> tuple[float, int]:
     from phasestack.synth.secrets import CREDENTIALS
 
     base = load("phase3", ROOT).stack
-    stack = base.model_copy(update={"api": base.api.model_copy(update={"workers": [
-        {"name": f"w{i}", "replicas": 1} for i in range(workers - 1)]})})
-    stack = type(base).model_validate(stack.model_dump())
+    # the API Deployment plus workers - 1 queue-worker Deployments
+    data = base.model_dump()
+    data["api"]["workers"] = [{"name": f"w{i}", "replicas": 1} for i in range(workers - 1)]
+    stack = type(base).model_validate(data)
     values = {c: "x" for c in CREDENTIALS}
     times, count = [], 0
     for _ in range(runs):
