@@ -23,7 +23,9 @@ class LoadTarget(Spec):
         None, gt=0, description="Peak requests per second; derived from requests_per_day if unset."
     )
     requests_per_day: int = Field(
-        7_000_000, ge=1, description="Daily requests (review 000: 7M/day for 10K users)."
+        7_000_000, ge=1,
+        description="Daily requests (review 000: 7M/day for 10K users); the peak comes from it "
+                    "unless peak_rps is set.",
     )
     # review 000, Target: ~81 rps average and ~250 peak, a factor of ~3.1
     peak_factor: float = Field(3.0, ge=1, description="Peak rps over average rps.")
@@ -34,6 +36,10 @@ class LoadTarget(Spec):
 
     @property
     def average_rps(self) -> float:
+        # a stack that states only its peak gets its average from the peak factor, not from
+        # the default daily volume
+        if self.peak_rps is not None and "requests_per_day" not in self.model_fields_set:
+            return self.peak_rps / self.peak_factor
         return self.requests_per_day / 86_400
 
     @property

@@ -47,6 +47,10 @@ def test_peak_from_requests_per_day():
     assert round(load.average_rps, 1) == 81.0
     assert round(load.effective_peak_rps, 1) == 243.1
     assert LoadTarget(peak_rps=250).effective_peak_rps == 250
+    # a stated peak alone implies its average; a stated daily volume wins
+    assert LoadTarget(peak_rps=833, peak_factor=3).average_rps == pytest.approx(277.7, abs=0.1)
+    assert LoadTarget(peak_rps=250, requests_per_day=7_000_000).average_rps == pytest.approx(81.0,
+                                                                                          abs=0.1)
 
 
 @pytest.mark.parametrize("build, expected", [
