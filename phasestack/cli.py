@@ -133,7 +133,7 @@ def render(stack: str, out: Path | None, to_stdout: bool, fmt: str) -> None:
         if to_stdout:
             click.echo(texts["docker-compose.yml"], nl=False)
         else:
-            rendering.write_texts(out, texts)
+            _write(out, lambda: rendering.write_texts(out, texts))
             click.echo(f"wrote {len(texts)} files to {out}")
         return
     docs = rendering.manifests(loaded.stack)
@@ -141,9 +141,18 @@ def render(stack: str, out: Path | None, to_stdout: bool, fmt: str) -> None:
         click.echo(rendering.stdout_text(docs), nl=False)
         click.echo("# Secrets are not printed; use --out DIR (secrets.yaml, mode 0600)", err=True)
         return
-    written = rendering.write(out, docs)
+    written = _write(out, lambda: rendering.write(out, docs))
     click.echo(f"wrote {len(docs)} manifests in {len(written)} files to {out} "
                f"(Secrets in {out / rendering.SECRETS_FILE}, mode 0600)")
+
+
+def _write(out: Path, writer):
+    """Run a render writer; an unwritable --out is bad input, not a traceback."""
+    try:
+        return writer()
+    except OSError as exc:
+        click.echo(f"error: --out {out}: cannot write: {exc.strerror}", err=True)
+        sys.exit(BAD_INPUT)
 
 
 @main.command()

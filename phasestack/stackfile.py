@@ -69,6 +69,8 @@ def resolve(ref: str, root: Path | None = None) -> Path:
     """STACK is a stack name (stacks/Pulumi.<name>.yaml) or a path to a stack file."""
     path = Path(ref)
     if path.suffix in (".yaml", ".yml") or "/" in ref:
+        if path.is_dir():
+            raise StackError([f"{ref}: is a directory; give a stack name or a stack file"])
         if not path.is_file():
             raise StackError([f"{ref}: no such stack file"])
         return path
@@ -100,6 +102,8 @@ def load(ref: str | Path, root: Path | None = None) -> LoadedStack:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise StackError([f"{path}: YAML syntax error{where}: {problem}"]) from None
+    except UnicodeDecodeError as exc:
+        raise StackError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
     except OSError as exc:
         raise StackError([f"{path}: cannot read: {exc.strerror}"]) from None
     data, secrets = _config_of(path, raw)

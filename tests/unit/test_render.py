@@ -100,6 +100,13 @@ def test_compose_of_mvp_and_refusal_of_larger_shapes(tmp_path):
     assert "Traceback" not in r.output
 
 
+def test_unwritable_out_is_bad_input():
+    r = CliRunner().invoke(main, ["render", "phase1", "--out", "/proc/phasestack-render"])
+    assert r.exit_code == 2
+    assert r.output.startswith("error: --out /proc/phasestack-render: cannot write: ")
+    assert "Traceback" not in r.output
+
+
 def test_needs_exactly_one_destination():
     r = CliRunner().invoke(main, ["render", "phase1"])
     assert r.exit_code == 2

@@ -100,6 +100,18 @@ def test_missing_stack_suggests_a_name(monkeypatch):
         "(did you mean 'phase2'?)"]
 
 
+def test_directory_and_non_utf8(tmp_path):
+    with pytest.raises(StackError) as err:
+        load(f"{tmp_path}/")
+    assert err.value.problems == [f"{tmp_path}/: is a directory; give a stack name or a "
+                                  "stack file"]
+    f = tmp_path / "Pulumi.latin1.yaml"
+    f.write_bytes(b"config:\n  phasestack:phase: \"\xff\"\n")
+    with pytest.raises(StackError) as err:
+        load(f)
+    assert err.value.problems == [f"{f}: not UTF-8 text (byte 29)"]
+
+
 def test_missing_path():
     with pytest.raises(StackError) as err:
         load("nowhere/Pulumi.x.yaml")
