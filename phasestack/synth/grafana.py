@@ -78,7 +78,7 @@ PANELS: dict[str, list[tuple]] = {
         ("Mean query time", 'sum by (instance) (rate(pg_stat_statements_seconds_total[5m])) / '
          'sum by (instance) (rate(pg_stat_statements_calls_total[5m]))', "s",
          T["pg_query_warning"], T["pg_query_critical"], "{{instance}}",
-         "Needs postgres_exporter --collector.stat_statements."),
+         "pg_stat_statements via postgres_exporter --collector.stat_statements."),
         ("Commits per second", 'sum by (instance) (rate(pg_stat_database_xact_commit[1m]))', "ops",
          None, None, "{{instance}}", "Committed transactions."),
     ],
@@ -93,6 +93,17 @@ PANELS: dict[str, list[tuple]] = {
          '{job="pgbouncer"})', "short", None, None, "{{instance}}", "Client connections in use."),
         ("Active server connections", 'sum by (instance) (pgbouncer_pools_server_active_connections'
          '{job="pgbouncer"})', "short", None, None, "{{instance}}", "Connections to PostgreSQL."),
+    ],
+    # only with an HPA (phasestack.synth.kube_state_metrics)
+    "kube-state-metrics": [
+        ("HPA replicas / max replicas",
+         'kube_horizontalpodautoscaler_status_current_replicas{job="kube-state-metrics"} / '
+         'kube_horizontalpodautoscaler_spec_max_replicas{job="kube-state-metrics"}',
+         "percentunit", None, 1, "{{horizontalpodautoscaler}}",
+         "HpaAtMaxReplicas fires after 15 minutes at 100%."),
+        ("HPA replicas", 'kube_horizontalpodautoscaler_status_current_replicas'
+         '{job="kube-state-metrics"}', "short", None, None, "{{horizontalpodautoscaler}}",
+         "Current replicas per HPA."),
     ],
 }
 

@@ -1,13 +1,15 @@
-"""Monitoring: Prometheus (scrape config, alert rules) and Grafana (datasource, dashboards).
+"""Monitoring: Prometheus (scrape config, alert rules), Grafana (datasource, dashboards) and,
+with any HPA, kube-state-metrics (the HPA series the HpaAtMaxReplicas alert reads).
 
-The work lives in phasestack.synth.prometheus and phasestack.synth.grafana; this module keeps
-the component contract: manifests() and flows().
+The work lives in phasestack.synth.prometheus, .grafana and .kube_state_metrics; this module
+keeps the component contract: manifests() and flows().
 """
 
 from __future__ import annotations
 
 from phasestack.model import Stack
 from phasestack.synth import grafana, prometheus
+from phasestack.synth import kube_state_metrics as ksm
 from phasestack.synth.common import GRAFANA, PORTS, PROMETHEUS, Flow
 from phasestack.synth.prometheus import alert_rules, jobs, prometheus_yml
 
@@ -17,7 +19,7 @@ ANY = "*"
 
 
 def manifests(stack: Stack) -> list[dict]:
-    return [*prometheus.manifests(stack), *grafana.manifests(stack)]
+    return [*prometheus.manifests(stack), *grafana.manifests(stack), *ksm.manifests(stack)]
 
 
 def flows(stack: Stack) -> list[Flow]:
@@ -25,8 +27,8 @@ def flows(stack: Stack) -> list[Flow]:
     if not mon.prometheus:
         return []
     # targets come from DNS (kube-dns egress is allowed for every pod by network.py), so
-    # Prometheus needs no Kubernetes API access
-    out = [Flow(PROMETHEUS, job.pod, job.port) for job in jobs(stack)]
+    # Prometheus needs no Kubernetes API access (kube-state-metrics is the one pod that does)
+    out = [Flow(PROMETHEUS, job.pod, job.port) for job in jobs(stack)] + ksm.flows(stack)
     if mon.grafana:
         out += [Flow(GRAFANA, PROMETHEUS, PORTS.prometheus), Flow(ANY, GRAFANA, PORTS.grafana)]
     return out

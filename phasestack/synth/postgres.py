@@ -38,6 +38,7 @@ from phasestack.synth.common import (
 )
 from phasestack.synth.postgres_config import (
     CONFIG_DIR,
+    EXPORTER_DATABASE,
     REPLICATION_USER,
     SOCKET_DIR,
     config_files,
@@ -50,7 +51,8 @@ from phasestack.synth.postgres_config import (
 )
 
 __all__ = ["manifests", "flows", "postgresql_conf", "pg_hba", "init_sql", "init_script",
-           "replica_bootstrap_script", "max_wal_senders", "REPLICATION_USER"]
+           "replica_bootstrap_script", "max_wal_senders", "REPLICATION_USER", "EXPORTER_ARGS",
+           "EXPORTER_DATABASE"]
 
 COMPONENT = "database"
 UID = 70                                  # user postgres in the postgres:*-alpine images
@@ -90,12 +92,18 @@ def _postgres(stack: Stack, replica: bool) -> dict:
         env=env, volumeMounts=mounts)
 
 
+# pg_stat_statements_{calls,seconds}_total for the query-latency alert (review 002
+# (002_f99052a1f9a0162e.txt), "12. Required Metrics"); the collector is off by default
+EXPORTER_ARGS = ["--collector.stat_statements"]
+
+
 def _exporter() -> dict:
     return container(
         "postgres-exporter", IMAGES.postgres_exporter, small_resources(),
         {"metrics": PORTS.postgres_exporter}, liveness=http_probe("/", "metrics"),
-        readiness=http_probe("/", "metrics"),
-        env=[_env_value("DATA_SOURCE_URI", f"127.0.0.1:{PORTS.postgres}/postgres?sslmode=disable"),
+        readiness=http_probe("/", "metrics"), args=list(EXPORTER_ARGS),
+        env=[_env_value("DATA_SOURCE_URI",
+                        f"127.0.0.1:{PORTS.postgres}/{EXPORTER_DATABASE}?sslmode=disable"),
              _env_value("DATA_SOURCE_USER", "postgres"),
              secret_env("DATA_SOURCE_PASS", PG_SECRET, "postgres-password")])
 

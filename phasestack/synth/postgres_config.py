@@ -15,6 +15,13 @@ CONFIG_DIR = "/etc/postgresql"          # the ConfigMap, read-only
 SOCKET_DIR = "/var/run/postgresql"      # emptyDir
 WAL_KEEP_SIZE_MB = 1024                 # lets a briefly disconnected replica catch up
 LOG_MIN_DURATION_MS = 1000              # log statements slower than this
+# the query-latency alert's source (review 002, "12. Required Metrics": query latency);
+# "top": statements the clients sent, not those run inside functions (no double counting)
+PRELOAD_LIBRARIES = ("pg_stat_statements",)
+STAT_STATEMENTS_TRACK = "top"
+# pg_stat_statements' view lives in the databases it is created in: the app's, and the one
+# postgres_exporter connects to (postgres.py: DATA_SOURCE_URI .../postgres)
+EXPORTER_DATABASE = "postgres"
 
 
 def max_wal_senders(stack: Stack) -> int:
@@ -32,7 +39,8 @@ def postgresql_conf(stack: Stack, *, listen_addresses: str = "*", port: int = PO
         max_connections=pg.max_connections,
         superuser_reserved_connections=pg.superuser_reserved_connections,
         shared_buffers_mb=pg.shared_buffers_mb, max_wal_senders=max_wal_senders(stack),
-        wal_keep_size_mb=WAL_KEEP_SIZE_MB, log_min_duration_ms=LOG_MIN_DURATION_MS)
+        wal_keep_size_mb=WAL_KEEP_SIZE_MB, log_min_duration_ms=LOG_MIN_DURATION_MS,
+        preload_libraries=list(PRELOAD_LIBRARIES), stat_statements_track=STAT_STATEMENTS_TRACK)
 
 
 def pg_hba(stack: Stack) -> str:
@@ -45,7 +53,8 @@ def init_sql(stack: Stack) -> str:
     return render_template(
         "postgres/init-roles.sql.j2", app_user=pg.app_user, database=pg.database,
         replication_user=REPLICATION_USER, statement_timeout_s=pg.statement_timeout_s,
-        lock_timeout_s=pg.lock_timeout_s)
+        lock_timeout_s=pg.lock_timeout_s,
+        extension_databases=list(dict.fromkeys([EXPORTER_DATABASE, pg.database])))
 
 
 def init_script(stack: Stack, *, init_sql_path: str = f"{CONFIG_DIR}/init-roles.sql") -> str:

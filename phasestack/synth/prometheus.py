@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 
 from phasestack.model import Resources, Stack
+from phasestack.synth import kube_state_metrics as ksm
 from phasestack.synth.common import (
     API,
     IMAGES,
@@ -78,7 +79,8 @@ class Job:
 
 
 def jobs(stack: Stack) -> list[Job]:
-    """One scrape job per component the stack has (pgbouncer and replicas only when present)."""
+    """One scrape job per component the stack has (pgbouncer, replicas and kube-state-metrics
+    only when present)."""
     out = [
         Job(API, API, stack.api.port, comment="API pods (stack.api.port, /metrics)"),
         Job(NGINX, NGINX, PORTS.nginx_exporter, comment="nginx-prometheus-exporter sidecar"),
@@ -92,6 +94,9 @@ def jobs(stack: Stack) -> list[Job]:
     if stack.pgbouncer.enabled:
         out.append(Job(PGBOUNCER, PGBOUNCER, PORTS.pgbouncer_exporter,
                        comment="pgbouncer-exporter sidecar"))
+    if ksm.enabled(stack):
+        out.append(Job(ksm.NAME, ksm.NAME, ksm.PORT,
+                       comment="kube-state-metrics: HPA replica counts (HpaAtMaxReplicas)"))
     return out
 
 
@@ -111,13 +116,11 @@ def prometheus_yml(stack: Stack, rule_files: list[str] | None = None) -> str:
 def alert_rules(stack: Stack) -> str:
     """alerts.yml: rules only for the components the stack has."""
     names = [j.name for j in jobs(stack)]
-    hpa_targets = [name for name, hpa in ((API, stack.api.hpa), (NGINX, stack.nginx.hpa))
-                   if hpa.enabled]
     return render_template(
         "prometheus/alerts.yml.j2", namespace=stack.namespace, t=THRESHOLDS, jobs=names,
         pg_jobs=[n for n in names if n in (POSTGRES, POSTGRES_REPLICA)],
         replicas=stack.postgres.read_replicas > 0, pgbouncer=stack.pgbouncer.enabled,
-        hpa_targets=hpa_targets)
+        hpa_targets=ksm.hpa_targets(stack), ksm_job=ksm.NAME)
 
 
 def _checksum(*texts: str) -> str:

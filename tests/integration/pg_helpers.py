@@ -120,3 +120,38 @@ def start_cluster(stack: Stack, servers: Servers, workdir: Path) -> PgCluster:
     assert (replica / "standby.signal").exists(), "pg_basebackup -R wrote no standby.signal"
     _start(servers, cluster, replica, cluster.replica_port, "replica")
     return cluster
+
+
+# The statement postgres_exporter v0.15.0 runs for --collector.stat_statements on PostgreSQL 13+
+# (collector/pg_stat_statements.go, pgStatStatementsNewQuery), in the database of its
+# DATA_SOURCE_URI. Each row becomes pg_stat_statements_{calls,seconds,rows,...}_total
+# {user, datname, queryid}: the series the PostgresQueryLatency alerts divide.
+EXPORTER_STAT_STATEMENTS_SQL = """
+SELECT pg_get_userbyid(userid) as user, pg_database.datname, pg_stat_statements.queryid,
+       pg_stat_statements.calls as calls_total,
+       pg_stat_statements.total_exec_time / 1000.0 as seconds_total,
+       pg_stat_statements.rows as rows_total,
+       pg_stat_statements.blk_read_time / 1000.0 as block_read_seconds_total,
+       pg_stat_statements.blk_write_time / 1000.0 as block_write_seconds_total
+  FROM pg_stat_statements
+  JOIN pg_database ON pg_database.oid = pg_stat_statements.dbid
+ WHERE total_exec_time > (SELECT percentile_cont(0.1) WITHIN GROUP (ORDER BY total_exec_time)
+                            FROM pg_stat_statements)
+ ORDER BY seconds_total DESC
+ LIMIT 100
+"""
+
+
+def exporter_stat_statements(cluster: PgCluster, port: int,
+                             db: str = postgres.EXPORTER_DATABASE) -> list[dict]:
+    """The rows the exporter would turn into series, read the way it reads them."""
+    out = cluster.psql_super(port, EXPORTER_STAT_STATEMENTS_SQL, db=db)
+    keys = ("user", "datname", "queryid", "calls_total", "seconds_total", "rows_total",
+            "block_read_seconds_total", "block_write_seconds_total")
+    return [dict(zip(keys, line.split("|"), strict=True)) for line in out.splitlines() if line]
+
+
+def mean_statement_seconds(rows: list[dict], datname: str) -> float:
+    """sum(seconds_total) / sum(calls_total) of one database: the alert's division."""
+    mine = [r for r in rows if r["datname"] == datname]
+    return sum(float(r["seconds_total"]) for r in mine) / sum(int(r["calls_total"]) for r in mine)

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from phasestack.stackfile import load
 from phasestack.synth import postgres
+from phasestack.synth.prometheus import THRESHOLDS
 from tests.integration.conftest import wait_for
-from tests.integration.pg_helpers import start_cluster
+from tests.integration.pg_helpers import (
+    exporter_stat_statements,
+    mean_statement_seconds,
+    start_cluster,
+)
 
 
 def test_primary_and_streaming_replica(servers, workdir):
@@ -58,6 +63,50 @@ def test_primary_and_streaming_replica(servers, workdir):
     assert refused.returncode != 0
     assert "read-only transaction" in refused.stderr
 
+
+def test_pg_stat_statements_feed_the_query_latency_alert(servers, workdir):
+    """The rendered postgresql.conf preloads pg_stat_statements and init-roles.sql creates its
+    view where postgres_exporter reads it; the exporter's own query then yields the mean
+    statement time the PostgresQueryLatency alerts compare with review 002's 50/100 ms."""
+    stack = load("phase2").stack
+    db = stack.postgres.database
+    c = start_cluster(stack, servers, workdir)
+    extension = "SELECT extname FROM pg_extension WHERE extname = 'pg_stat_statements'"
+    for port in (c.primary_port, c.replica_port):  # the replica: same file, cloned catalog
+        assert c.psql_super(port, "SHOW shared_preload_libraries") == "pg_stat_statements"
+        assert c.psql_super(port, "SHOW pg_stat_statements.track") == "top"
+        for database in (postgres.EXPORTER_DATABASE, db):
+            assert c.psql_super(port, extension, db=database) == "pg_stat_statements"
+
+    # slow statements from the app: the mean is above the critical threshold (100 ms)
+    c.psql_super(c.primary_port, "SELECT pg_stat_statements_reset()")
+    for _ in range(3):
+        c.psql_app(c.primary_port, "SELECT pg_sleep(0.12)")
+    rows = exporter_stat_statements(c, c.primary_port)
+    slow = max((r for r in rows if r["datname"] == db), key=lambda r: float(r["seconds_total"]))
+    assert (slow["user"], slow["calls_total"]) == (stack.postgres.app_user, "3")
+    assert 0.36 <= float(slow["seconds_total"]) < 1
+    assert mean_statement_seconds(rows, db) > THRESHOLDS["pg_query_critical"]
+
+    # fast statements: well below the warning threshold (50 ms)
+    c.psql_super(c.primary_port, "SELECT pg_stat_statements_reset()")
+    c.psql_app(c.primary_port, "CREATE TABLE lat (id int PRIMARY KEY, v text);"
+                               "INSERT INTO lat SELECT g, md5(g::text) "
+                               "FROM generate_series(1, 1000) g")
+    c.psql_app(c.primary_port, ";".join(f"SELECT v FROM lat WHERE id = {i}"
+                                        for i in range(1, 201)))
+    rows = exporter_stat_statements(c, c.primary_port)
+    assert any(r["datname"] == db for r in rows)
+    assert mean_statement_seconds(rows, db) < THRESHOLDS["pg_query_warning"]
+
+    # the replica's exporter (job postgres-replica) sees the reads served there: between the
+    # two thresholds (the statistics are per server: a standby resets its own)
+    c.psql_super(c.replica_port, "SELECT pg_stat_statements_reset()")
+    for _ in range(2):
+        c.psql_app(c.replica_port, "SELECT pg_sleep(0.07)")
+    rows = exporter_stat_statements(c, c.replica_port)
+    mean = mean_statement_seconds(rows, db)
+    assert THRESHOLDS["pg_query_warning"] < mean < THRESHOLDS["pg_query_critical"]
 
 
 def test_bootstrap_script_keeps_an_existing_cluster(workdir):

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from phasestack.stackfile import list_stack_files, load
-from phasestack.synth import monitoring
+from phasestack.synth import kube_state_metrics, monitoring
 from phasestack.synth.prometheus import RULES_FILE
 from phasestack.synth.prometheus import THRESHOLDS as T
 from tests.integration.conftest import free_port, require, wait_for
@@ -100,6 +100,7 @@ def pg_connections(t: float) -> Case:
 
 
 def pg_query(t: float) -> Case:
+    # postgres_exporter v0.15 --collector.stat_statements: counters per {user, datname, queryid}
     def build(f: float):
         labels = {**PG, "datname": "app", "user": "app", "queryid": "42"}
         return [series("pg_stat_statements_calls_total", labels, counter(600)),
@@ -129,9 +130,11 @@ def target_down(f: float):
 
 
 def hpa_at_max(namespace: str) -> Case:
+    # kube-state-metrics v2 series as the stack's own deployment exports them (its scrape job)
     def build(f: float):
         labels = {"namespace": namespace, "horizontalpodautoscaler": "api",
-                  "job": "kube-state-metrics", "instance": "10.0.0.10:8080"}
+                  "job": kube_state_metrics.NAME,
+                  "instance": f"10.0.0.10:{kube_state_metrics.PORT}"}
         return [series("kube_horizontalpodautoscaler_spec_max_replicas", labels, gauge(6)),
                 series("kube_horizontalpodautoscaler_status_current_replicas", labels,
                        gauge(6 if f > 1 else 5))], labels
@@ -284,3 +287,6 @@ def test_real_prometheus_loads_config_and_rules(tmp_path, servers):
     wait_for(lambda: "prometheus" in jobs(), timeout=15, what="self-scrape target")
     config = get("/api/v1/status/config")["data"]["yaml"]
     assert "scrape-postgres-replica.ps-phase2.svc.cluster.local" in config
+    # the HPA alert's series have a scrape job: the stack's kube-state-metrics
+    assert "scrape-kube-state-metrics.ps-phase2.svc.cluster.local" in config
+    assert "HpaAtMaxReplicas" in loaded

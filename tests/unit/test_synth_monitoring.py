@@ -42,18 +42,19 @@ def job_names(name: str) -> list[str]:
 
 
 def test_scrape_jobs_per_phase():
+    # kube-state-metrics only where there is an HPA (mvp: none)
     assert job_names("mvp") == ["prometheus", "api", "nginx", "redis", "postgres"]
     assert job_names("phase1") == ["prometheus", "api", "nginx", "redis", "postgres",
-                                   "pgbouncer"]
+                                   "pgbouncer", "kube-state-metrics"]
     for name in ("phase2", "phase3"):
         assert job_names(name) == ["prometheus", "api", "nginx", "redis", "postgres",
-                                   "postgres-replica", "pgbouncer"]
+                                   "postgres-replica", "pgbouncer", "kube-state-metrics"]
 
 
 def test_scrape_targets_use_headless_dns_and_exporter_ports():
     jobs = {j["job_name"]: j for j in config("phase2")["scrape_configs"]}
     expected = {"api": 9898, "nginx": 9113, "redis": 9121, "postgres": 9187,
-                "postgres-replica": 9187, "pgbouncer": 9127}
+                "postgres-replica": 9187, "pgbouncer": 9127, "kube-state-metrics": 8080}
     for job, port in expected.items():
         (sd,) = jobs[job]["dns_sd_configs"]
         assert sd == {"names": [f"scrape-{job}.ps-phase2.svc.cluster.local"], "type": "A",
@@ -113,7 +114,27 @@ def test_rules_only_for_components_present():
     assert "HpaAtMaxReplicas" not in mvp  # no HPA in the mvp
     assert 'horizontalpodautoscaler=~"api"' in p1["HpaAtMaxReplicas"]["expr"]
     assert 'horizontalpodautoscaler=~"api|nginx"' in rules("phase3")["HpaAtMaxReplicas"]["expr"]
+    assert "kube-state-metrics" not in mvp["ScrapeTargetDown"]["expr"]
+    assert "kube-state-metrics" in p1["ScrapeTargetDown"]["expr"]  # a silent KSM is noticed
     assert "pgbouncer" not in mvp["ScrapeTargetDown"]["expr"]
+
+
+def test_hpa_alert_reads_kube_state_metrics_v2_series():
+    expr = rules("phase3")["HpaAtMaxReplicas"]["expr"]
+    sel = ('{job="kube-state-metrics", namespace="ps-phase3", '
+           'horizontalpodautoscaler=~"api|nginx"}')
+    assert f"kube_horizontalpodautoscaler_status_current_replicas{sel}" in expr
+    assert f"kube_horizontalpodautoscaler_spec_max_replicas{sel}" in expr
+    assert "not deployed" not in monitoring.alert_rules(stack("phase3"))
+
+
+def test_query_latency_alert_reads_the_stat_statements_collector():
+    expr = rules("phase2")["PostgresQueryLatencyCritical"]["expr"]
+    # postgres_exporter v0.15 collector/pg_stat_statements.go metric names
+    assert re.search(r"rate\(pg_stat_statements_seconds_total\{[^}]*\}\[5m\]\)\)\s*/"
+                     r"\s*sum by \(job, instance\) \(rate\(pg_stat_statements_calls_total",
+                     expr), expr
+    assert 'job=~"postgres|postgres-replica"' in expr
 
 
 def test_rule_comments_cite_reviews():
@@ -159,7 +180,10 @@ def test_prometheus_deployment():
     scrape = by_kind(docs, "Service", "scrape-postgres-replica")["spec"]
     assert scrape["clusterIP"] == "None" and scrape["publishNotReadyAddresses"] is True
     assert scrape["selector"] == {"app.kubernetes.io/name": "postgres-replica"}
-    assert not [d for d in docs if d["kind"] in ("Role", "RoleBinding", "ClusterRole")]
+    # the only RBAC is kube-state-metrics' own namespaced Role; Prometheus has none
+    assert {(d["kind"], d["metadata"]["name"]) for d in docs
+            if d["kind"] in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")} == {
+        ("Role", "kube-state-metrics"), ("RoleBinding", "kube-state-metrics")}
 
 
 def test_config_checksum_changes_with_config():
@@ -194,7 +218,8 @@ def test_dashboards_valid_json_with_panels(name):
     s = stack(name)
     boards = grafana.dashboards(s)
     expected = {"api", "nginx", "redis", "postgres"} | (
-        {"pgbouncer"} if s.pgbouncer.enabled else set())
+        {"pgbouncer"} if s.pgbouncer.enabled else set()) | (
+        {"kube-state-metrics"} if s.api.hpa.enabled or s.nginx.hpa.enabled else set())
     assert set(boards) == {f"{c}.json" for c in expected}
     for key, text in boards.items():
         board = json.loads(text)
@@ -215,8 +240,10 @@ def test_flows():
     assert p1 == {Flow("prometheus", "api", 9898), Flow("prometheus", "nginx", 9113),
                   Flow("prometheus", "redis", 9121), Flow("prometheus", "postgres", 9187),
                   Flow("prometheus", "pgbouncer", 9127), Flow("grafana", "prometheus", 9090),
-                  Flow("*", "grafana", 3000)}
+                  Flow("*", "grafana", 3000), Flow("prometheus", "kube-state-metrics", 8080),
+                  Flow("kube-state-metrics", "*", 443), Flow("kube-state-metrics", "*", 6443)}
     mvp = set(monitoring.flows(stack("mvp")))
+    assert not [f for f in mvp if "kube-state-metrics" in (f.src, f.dst)]
     assert Flow("prometheus", "pgbouncer", 9127) not in mvp
     assert not [f for f in mvp if "grafana" in (f.src, f.dst)]
     assert Flow("prometheus", "postgres-replica", 9187) in set(monitoring.flows(stack("phase2")))

@@ -91,6 +91,33 @@ def test_postgresql_conf_values():
     assert (conf["port"], conf["listen_addresses"]) == ("6000", "'127.0.0.1'")
 
 
+def test_postgresql_conf_preloads_pg_stat_statements():
+    # review 002 query-latency alert: the exporter's stat_statements collector needs the library
+    for name in STACKS:
+        conf = settings(postgres.postgresql_conf(load(name).stack))
+        assert conf["shared_preload_libraries"] == "'pg_stat_statements'", name
+        assert conf["pg_stat_statements.track"] == "top", name
+
+
+def test_init_sql_creates_pg_stat_statements_where_the_exporter_reads_it():
+    sql = postgres.init_sql(load("phase1").stack)
+    tail = sql[sql.index("ALTER SCHEMA public OWNER TO app;"):]
+    # in the exporter's database (postgres) and the app's, after the app database exists
+    assert re.findall(r"\\connect (\w+)\nCREATE EXTENSION IF NOT EXISTS pg_stat_statements;",
+                      tail) == ["postgres", "app"]
+    custom = Stack(postgres={"database": "postgres"})
+    assert postgres.init_sql(custom).count("CREATE EXTENSION IF NOT EXISTS pg_stat_statements") == 1
+
+
+def test_exporter_runs_the_stat_statements_collector():
+    for name in STACKS:
+        for sts in by_kind(postgres.manifests(load(name).stack), "StatefulSet"):
+            exporter = containers(sts)["postgres-exporter"]
+            assert exporter["args"] == ["--collector.stat_statements"], name
+            env = {e["name"]: e.get("value") for e in exporter["env"]}
+            assert env["DATA_SOURCE_URI"] == "127.0.0.1:5432/postgres?sslmode=disable"
+
+
 def test_pg_hba_is_scram_only():
     rules = [line.split() for line in postgres.pg_hba(load("phase2").stack).splitlines()
              if line and not line.startswith("#")]

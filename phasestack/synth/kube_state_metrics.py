@@ -1,0 +1,109 @@
+"""kube-state-metrics: the kube_horizontalpodautoscaler_* series the HpaAtMaxReplicas alert reads.
+
+Deployed only where that alert exists: Prometheus on and at least one HPA (api or nginx).
+A namespaced install: it lists and watches HPAs, Deployments and StatefulSets of the stack's own
+namespace through a Role, so it needs no cluster-wide read access. Prometheus scrapes it like
+every other job (phasestack.synth.prometheus.jobs: headless Service scrape-kube-state-metrics).
+"""
+
+from __future__ import annotations
+
+from phasestack.model import Resources, Stack
+from phasestack.synth.common import (
+    API,
+    NGINX,
+    Flow,
+    container,
+    deployment,
+    http_probe,
+    meta,
+    pod_spec,
+    resources,
+)
+
+NAME = "kube-state-metrics"
+COMPONENT = "monitoring"
+IMAGE = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0"
+UID = 65534                    # nobody, as upstream's examples/standard/deployment.yaml runs it
+PORT, TELEMETRY_PORT = 8080, 8081   # metrics (scraped) and its own telemetry
+API_SERVER_PORTS = (443, 6443)      # kubernetes.default Service port and the apiserver's own
+ANY = "*"
+
+# exactly the objects the metrics are read from: resource -> API group
+RESOURCES = {"horizontalpodautoscalers": "autoscaling", "deployments": "apps",
+             "statefulsets": "apps"}
+VERBS = ["get", "list", "watch"]
+
+
+def hpa_targets(stack: Stack) -> list[str]:
+    """Names of the stack's HPAs (each HPA is named after the Deployment it scales)."""
+    return [name for name, hpa in ((API, stack.api.hpa), (NGINX, stack.nginx.hpa))
+            if hpa.enabled]
+
+
+def enabled(stack: Stack) -> bool:
+    return stack.monitoring.prometheus and bool(hpa_targets(stack))
+
+
+def args(stack: Stack) -> list[str]:
+    return [f"--namespaces={stack.namespace}", f"--resources={','.join(RESOURCES)}",
+            f"--port={PORT}", f"--telemetry-port={TELEMETRY_PORT}"]
+
+
+def rules() -> list[dict]:
+    groups: dict[str, list[str]] = {}
+    for resource, group in RESOURCES.items():
+        groups.setdefault(group, []).append(resource)
+    return [{"apiGroups": [group], "resources": names, "verbs": VERBS}
+            for group, names in groups.items()]
+
+
+def _service_account(stack: Stack) -> dict:
+    # the pod talks to the API server with this account's token: the one mounted token of the
+    # stack, bound to read-only rules on three kinds in one namespace
+    return {"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": meta(stack, NAME, COMPONENT), "automountServiceAccountToken": True}
+
+
+def _role(stack: Stack) -> dict:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": meta(stack, NAME, COMPONENT), "rules": rules()}
+
+
+def _role_binding(stack: Stack) -> dict:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": meta(stack, NAME, COMPONENT),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
+            "subjects": [{"kind": "ServiceAccount", "name": NAME,
+                          "namespace": stack.namespace}]}
+
+
+def _deployment(stack: Stack) -> dict:
+    main = container(
+        NAME, IMAGE,
+        # phasestack's choice: three kinds in one namespace are a few dozen series
+        resources(Resources(cpu_request="10m", cpu_limit="100m", memory_request="32Mi",
+                            memory_limit="128Mi")),
+        {"http-metrics": PORT, "telemetry": TELEMETRY_PORT},
+        # v2.13 serves /livez on the metrics port (it asks the API server's /livez) and
+        # /readyz on the telemetry port (ready once its stores hold metrics)
+        liveness=http_probe("/livez", "http-metrics"),
+        readiness=http_probe("/readyz", "telemetry"),
+        args=args(stack))
+    spec = pod_spec(NAME, UID, [main], service_account=NAME, spread=False)
+    spec["automountServiceAccountToken"] = True  # bound by the RoleBinding above
+    return deployment(stack, NAME, COMPONENT, 1, spec)
+
+
+def manifests(stack: Stack) -> list[dict]:
+    if not enabled(stack):
+        return []
+    return [_service_account(stack), _role(stack), _role_binding(stack), _deployment(stack)]
+
+
+def flows(stack: Stack) -> list[Flow]:
+    """To the API server (any address: its endpoints are outside the namespace). Prometheus ->
+    kube-state-metrics comes from prometheus.jobs() like every other scrape."""
+    if not enabled(stack):
+        return []
+    return [Flow(NAME, ANY, port) for port in API_SERVER_PORTS]
