@@ -146,7 +146,8 @@ def services(stack: Stack) -> list[Service]:
                        f"{postgres.INITDB_DIR}/10-init-roles.sh": "init-roles.sh"},
                 volumes={"postgres_data": postgres.DATA_MOUNT},
                 tmpfs=["/tmp", postgres_config.SOCKET_DIR], read_only=False),
-        Service("postgres-exporter", IMAGES.postgres_exporter, sidecar_of=POSTGRES, environment={
+        Service("postgres-exporter", IMAGES.postgres_exporter, sidecar_of=POSTGRES,
+                command=list(postgres.EXPORTER_ARGS), environment={
             "DATA_SOURCE_URI": f"127.0.0.1:{PORTS.postgres}/postgres?sslmode=disable",
             "DATA_SOURCE_USER": "postgres", "DATA_SOURCE_PASS": Ref("postgresPassword")}),
     ]

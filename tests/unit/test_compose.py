@@ -94,3 +94,9 @@ def test_nginx_uses_a_static_upstream_of_the_api_service(files):
 def test_refuses_shapes_a_single_host_cannot_run(name):
     with pytest.raises(ValueError, match="docker target renders the MVP shape"):
         compose.compose_files(stackfile.load(name, ROOT).stack)
+
+
+def test_postgres_exporter_collects_statement_latency(files):
+    # the query-latency alert (review 002, Required Metrics) reads pg_stat_statements
+    doc = yaml.safe_load(files["docker-compose.yml"])
+    assert doc["services"]["postgres-exporter"]["command"] == ["--collector.stat_statements"]
