@@ -169,10 +169,11 @@ def _postgres_budget(stack: Stack) -> Check:
     pg, pgb = stack.postgres, stack.pgbouncer
     fixed = pg.read_replicas + pg.monitoring_connections + pg.superuser_reserved_connections
     if pgb.enabled:
-        # one pool (the read-write database) lands on the primary; read-only goes to replicas
-        pools = pgb.replicas * (pgb.default_pool_size + pgb.reserve_pool_size)
+        # the read-write pool lands on the primary; so does the read-only one until replicas exist
+        n = stack.pgbouncer_primary_pools
+        pools = pgb.replicas * (pgb.default_pool_size + pgb.reserve_pool_size) * n
         part = (f"pgbouncer pods {pgb.replicas} x (pool {pgb.default_pool_size} + reserve "
-                f"{pgb.reserve_pool_size}) x 1 pool")
+                f"{pgb.reserve_pool_size}) x {n} pool{'s' if n > 1 else ''}")
     else:
         pods, said = _pool_clients(stack)
         pools = pods * stack.app.app_pool_per_pod

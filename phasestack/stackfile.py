@@ -96,7 +96,12 @@ def deep_merge(base: dict, override: dict) -> dict:
 def load(ref: str | Path, root: Path | None = None) -> LoadedStack:
     path = resolve(str(ref), root)
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_text()
+        duplicates = _duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader))
+        if duplicates:
+            raise StackError([f"{path}: {key}: key given twice (line {line}); only one value "
+                              "can win" for key, line in duplicates])
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -117,6 +122,23 @@ def load(ref: str | Path, root: Path | None = None) -> LoadedStack:
     except ValidationError as exc:
         raise StackError(_describe(path, exc)) from None
     return LoadedStack(stack_name(path), path, stack, frozenset(secrets))
+
+
+def _duplicate_keys(node, where: str = "") -> list[tuple[str, int]]:
+    """(dotted key path, line) of every key a YAML mapping repeats; YAML keeps only the last."""
+    found: list[tuple[str, int]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key, value in node.value:
+            name = f"{where}.{key.value}" if where else str(key.value)
+            if key.value in seen:
+                found.append((name, key.start_mark.line + 1))
+            seen.add(key.value)
+            found.extend(_duplicate_keys(value, name))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found.extend(_duplicate_keys(item, f"{where}.{i}"))
+    return found
 
 
 def _config_of(path: Path, raw: Any) -> tuple[dict, set[str]]:

@@ -113,3 +113,13 @@ def test_first_to_break_phase1():
     # API: 6 x 100 x 0.7 = 420 rps; 10,000 users / 250 rps x 420 = 16,800 users
     assert report.breaks_at == {"check": "api_throughput", "component": "api",
                                 "peak_rps": 420.0, "users": 16_800}
+
+
+def test_postgres_budget_counts_the_read_only_pool_until_replicas_exist():
+    # phase1: no replicas, so <db>_ro is served by the primary as well
+    c = checks(plan(preset_stack("phase1")))["postgres_budget"]
+    assert c.formula.startswith("pgbouncer pods 2 x (pool 25 + reserve 5) x 2 pools + "
+                                "replication 0 + monitoring 2 + superuser_reserved 3 = 125")
+    c = checks(plan(preset_stack("phase3")))["postgres_budget"]
+    assert c.formula.startswith("pgbouncer pods 3 x (pool 25 + reserve 5) x 1 pool + "
+                                "replication 3 + monitoring 2 + superuser_reserved 3 = 98")

@@ -3,7 +3,18 @@
 import pytest
 from pydantic import ValidationError
 
-from phasestack.model import Api, Hpa, LoadTarget, Monitoring, PgBouncer, Postgres, Redis, Stack
+from phasestack.model import (
+    Api,
+    Hpa,
+    LoadTarget,
+    Monitoring,
+    Nginx,
+    PgBouncer,
+    Postgres,
+    Redis,
+    Resources,
+    Stack,
+)
 from phasestack.phases import PRESETS
 
 
@@ -63,15 +74,55 @@ def test_peak_from_requests_per_day():
      "min_pool_size (5) must be <= default_pool_size (4)"),
     (lambda: Monitoring(prometheus=False, alerts=True), "grafana and alerts need prometheus: true"),
     (lambda: Stack(pgbouncer={"enabled": True, "replicas": 10}),
-     "pgbouncer: server connections 10 x (25 + 5) = 300 exceed postgres max_connections 200 - 3 "
-     "reserved = 197"),
-    (lambda: Stack(target="docker", redis={"mode": "cluster", "masters": 3}),
+     "pgbouncer: server connections 10 x (25 + 5) x 2 pool(s) on the primary = 600 exceed "
+     "postgres max_connections 200 - 3 reserved = 197"),
+    (lambda: Stack(pgbouncer={"enabled": True, "replicas": 4}, postgres={"read_replicas": 1}),
+     None),  # 4 x 30 x 1 pool = 120: the read-only pool goes to the replica
+    (lambda: Redis(mode="cluster", masters=3, replicas_per_master=0),
+     "Redis Cluster needs replicas_per_master >= 1: without a replica, losing one master takes "
+     "its slots and the whole cluster down"),
+    (lambda: Redis(maxmemory_mb=4096),
+     "maxmemory_mb (4096) must be <= 80% of resources.memory_limit (2560Mi = 2,560 MiB)"),
+    (lambda: Postgres(app_user="replicator"),
+     "app_user 'replicator' is a role phasestack creates itself; choose another name"),
+    (lambda: Stack(namespace="kube-system"),
+     "'kube-system' is a system namespace; a stack needs one of its own"),
+    (lambda: Api(workers=[{"name": "mail"}, {"name": "mail"}]),
+     "worker names must be unique: mail given twice"),
+    (lambda: Nginx(trusted_proxies=["0.0.0.0/0"]),
+     "'0.0.0.0/0' trusts every address; name the proxies' ranges"),
+    (lambda: Nginx(trusted_proxies=["10.0.0.0/8; include /etc/passwd"]),
+     "'10.0.0.0/8; include /etc/passwd' is not an IP address or CIDR"),
+    (lambda: Resources(cpu_request="2", cpu_limit="500m"),
+     "cpu_request (2) must be <= cpu_limit (500m)"),
+    (lambda: Resources(memory_request="1Gi", memory_limit="512Mi"),
+     "memory_request (1Gi) must be <= memory_limit (512Mi)"),
+    (lambda: Stack(target="docker",
+                   redis={"mode": "cluster", "masters": 3, "replicas_per_master": 1}),
      "target: docker supports standalone Redis and no HPA (the MVP shape)"),
 ])
 def test_validator_messages(build, expected):
+    if expected is None:
+        build()
+        return
     with pytest.raises(ValidationError) as exc:
         build()
     assert message(exc) == expected
+
+
+@pytest.mark.parametrize("build, field", [
+    (lambda: Nginx(auth_path="/auth/ { return 200; } location /x"), "auth_path"),
+    (lambda: Resources(cpu_request="banana"), "cpu_request"),
+    (lambda: Resources(memory_limit="-5"), "memory_limit"),
+    (lambda: LoadTarget(peak_rps=float("inf")), "peak_rps"),
+    (lambda: LoadTarget(peak_rps=1e-320), "peak_rps"),
+    (lambda: LoadTarget(concurrent_users=10**400), "concurrent_users"),
+    (lambda: Api(replicas=10**20), "replicas"),
+])
+def test_out_of_range_and_injection_refused(build, field):
+    with pytest.raises(ValidationError) as exc:
+        build()
+    assert exc.value.errors()[0]["loc"][-1] == field
 
 
 def test_presets_are_valid_and_cited():

@@ -31,8 +31,16 @@ EXPECTED = {
     "no_config.yaml": "config: expected a mapping of 'phasestack:<key>' entries",
     "no_namespace.yaml": "config.phase: keys need a namespace, e.g. 'phasestack:phase'",
     "not_mapping.yaml": "expected a mapping with a 'config:' key, got list",
-    "pgbouncer_budget.yaml": "phasestack:pgbouncer: server connections 8 x (40 + 5) = 360 exceed "
-                             "postgres max_connections 200 - 3 reserved = 197",
+    "pgbouncer_budget.yaml": "phasestack:pgbouncer: server connections 8 x (40 + 5) x 1 pool(s) "
+                             "on the primary = 360 exceed postgres max_connections 200 - 3 "
+                             "reserved = 197",
+    "reserved_namespace.yaml": "phasestack:namespace: 'kube-system' is a system namespace; a "
+                               "stack needs one of its own",
+    "duplicate_key.yaml": "config.phasestack:api: key given twice (line 4); only one value can "
+                          "win",
+    "duplicate_workers.yaml": "phasestack:api: worker names must be unique: mail given twice",
+    "injected_path.yaml": "phasestack:nginx.auth_path: String should match pattern "
+                          "'^/[A-Za-z0-9._~/-]*$' (got '/auth/ { return 200; }')",
     "plain_secret.yaml": "phasestack:postgresPassword: plain-text secret; set it with "
                          "`pulumi config set --secret phasestack:postgresPassword`",
     "section_not_mapping.yaml": "phasestack:api: Input should be a valid dictionary or instance "

@@ -1,0 +1,15 @@
+"""Typed topology model: the one place where defaults live (DESIGN.md layer 1).
+
+Every model is frozen, refuses unknown keys, inf and NaN, bounds its numbers, and documents
+each field. Phase presets (phasestack.phases) and stack files only override these defaults.
+"""
+
+from phasestack.model.base import Hpa, Resources, Spec, cpu_cores, memory_bytes
+from phasestack.model.data import RESERVED_ROLES, PgBouncer, Postgres, Redis
+from phasestack.model.load import AppProfile, LoadTarget
+from phasestack.model.services import Api, Nginx, Worker
+from phasestack.model.stack import PHASES, RESERVED_NAMESPACES, Monitoring, Stack
+
+__all__ = ["PHASES", "RESERVED_NAMESPACES", "RESERVED_ROLES", "Api", "AppProfile", "Hpa",
+           "LoadTarget", "Monitoring", "Nginx", "PgBouncer", "Postgres", "Redis", "Resources",
+           "Spec", "Stack", "Worker", "cpu_cores", "memory_bytes"]

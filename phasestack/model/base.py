@@ -1,0 +1,61 @@
+"""Base of every spec, Kubernetes quantities, pod resources and autoscaling."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CPU = r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$"
+MEMORY = r"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"
+_MEMORY_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+                 "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+# Upper bounds keep every number a real deployment could use and refuse the rest, so the
+# planner's arithmetic never overflows (and inf/NaN are refused outright).
+MANY = 1_000_000
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+def cpu_cores(quantity: str) -> float:
+    return int(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def memory_bytes(quantity: str) -> int:
+    number, unit = re.fullmatch(r"([0-9]+)([A-Za-z]*)", quantity).groups()
+    return int(number) * _MEMORY_UNITS[unit]
+
+
+class Resources(Spec):
+    cpu_request: str = Field("250m", pattern=CPU, description="CPU request per pod.")
+    cpu_limit: str = Field("1", pattern=CPU, description="CPU limit per pod.")
+    memory_request: str = Field("256Mi", pattern=MEMORY, description="Memory request per pod.")
+    memory_limit: str = Field("512Mi", pattern=MEMORY, description="Memory limit per pod.")
+
+    @model_validator(mode="after")
+    def _request_within_limit(self) -> Resources:
+        if cpu_cores(self.cpu_request) > cpu_cores(self.cpu_limit):
+            raise ValueError(f"cpu_request ({self.cpu_request}) must be <= cpu_limit "
+                             f"({self.cpu_limit})")
+        if memory_bytes(self.memory_request) > memory_bytes(self.memory_limit):
+            raise ValueError(f"memory_request ({self.memory_request}) must be <= memory_limit "
+                             f"({self.memory_limit})")
+        return self
+
+
+class Hpa(Spec):
+    enabled: bool = Field(False, description="Create a HorizontalPodAutoscaler.")
+    min_replicas: int = Field(2, ge=1, le=1000, description="HPA lower bound.")
+    max_replicas: int = Field(6, ge=1, le=1000, description="HPA upper bound.")
+    # review 001 (001_9fbd6927d93be06f.txt), 7. Auto-scaling Configuration: TargetValue 70.0
+    cpu_target: int = Field(70, ge=10, le=100, description="Target average CPU utilisation, %.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Hpa:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) must be <= max_replicas ({self.max_replicas})"
+            )
+        return self

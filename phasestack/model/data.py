@@ -1,0 +1,125 @@
+"""The stateful tier: Redis, PostgreSQL with read replicas, PgBouncer."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from phasestack.model.base import MANY, Resources, Spec, memory_bytes
+
+# Roles the PostgreSQL init script creates itself; the app cannot take their names.
+RESERVED_ROLES = frozenset({"postgres", "replicator"})
+# maxmemory must leave the pod room for AOF rewrites, buffers and fragmentation
+REDIS_MEMORY_SHARE = 0.8
+
+
+class Redis(Spec):
+    mode: Literal["standalone", "cluster"] = Field("standalone", description="Topology.")
+    image: str = Field("redis:7.0-alpine", description="Redis image.")
+    masters: int = Field(1, ge=1, le=100, description="Masters (cluster mode needs at least 3).")
+    replicas_per_master: int = Field(0, ge=0, le=5, description="Replicas of each master.")
+    # review 002 (002_f99052a1f9a0162e.txt), Recommendation 4: 256MB -> 2GB
+    maxmemory_mb: int = Field(2048, ge=16, le=2**20, description="maxmemory per server, MiB.")
+    # Review 002 uses allkeys-lru but warns it may evict live sessions: refuse writes instead.
+    maxmemory_policy: Literal[
+        "noeviction", "volatile-lru", "volatile-lfu", "volatile-ttl", "allkeys-lru", "allkeys-lfu"
+    ] = Field("noeviction", description="Eviction policy; noeviction never drops a session.")
+    appendonly: bool = Field(True, description="AOF persistence.")
+    storage_gb: int = Field(5, ge=1, le=65_536, description="Volume size per pod, GiB.")
+    ops_per_master: float = Field(
+        50_000, gt=0, le=10**7, description="Operations per second one master serves (planner)."
+    )
+    resources: Resources = Field(
+        default_factory=lambda: Resources(cpu_request="250m", memory_request="2560Mi",
+                                          memory_limit="2560Mi"),
+        description="Redis pod resources (memory above maxmemory for overhead).",
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> Redis:
+        if self.mode == "cluster" and self.masters < 3:
+            raise ValueError(f"Redis Cluster needs at least 3 masters, got {self.masters}")
+        if self.mode == "cluster" and self.replicas_per_master < 1:
+            raise ValueError("Redis Cluster needs replicas_per_master >= 1: without a replica, "
+                             "losing one master takes its slots and the whole cluster down")
+        if self.mode == "standalone" and self.masters != 1:
+            raise ValueError(f"standalone Redis has exactly 1 master, got {self.masters}")
+        limit = memory_bytes(self.resources.memory_limit)
+        if self.maxmemory_mb * 2**20 > REDIS_MEMORY_SHARE * limit:
+            raise ValueError(
+                f"maxmemory_mb ({self.maxmemory_mb}) must be <= {REDIS_MEMORY_SHARE:.0%} of "
+                f"resources.memory_limit ({self.resources.memory_limit} = "
+                f"{limit / 2**20:,.0f} MiB)")
+        return self
+
+    @property
+    def pods(self) -> int:
+        return self.masters * (1 + self.replicas_per_master)
+
+
+class Postgres(Spec):
+    image: str = Field("postgres:15-alpine", description="PostgreSQL image.")
+    max_connections: int = Field(200, ge=10, le=10_000, description="max_connections.")
+    superuser_reserved_connections: int = Field(3, ge=0, le=100,
+                                                description="Kept for superusers.")
+    monitoring_connections: int = Field(2, ge=0, le=100,
+                                        description="Connections the exporter holds.")
+    read_replicas: int = Field(0, ge=0, le=10, description="Streaming read replicas.")
+    shared_buffers_mb: int = Field(256, ge=16, le=2**20, description="shared_buffers, MiB.")
+    storage_gb: int = Field(20, ge=1, le=65_536, description="Volume size, GiB.")
+    # review 003 (003_dcc3c24c5985e7cb.txt), 5. Could a Bad Query Lock Full Table?
+    statement_timeout_s: int = Field(30, ge=1, le=86_400,
+                                     description="statement_timeout of the app role.")
+    lock_timeout_s: int = Field(5, ge=1, le=86_400, description="lock_timeout of the app role.")
+    database: str = Field("app", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="Database.")
+    app_user: str = Field("app", pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+                          description="Application role (not postgres or replicator).")
+    resources: Resources = Field(
+        default_factory=lambda: Resources(cpu_request="500m", cpu_limit="2",
+                                          memory_request="1Gi", memory_limit="2Gi"),
+        description="PostgreSQL pod resources.",
+    )
+
+    @model_validator(mode="after")
+    def _reserve(self) -> Postgres:
+        if self.superuser_reserved_connections >= self.max_connections:
+            raise ValueError(
+                f"superuser_reserved_connections ({self.superuser_reserved_connections}) must be "
+                f"< max_connections ({self.max_connections})"
+            )
+        if self.app_user in RESERVED_ROLES:
+            raise ValueError(f"app_user {self.app_user!r} is a role phasestack creates itself; "
+                             "choose another name")
+        return self
+
+
+class PgBouncer(Spec):
+    enabled: bool = Field(False, description="Put PgBouncer between the API and PostgreSQL.")
+    image: str = Field("bitnami/pgbouncer:1.23.1", description="PgBouncer image.")
+    replicas: int = Field(2, ge=1, le=100, description="PgBouncer pods.")
+    # review 002, Appendix "Phase 2: PgBouncer" compose block: transaction, 200 / 25 / 5
+    pool_mode: Literal["transaction", "session", "statement"] = Field(
+        "transaction", description="Pooling mode."
+    )
+    max_client_conn: int = Field(200, ge=1, le=MANY, description="Client connections per pod.")
+    default_pool_size: int = Field(25, ge=1, le=10_000,
+                                   description="Server connections per pool per pod.")
+    min_pool_size: int = Field(5, ge=0, le=10_000,
+                               description="Server connections kept open per pool.")
+    reserve_pool_size: int = Field(5, ge=0, le=10_000,
+                                   description="Extra server connections under load.")
+    resources: Resources = Field(
+        default_factory=lambda: Resources(cpu_request="100m", memory_request="64Mi",
+                                          memory_limit="128Mi"),
+        description="PgBouncer pod resources.",
+    )
+
+    @model_validator(mode="after")
+    def _pools(self) -> PgBouncer:
+        if self.min_pool_size > self.default_pool_size:
+            raise ValueError(
+                f"min_pool_size ({self.min_pool_size}) must be <= default_pool_size "
+                f"({self.default_pool_size})"
+            )
+        return self

@@ -1,0 +1,97 @@
+"""The stateless tier: API Deployment (and its queue workers) and the nginx load balancer."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pydantic import Field, field_validator, model_validator
+
+from phasestack.model.base import MANY, Hpa, Resources, Spec
+
+# An HTTP path nginx and the probes can take verbatim (no spaces, braces or semicolons).
+URL_PATH = r"^/[A-Za-z0-9._~/-]*$"
+
+
+class Worker(Spec):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$", description="Worker Deployment name.")
+    replicas: int = Field(1, ge=1, le=1000, description="Worker pods.")
+    command: list[str] = Field(default_factory=list, description="Container command override.")
+    resources: Resources = Field(default_factory=Resources, description="Worker pod resources.")
+
+
+class Api(Spec):
+    image: str = Field(
+        "ghcr.io/stefanprodan/podinfo:6.7.1",
+        description="API image; the default demo app serves /healthz, /readyz and /metrics.",
+    )
+    port: int = Field(9898, ge=1, le=65535, description="Container port the API listens on.")
+    replicas: int = Field(2, ge=1, le=1000, description="Replicas when the HPA is off.")
+    hpa: Hpa = Field(default_factory=Hpa, description="Autoscaling of the API Deployment.")
+    resources: Resources = Field(default_factory=Resources, description="API pod resources.")
+    health_path: str = Field("/healthz", pattern=URL_PATH, description="Liveness probe path.")
+    ready_path: str = Field("/readyz", pattern=URL_PATH, description="Readiness probe path.")
+    workers: list[Worker] = Field(default_factory=list, description="Queue consumer Deployments.")
+
+    @model_validator(mode="after")
+    def _unique_workers(self) -> Api:
+        names = [w.name for w in self.workers]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"worker names must be unique: {', '.join(twice)} given twice")
+        return self
+
+    @property
+    def max_pods(self) -> int:
+        return self.hpa.max_replicas if self.hpa.enabled else self.replicas
+
+    @property
+    def min_pods(self) -> int:
+        return self.hpa.min_replicas if self.hpa.enabled else self.replicas
+
+
+class Nginx(Spec):
+    image: str = Field("nginx:1.27.3-alpine", description="nginx image (1.27.3+ for `resolve`).")
+    replicas: int = Field(1, ge=1, le=100, description="nginx pods when the HPA is off.")
+    hpa: Hpa = Field(
+        default_factory=lambda: Hpa(min_replicas=3, max_replicas=6),
+        description="Autoscaling of the nginx Deployment.",
+    )
+    # review 000 (000_f42598e3354b7376.txt), 3. Inadequate Rate Limiting: 300/min, 10/min auth
+    rate_limit_per_minute: int = Field(300, ge=1, le=MANY, description="General limit per IP.")
+    auth_rate_limit_per_minute: int = Field(10, ge=1, le=MANY, description="Auth limit per IP.")
+    auth_path: str = Field("/auth/", pattern=URL_PATH,
+                           description="Path prefix the auth limit applies to.")
+    burst: int = Field(20, ge=0, le=100_000, description="limit_req burst, general zone.")
+    # review 003 (003_dcc3c24c5985e7cb.txt): request size limits
+    client_max_body_size: str = Field(
+        "1m", pattern=r"^[0-9]+[kmg]?$", description="Largest request body."
+    )
+    rps_per_replica: float = Field(
+        5000, gt=0, le=MANY, description="Requests per second one nginx pod proxies (planner)."
+    )
+    resources: Resources = Field(
+        default_factory=lambda: Resources(cpu_request="100m", memory_request="64Mi",
+                                          memory_limit="128Mi"),
+        description="nginx pod resources.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
+        description="CIDRs whose X-Forwarded-For is trusted for the client IP.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                net = ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an IP address or CIDR") from None
+            if net.prefixlen == 0:
+                # trusting everyone lets any client pick its own address: no per-IP limit left
+                raise ValueError(f"{cidr!r} trusts every address; name the proxies' ranges")
+        return value
+
+    @property
+    def max_pods(self) -> int:
+        return self.hpa.max_replicas if self.hpa.enabled else self.replicas

@@ -1,0 +1,87 @@
+"""Monitoring and the whole Stack, with the rules that span components."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from phasestack.model.base import Spec
+from phasestack.model.data import PgBouncer, Postgres, Redis
+from phasestack.model.load import AppProfile, LoadTarget
+from phasestack.model.services import Api, Nginx
+
+PHASES = ("mvp", "phase1", "phase2", "phase3")
+# A stack owns its namespace: default-deny policies and pod-security labels would break these.
+RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+
+
+class Monitoring(Spec):
+    prometheus: bool = Field(True, description="Deploy Prometheus.")
+    grafana: bool = Field(False, description="Deploy Grafana with provisioned dashboards.")
+    alerts: bool = Field(False, description="Load the alert rules into Prometheus.")
+    retention: str = Field("15d", pattern=r"^[0-9]+[hdw]$", description="Prometheus retention.")
+    scrape_interval: str = Field("15s", pattern=r"^[0-9]+[sm]$", description="Scrape interval.")
+    storage_gb: int = Field(10, ge=1, le=65_536, description="Prometheus volume size, GiB.")
+
+    @model_validator(mode="after")
+    def _needs_prometheus(self) -> Monitoring:
+        if (self.grafana or self.alerts) and not self.prometheus:
+            raise ValueError("grafana and alerts need prometheus: true")
+        return self
+
+
+class Stack(Spec):
+    """A whole topology: what one stack file describes after presets are applied."""
+
+    phase: Literal["mvp", "phase1", "phase2", "phase3"] = Field(
+        "mvp", description="Phase preset the stack starts from."
+    )
+    namespace: str = Field(
+        "phasestack", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
+        description="Kubernetes namespace the stack owns (not default or kube-*).",
+    )
+    target: Literal["kubernetes", "docker"] = Field(
+        "kubernetes", description="Deploy to a Kubernetes cluster, or a single Docker host."
+    )
+    kube_context: str | None = Field(None, description="kubeconfig context; current if unset.")
+    review: str | None = Field(None, description="Scaling review this stack follows, if any.")
+    load: LoadTarget = Field(default_factory=LoadTarget, description="Load the stack must carry.")
+    app: AppProfile = Field(default_factory=AppProfile, description="How the API uses its tier.")
+    api: Api = Field(default_factory=Api, description="API Deployment and HPA.")
+    nginx: Nginx = Field(default_factory=Nginx, description="nginx load balancer.")
+    redis: Redis = Field(default_factory=Redis, description="Redis standalone or Cluster.")
+    postgres: Postgres = Field(default_factory=Postgres, description="PostgreSQL and replicas.")
+    pgbouncer: PgBouncer = Field(default_factory=PgBouncer, description="PgBouncer pooler.")
+    monitoring: Monitoring = Field(default_factory=Monitoring, description="Prometheus, Grafana.")
+
+    @field_validator("namespace")
+    @classmethod
+    def _own_namespace(cls, value: str) -> str:
+        if value in RESERVED_NAMESPACES:
+            raise ValueError(f"{value!r} is a system namespace; a stack needs one of its own")
+        return value
+
+    @property
+    def pgbouncer_primary_pools(self) -> int:
+        """PgBouncer pools that land on the primary: the read-only database goes there too
+        until the stack has read replicas."""
+        return 1 if self.postgres.read_replicas else 2
+
+    @model_validator(mode="after")
+    def _cross(self) -> Stack:
+        pg, pgb = self.postgres, self.pgbouncer
+        if pgb.enabled:
+            pools = self.pgbouncer_primary_pools
+            server = pgb.replicas * (pgb.default_pool_size + pgb.reserve_pool_size) * pools
+            usable = pg.max_connections - pg.superuser_reserved_connections
+            if server > usable:
+                raise ValueError(
+                    f"pgbouncer: server connections {pgb.replicas} x ({pgb.default_pool_size} + "
+                    f"{pgb.reserve_pool_size}) x {pools} pool(s) on the primary = {server} "
+                    f"exceed postgres max_connections {pg.max_connections} - "
+                    f"{pg.superuser_reserved_connections} reserved = {usable}"
+                )
+        if self.target == "docker" and (self.redis.mode == "cluster" or self.api.hpa.enabled):
+            raise ValueError("target: docker supports standalone Redis and no HPA (the MVP shape)")
+        return self
