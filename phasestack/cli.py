@@ -115,14 +115,24 @@ def render(stack: str, out: Path | None, to_stdout: bool, fmt: str) -> None:
 
     Secrets come from PHASESTACK_POSTGRES_PASSWORD, PHASESTACK_APP_PASSWORD,
     PHASESTACK_REPLICATION_PASSWORD, PHASESTACK_REDIS_PASSWORD and PHASESTACK_GRAFANA_PASSWORD
-    when set, else are generated; they go only to OUT/secrets.yaml (mode 0600, git-ignored).
+    when set, else from OUT/secrets.yaml of an earlier render, else are generated; they go only
+    to OUT/secrets.yaml (mode 0600, git-ignored). OUT must be new, empty, or an earlier render.
     """
     from phasestack import render as rendering
+    from phasestack.synth import secrets
 
     if (out is None) == (not to_stdout):
         click.echo("error: give exactly one of --out DIR or --stdout", err=True)
         sys.exit(BAD_INPUT)
     loaded = _load(stack)
+    try:
+        if out is not None:
+            rendering.check_target(out)
+        values = secrets.from_environment(
+            previous=rendering.previous_credentials(out) if out is not None else None)
+    except ValueError as exc:  # TargetError, or a supplied credential that is not URL-safe
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(BAD_INPUT)
     if fmt == "compose":
         from phasestack import compose
 
@@ -136,7 +146,7 @@ def render(stack: str, out: Path | None, to_stdout: bool, fmt: str) -> None:
             _write(out, lambda: rendering.write_texts(out, texts))
             click.echo(f"wrote {len(texts)} files to {out}")
         return
-    docs = rendering.manifests(loaded.stack)
+    docs = rendering.manifests(loaded.stack, values)
     if to_stdout:
         click.echo(rendering.stdout_text(docs), nl=False)
         click.echo("# Secrets are not printed; use --out DIR (secrets.yaml, mode 0600)", err=True)

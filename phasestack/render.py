@@ -1,8 +1,12 @@
 """Render a stack to files: one multi-document YAML per component, Secrets apart (mode 0600).
 
-Secret values come from PHASESTACK_<NAME> environment variables or are generated fresh; they are
-written only to secrets.yaml (mode 0600, git-ignored by the .gitignore written beside it) and
-never to stdout.
+Secret values come from PHASESTACK_<NAME> environment variables, else from the secrets.yaml an
+earlier render left in the same directory (re-rendering never rotates live passwords), else are
+generated; they are written only to secrets.yaml (mode 0600, git-ignored by the .gitignore
+written beside it) and never to stdout.
+
+A render replaces its output directory whole, so it only ever replaces a directory it made
+itself (marked by MARKER) or an empty one.
 """
 
 from __future__ import annotations
@@ -18,6 +22,31 @@ from phasestack.model import Stack
 from phasestack.synth import component_of, order_key, secrets, synthesize
 
 SECRETS_FILE = "secrets.yaml"
+MARKER = ".phasestack-render"
+
+
+class TargetError(ValueError):
+    """--out names a directory render must not replace."""
+
+
+def check_target(out: Path) -> None:
+    out, here = out.resolve(), Path.cwd().resolve()
+    if out == here or out in here.parents:
+        raise TargetError(f"--out {out}: is the current directory or one of its parents; "
+                          "render replaces its output directory whole")
+    if out.exists() and not out.is_dir():
+        raise TargetError(f"--out {out}: is a file, not a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise TargetError(f"--out {out}: not empty and not made by phasestack render (no "
+                          f"{MARKER}); choose a new or empty directory")
+
+
+def previous_credentials(out: Path) -> dict[str, str]:
+    """Credentials of an earlier render into `out`, so the next one keeps them."""
+    path = out / SECRETS_FILE
+    if not ((out / MARKER).is_file() and path.is_file()):
+        return {}
+    return secrets.from_manifests([d for d in yaml.safe_load_all(path.read_text()) if d])
 
 
 class _Dumper(yaml.SafeDumper):
@@ -67,15 +96,22 @@ def write(out: Path, docs: list[dict]) -> list[Path]:
     return write_texts(out, texts, {SECRETS_FILE: secret_text})
 
 
+def _marker_text() -> str:
+    return ("Written by `phasestack render`: the next render into this directory replaces it "
+            "whole.\n")
+
+
 def write_texts(out: Path, texts: dict[str, str], private: dict[str, str] | None = None
                 ) -> list[Path]:
     """Write atomically: build in a temp dir beside `out`, then swap it in. Private files get
     mode 0600 and a .gitignore entry."""
+    check_target(out)
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     tmp.chmod(0o755)
     try:
+        (tmp / MARKER).write_text(_marker_text())
         for name, text in texts.items():
             (tmp / name).write_text(text)
         for name, text in (private or {}).items():

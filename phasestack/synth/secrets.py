@@ -4,6 +4,7 @@ pulumi_random or `pulumi config set --secret`), never from here: no default pass
 from __future__ import annotations
 
 import os
+import re
 import secrets as _random
 
 from phasestack.model import Stack
@@ -25,10 +26,32 @@ def env_var(credential: str) -> str:
     return f"PHASESTACK_{snake}"
 
 
-def from_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Each credential from PHASESTACK_<NAME>, else a fresh 32-byte random value."""
+# Credentials go into connection URLs (DATABASE_URL, REDIS_URL) and the PgBouncer userlist
+# unescaped, so a supplied one must be URL-safe; generated ones are (token_urlsafe).
+SUPPLIED = re.compile(r"^[A-Za-z0-9._~-]{16,}$")
+
+
+def from_environment(environ: dict[str, str] | None = None,
+                     previous: dict[str, str] | None = None) -> dict[str, str]:
+    """Each credential from PHASESTACK_<NAME>, else the previous render's value (so re-rendering
+    never rotates a live password), else a fresh 32-byte random value. Raises ValueError naming
+    the variables (never their values) that are not URL-safe or shorter than 16 characters."""
     env = os.environ if environ is None else environ
-    return {c: env.get(env_var(c)) or _random.token_urlsafe(32) for c in CREDENTIALS}
+    bad = [env_var(c) for c in CREDENTIALS if env.get(env_var(c))
+           and not SUPPLIED.match(env[env_var(c)])]
+    if bad:
+        raise ValueError(f"{', '.join(bad)}: use at least 16 characters of letters, digits and "
+                         ". _ ~ - (credentials go into connection URLs unescaped)")
+    prev = previous or {}
+    return {c: env.get(env_var(c)) or prev.get(c) or _random.token_urlsafe(32)
+            for c in CREDENTIALS}
+
+
+def from_manifests(docs: list[dict]) -> dict[str, str]:
+    """Credentials back out of rendered Secret manifests (the inverse of manifests())."""
+    found = {(d["metadata"]["name"], k): v for d in docs if d.get("kind") == "Secret"
+             for k, v in d.get("stringData", {}).items()}
+    return {c: found[where] for c, where in CREDENTIALS.items() if where in found}
 
 
 def userlist(stack: Stack, app_password: str) -> str:

@@ -111,3 +111,48 @@ def test_needs_exactly_one_destination():
     r = CliRunner().invoke(main, ["render", "phase1"])
     assert r.exit_code == 2
     assert r.output == "error: give exactly one of --out DIR or --stdout\n"
+
+
+def test_refuses_to_replace_what_it_did_not_write(tmp_path, monkeypatch):
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "todo.txt").write_text("keep me")
+    r = CliRunner().invoke(main, ["render", "phase1", "--out", str(mine)])
+    assert r.exit_code == 2
+    assert r.output == (f"error: --out {mine}: not empty and not made by phasestack render "
+                        "(no .phasestack-render); choose a new or empty directory\n")
+    assert (mine / "todo.txt").read_text() == "keep me"
+    for target in (".", ""):
+        r = CliRunner().invoke(main, ["render", "phase1", "--out", target])
+        assert r.exit_code == 2, target
+        assert "is the current directory or one of its parents" in r.output
+    assert (ROOT / "README.md").is_file()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert render("phase1", "--out", str(empty)).exit_code == 0
+    assert (empty / ".phasestack-render").is_file()
+
+
+def test_rerender_keeps_credentials_and_environment_wins(tmp_path):
+    out = tmp_path / "o"
+    blank = {k: "" for k in FIXED}
+    render("phase1", "--out", str(out), env=blank)
+    first = (out / "secrets.yaml").read_text()
+    render("phase1", "--out", str(out), env=blank)
+    assert (out / "secrets.yaml").read_text() == first  # no silent rotation of live passwords
+    render("phase1", "--out", str(out), env={**blank, env_var("appPassword"): "a" * 20})
+    values = [d["stringData"] for d in yaml.safe_load_all((out / "secrets.yaml").read_text())]
+    pg = next(v for v in values if "app-password" in v)
+    assert pg["app-password"] == "a" * 20
+    assert pg["postgres-password"] in first
+
+
+def test_supplied_credentials_must_be_url_safe(tmp_path):
+    env = {env_var("redisPassword"): "p@ss:word/with-specials"}
+    r = CliRunner().invoke(main, ["render", "phase1", "--out", str(tmp_path / "x")], env=env)
+    assert r.exit_code == 2
+    assert r.output == ("error: PHASESTACK_REDIS_PASSWORD: use at least 16 characters of "
+                        "letters, digits and . _ ~ - (credentials go into connection URLs "
+                        "unescaped)\n")
+    assert "p@ss" not in r.output
+    assert not (tmp_path / "x").exists()
