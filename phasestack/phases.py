@@ -6,6 +6,7 @@ derived number (client connections, HPA ceilings) the comment says how it was de
 
 from __future__ import annotations
 
+# The review files, for modules that quote them in generated configs.
 R000 = "000_f42598e3354b7376.txt"
 R001 = "001_9fbd6927d93be06f.txt"
 R002 = "002_f99052a1f9a0162e.txt"
@@ -33,7 +34,8 @@ PRESETS: dict[str, dict] = {
     "phase1": {
         # review 000, Target: 10,000+ concurrent users, 7M req/day, ~250 peak rps
         "load": {"concurrent_users": 10_000, "requests_per_day": 7_000_000, "peak_rps": 250},
-        # review 001, Kubernetes autoscaling at 70% CPU; 2 pods minimum for HA (review 002)
+        # review 001, 7. Auto-scaling Configuration: TargetValue 70.0 (CPU); 2 pods minimum for
+        # HA (review 002, Recommended MVP Launch Configuration)
         "api": {"hpa": {"enabled": True, "min_replicas": 2, "max_replicas": 6, "cpu_target": 70}},
         "nginx": {"replicas": 2, "hpa": {"enabled": False}},
         # review 002, Redis Scaling Roadmap, Phase 1: single node, 2GB
@@ -51,8 +53,10 @@ PRESETS: dict[str, dict] = {
         # review 002, Redis Scaling Roadmap: Phase 2 = 50k concurrent; its burst model
         # (100k users in 60 s = 1,666 rps) scaled to 50k gives 833 rps
         "load": {"concurrent_users": 50_000, "peak_rps": 833},
-        # review 002, Scalability Framework: API auto-scaling 3+ instances; ceiling 20 from
-        # review 001's replica count, so 20 x 100 rps x 70% = 1,400 rps covers 833 with room
+        # review 002, 11. Scaling Roadmap, Phase 2: "API auto-scaling (3+ instances)" (its
+        # Scalability Framework table says 5+; the roadmap's 3 is the floor); ceiling 20 from
+        # review 001's Kubernetes Migration (replicas: 20), so 20 x 100 rps x 70% = 1,400 rps
+        # covers 833 with room
         "api": {"hpa": {"enabled": True, "min_replicas": 3, "max_replicas": 20, "cpu_target": 70}},
         "nginx": {"replicas": 2, "hpa": {"enabled": False}},
         # review 002, Redis Scaling Roadmap, Phase 2: Redis Cluster (3 masters)
