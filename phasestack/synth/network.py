@@ -25,8 +25,15 @@ def _policy(stack: Stack, name: str, pods: dict, types: list[str], **rules) -> d
                      "policyTypes": types, **rules}}
 
 
-def _ports(ports: set[int]) -> list[dict]:
-    return [{"protocol": "TCP", "port": p} for p in sorted(ports)]
+def _rules(peers: dict[str, set[int]], side: str) -> list[dict]:
+    """One rule per peer (pods by name, or anyone for ANY); side is "from" or "to"."""
+    rules = []
+    for peer, ports in sorted(peers.items()):
+        rule: dict = {"ports": [{"protocol": "TCP", "port": p} for p in sorted(ports)]}
+        if peer != ANY:
+            rule[side] = [{"podSelector": {"matchLabels": selector(peer)}}]
+        rules.append(rule)
+    return rules
 
 
 def policies(stack: Stack, flows: list[Flow]) -> list[dict]:
@@ -43,20 +50,8 @@ def policies(stack: Stack, flows: list[Flow]) -> list[dict]:
             inbound[f.dst][f.src].add(f.port)
         if f.src != ANY:
             outbound[f.src][f.dst].add(f.port)
-    for dst in sorted(inbound):
-        rules = []
-        for src, ports in sorted(inbound[dst].items()):
-            rule = {"ports": _ports(ports)}
-            if src != ANY:
-                rule["from"] = [{"podSelector": {"matchLabels": selector(src)}}]
-            rules.append(rule)
-        out.append(_policy(stack, f"ingress-{dst}", selector(dst), ["Ingress"], ingress=rules))
-    for src in sorted(outbound):
-        rules = []
-        for dst, ports in sorted(outbound[src].items()):
-            rule = {"ports": _ports(ports)}
-            if dst != ANY:
-                rule["to"] = [{"podSelector": {"matchLabels": selector(dst)}}]
-            rules.append(rule)
-        out.append(_policy(stack, f"egress-{src}", selector(src), ["Egress"], egress=rules))
+    out += [_policy(stack, f"ingress-{dst}", selector(dst), ["Ingress"],
+                    ingress=_rules(inbound[dst], "from")) for dst in sorted(inbound)]
+    out += [_policy(stack, f"egress-{src}", selector(src), ["Egress"],
+                    egress=_rules(outbound[src], "to")) for src in sorted(outbound)]
     return out

@@ -199,12 +199,38 @@ def test_network_policies_allow_every_flow_and_deny_by_default(name):
             continue
         assert f.src in pods and f.dst in pods, f
         assert _allowed(policies, pods[f.src], pods[f.dst], f.port), f
-    # the topology's core path, whatever the modules declare
-    db = ("pgbouncer", 6432) if s.pgbouncer.enabled else ("postgres", 5432)
-    assert _allowed(policies, pods["nginx"], pods["api"], s.api.port)
-    assert _allowed(policies, pods["api"], pods[db[0]], db[1])
-    assert _allowed(policies, pods["api"], pods["redis"], 6379)
+    # what the topology needs, written down here independently of what the modules declare
+    for src, dst, port in required_flows(s):
+        assert src in pods and dst in pods, (src, dst)
+        assert _allowed(policies, pods[src], pods[dst], port), (src, dst, port)
     assert not _allowed(policies, pods["nginx"], pods["postgres"], 5432)
+    assert not _allowed(policies, pods["api"], pods["postgres"], 5432) or not s.pgbouncer.enabled
+
+
+def required_flows(s) -> list[tuple[str, str, int]]:
+    clients = ["api", *(f"worker-{w.name}" for w in s.api.workers)]
+    db = ("pgbouncer", 6432) if s.pgbouncer.enabled else ("postgres", 5432)
+    need = [("nginx", "api", s.api.port)]
+    need += [(c, *db) for c in clients] + [(c, "redis", 6379) for c in clients]
+    if s.pgbouncer.enabled:
+        need.append(("pgbouncer", "postgres", 5432))
+    if s.postgres.read_replicas:
+        need.append(("postgres-replica", "postgres", 5432))
+        if s.pgbouncer.enabled:
+            need.append(("pgbouncer", "postgres-replica", 5432))
+    if s.redis.mode == "cluster":
+        need += [("redis", "redis", 6379), ("redis", "redis", 16379),
+                 ("redis-cluster-bootstrap", "redis", 6379)]
+    if s.monitoring.prometheus:
+        need += [("prometheus", "api", s.api.port), ("prometheus", "nginx", 9113),
+                 ("prometheus", "redis", 9121), ("prometheus", "postgres", 9187)]
+        if s.pgbouncer.enabled:
+            need.append(("prometheus", "pgbouncer", 9127))
+        if s.postgres.read_replicas:
+            need.append(("prometheus", "postgres-replica", 9187))
+    if s.monitoring.grafana:
+        need.append(("grafana", "prometheus", 9090))
+    return need
 
 
 @pytest.mark.parametrize("name", STACKS)
