@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 
 from phasestack import capacity, report
-from phasestack.model import Stack
-from phasestack.stackfile import StackError, list_stack_files, load, stack_name
+from phasestack.stackfile import StackError, list_stack_files, load
 
 BAD_INPUT = 2
 
@@ -96,11 +95,10 @@ def validate(stack_refs: tuple[str, ...]) -> None:
 
 @main.command()
 def schema() -> None:
-    """JSON Schema of a stack's `phasestack:` config (keys without the namespace)."""
-    doc = Stack.model_json_schema()
-    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    doc["title"] = "phasestack stack config"
-    click.echo(json.dumps(doc, indent=2, sort_keys=True))
+    """JSON Schema of a stack file (config: with phasestack:-namespaced keys)."""
+    from phasestack.stackfile import file_schema
+
+    click.echo(json.dumps(file_schema(), indent=2, sort_keys=True))
 
 
 @main.command()
@@ -193,5 +191,3 @@ def paths() -> None:
 if __name__ == "__main__":  # pragma: no cover
     main()
 
-
-__all__ = ["main", "stack_name"]

@@ -124,6 +124,31 @@ def load(ref: str | Path, root: Path | None = None) -> LoadedStack:
     return LoadedStack(stack_name(path), path, stack, frozenset(secrets))
 
 
+def file_schema() -> dict:
+    """JSON Schema of a whole stack file, so editors can check stacks/Pulumi.<name>.yaml."""
+    model = Stack.model_json_schema()
+    secure = {"type": "object", "properties": {"secure": {"type": "string"}},
+              "required": ["secure"], "additionalProperties": False,
+              "description": "Set with `pulumi config set --secret`; never plain text."}
+    config = {f"{NAMESPACE}:{k}": v for k, v in model["properties"].items()}
+    config.update({f"{NAMESPACE}:{k}": secure for k in sorted(SECRET_KEYS)})
+    providers = "|".join(sorted(PROVIDER_NAMESPACES))
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "phasestack stack file (stacks/Pulumi.<stack>.yaml)",
+        "type": "object",
+        "properties": {
+            "config": {"type": "object", "properties": config,
+                       "patternProperties": {f"^({providers}):": {}},
+                       "additionalProperties": False},
+            **{k: {"type": "string"} for k in sorted(TOP_LEVEL_KEYS - {"config"})},
+        },
+        "required": ["config"],
+        "additionalProperties": False,
+        "$defs": model.get("$defs", {}),
+    }
+
+
 def _duplicate_keys(node, where: str = "") -> list[tuple[str, int]]:
     """(dotted key path, line) of every key a YAML mapping repeats; YAML keeps only the last."""
     found: list[tuple[str, int]] = []

@@ -85,14 +85,22 @@ def test_validate_all_and_some(tmp_path):
     assert f"error: {bad}: the file is empty" in r.output
 
 
-def test_schema_describes_stack_config():
-    r = run("schema")
-    doc = json.loads(r.output)
-    assert set(doc["properties"]) >= {"phase", "load", "api", "redis", "pgbouncer"}
-    assert doc["additionalProperties"] is False
+def test_schema_checks_real_stack_files():
+    import jsonschema
+    import yaml
+
+    doc = json.loads(run("schema").output)
+    config = doc["properties"]["config"]["properties"]
+    assert {"phasestack:phase", "phasestack:api", "phasestack:postgresPassword"} <= set(config)
     pgb = doc["$defs"]["PgBouncer"]["properties"]
-    assert pgb["default_pool_size"]["default"] == 25
-    assert pgb["default_pool_size"]["description"]
+    assert pgb["default_pool_size"]["default"] == 25 and pgb["default_pool_size"]["description"]
+    validator = jsonschema.Draft202012Validator(doc)
+    for path in sorted((ROOT / "stacks").glob("Pulumi.*.yaml")):
+        errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
+        assert not errors, (path.name, [e.message for e in errors])
+    broken = yaml.safe_load((ROOT / "tests/unit/broken/unknown_nested.yaml").read_text())
+    assert [e.message for e in validator.iter_errors(broken)] == [
+        "Additional properties are not allowed ('max_replica' was unexpected)"]
 
 
 def test_paths_lists_each_review_in_order():
