@@ -1,7 +1,8 @@
-"""The Pulumi program: `pulumi up --stack phase2` deploys stacks/Pulumi.phase2.yaml.
+"""The Pulumi program: `pulumi up --stack phase2` deploys the stack phase2.
 
-The Pulumi CLI runs this with the project root as cwd; Pulumi.yaml's stackConfigDir points at
-stacks/, so the stack file phasestack validates is the one Pulumi reads its config from.
+Its config comes from Pulumi (stacks/Pulumi.phase2.yaml through Pulumi.yaml's stackConfigDir,
+plus `--config` flags and ESC environments) and is validated by the same rules as
+`phasestack validate`: defaults <- phase preset <- config.
 """
 
 import pulumi
@@ -9,8 +10,18 @@ import pulumi
 from components.topology import Topology, TopologyArgs
 from phasestack import stackfile
 
-loaded = stackfile.load(pulumi.get_stack())
-topology = Topology(loaded.name, TopologyArgs(loaded.stack))
-pulumi.export("phase", loaded.stack.phase)
+config = pulumi.Config(stackfile.NAMESPACE)
+values = {}
+for key in stackfile.Stack.model_fields:
+    value = config.get_object(key) if key in stackfile.STRUCTURED_KEYS else config.get(key)
+    if value is not None:
+        values[f"{stackfile.NAMESPACE}:{key}"] = value
+try:
+    stack, _ = stackfile.from_config(values, f"stack {pulumi.get_stack()} (Pulumi config)")
+except stackfile.StackError as err:
+    raise pulumi.RunError("\n".join(err.problems)) from None
+
+topology = Topology(pulumi.get_stack(), TopologyArgs(stack))
+pulumi.export("phase", stack.phase)
 for key, value in topology.outputs.items():
     pulumi.export(key, value)

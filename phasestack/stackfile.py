@@ -111,17 +111,31 @@ def load(ref: str | Path, root: Path | None = None) -> LoadedStack:
         raise StackError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
     except OSError as exc:
         raise StackError([f"{path}: cannot read: {exc.strerror}"]) from None
-    data, secrets = _config_of(path, raw)
+    stack, secrets = from_config(_config_section(path, raw), path)
+    return LoadedStack(stack_name(path), path, stack, secrets)
+
+
+# Top-level config keys whose values are mappings (pulumi.Config.get_object); the rest are
+# plain strings (pulumi.Config.get), so a review id like "002" stays a string.
+STRUCTURED_KEYS = frozenset(
+    name for name, field in Stack.model_fields.items()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel))
+
+
+def from_config(config: dict, source: str | Path) -> tuple[Stack, frozenset[str]]:
+    """Validate a stack's `config:` mapping ('phasestack:<key>' -> value): defaults <- phase
+    preset <- config. `source` names where it came from in every message. Returns the Stack
+    and the names of the secret keys it sets."""
+    data, secrets = _namespaced(source, config)
     phase = data.get("phase", "mvp")
     if phase not in PHASES:
-        raise StackError([f"{path}: {NAMESPACE}:phase: must be one of {', '.join(PHASES)}, "
+        raise StackError([f"{source}: {NAMESPACE}:phase: must be one of {', '.join(PHASES)}, "
                           f"got {phase!r}"])
-    merged = deep_merge(preset(phase), data)
     try:
-        stack = Stack.model_validate(merged)
+        stack = Stack.model_validate(deep_merge(preset(phase), data))
     except ValidationError as exc:
-        raise StackError(_describe(path, exc)) from None
-    return LoadedStack(stack_name(path), path, stack, frozenset(secrets))
+        raise StackError(_describe(source, exc)) from None
+    return stack, frozenset(secrets)
 
 
 def file_schema() -> dict:
@@ -166,7 +180,7 @@ def _duplicate_keys(node, where: str = "") -> list[tuple[str, int]]:
     return found
 
 
-def _config_of(path: Path, raw: Any) -> tuple[dict, set[str]]:
+def _config_section(path: Path, raw: Any) -> dict:
     if raw is None:
         raise StackError([f"{path}: the file is empty; expected a 'config:' mapping"])
     if not isinstance(raw, dict):
@@ -177,7 +191,13 @@ def _config_of(path: Path, raw: Any) -> tuple[dict, set[str]]:
     config = raw.get("config")
     if not isinstance(config, dict):
         problems.append(f"{path}: config: expected a mapping of '{NAMESPACE}:<key>' entries")
+    if problems:
         raise StackError(problems)
+    return config
+
+
+def _namespaced(path: str | Path, config: dict) -> tuple[dict, set[str]]:
+    problems: list[str] = []
     data: dict = {}
     secrets: set[str] = set()
     fields = set(Stack.model_fields)
@@ -210,7 +230,7 @@ def _hint(word: str, choices) -> str:
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
-def _describe(path: Path, exc: ValidationError) -> list[str]:
+def _describe(path: str | Path, exc: ValidationError) -> list[str]:
     problems = []
     for err in exc.errors(include_url=False):
         loc = [str(p) for p in err["loc"]]

@@ -1,0 +1,30 @@
+"""The program takes its topology from Pulumi's config (stack file, --config, ESC), validated
+by the same rules as `phasestack validate`."""
+
+import json
+
+import pulumi
+import pytest
+
+
+def deployment(run, name):
+    found = [r for r in run.of_type("kubernetes:apps/v1:Deployment")
+             if r.inputs["metadata"]["name"] == name]
+    assert len(found) == 1, name
+    return found[0]
+
+
+def test_config_beyond_the_stack_file_reaches_the_topology(program):
+    # as `pulumi up --config phasestack:api='{...}'` or an ESC environment would set it
+    run = program("mvp", config={"phasestack:api": json.dumps({"replicas": 3})})
+    assert deployment(run, "api").inputs["spec"]["replicas"] == 3
+    # the preset and the file still apply beneath it
+    assert run.exports["phase"] == "mvp"
+
+
+def test_bad_config_is_a_clear_error_not_a_traceback(program):
+    bad = {"phasestack:api": json.dumps({"hpa": {"max_replica": 3}})}
+    with pytest.raises(pulumi.RunError) as err:
+        program("phase2", config=bad)
+    assert str(err.value) == ("stack phase2 (Pulumi config): phasestack:api.hpa.max_replica: "
+                              "unknown key (did you mean 'max_replicas'?)")
