@@ -1,10 +1,13 @@
 """Phase-to-phase diff of two stacks' synthesized manifests (pure, never imports pulumi).
 
-Identity is kind + name. Each stack lives in its own namespace, so every occurrence of a
-stack's namespace (metadata, DNS names inside values) is replaced by a placeholder before the
-comparison, and config-hash annotations, which only restate ConfigMaps, are not compared. Both
-sides are synthesized with the same placeholder credentials and Secret values are masked: a
-diff reports only which Secret keys appear or disappear, never a value.
+Identity is kind + name. Each stack lives in its own namespace, which must not show up as a
+change: each side is synthesized into the same reserved namespace name, and only occurrences of
+that name (metadata.namespace, DNS names, RBAC subjects, queries) become a placeholder. A bare-word
+rewrite of the stack's own namespace would also hit label keys and values that merely contain the
+same word (namespace `app` vs `app.kubernetes.io/name`). Config-hash annotations, which only
+restate ConfigMaps, are not compared. Both sides are synthesized with the same placeholder
+credentials and Secret values are masked: a diff reports only which Secret keys appear or
+disappear, never a value.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from phasestack.synth import component_of, order_key, synthesize
 from phasestack.synth.secrets import CREDENTIALS
 
 NAMESPACE = "<namespace>"
+# Both sides are synthesized into this namespace (a valid name, never a word of any manifest).
+DIFF_NAMESPACE = "phasestack-diff-namespace-placeholder"
 MASKED = "<hidden>"
 # Pod-template annotations hashing a ConfigMap roll the pods when it changes. The ConfigMap is
 # compared itself, and its hash differs with the namespace alone: the hash is not compared.
@@ -91,22 +96,25 @@ def _show(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _replace_ns(value: Any, pattern: re.Pattern) -> Any:
+def _replace_ns(value: Any) -> Any:
     if isinstance(value, str):
-        return pattern.sub(NAMESPACE, value)
+        return value.replace(DIFF_NAMESPACE, NAMESPACE)
     if isinstance(value, dict):
-        return {_replace_ns(k, pattern): _replace_ns(v, pattern) for k, v in value.items()}
+        return {_replace_ns(k): _replace_ns(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_replace_ns(v, pattern) for v in value]
+        return [_replace_ns(v) for v in value]
     return value
 
 
 def normalise(stack: Stack) -> dict[tuple[str, str], dict]:
     """(kind, name) -> manifest with the namespace replaced and Secret values masked."""
-    pattern = re.compile(rf"(?<![A-Za-z0-9-]){re.escape(stack.namespace)}(?![A-Za-z0-9-])")
+    # The stack is synthesized into DIFF_NAMESPACE, a name no manifest contains otherwise, so
+    # replacing it touches exactly the places the namespace went and nothing that merely
+    # spells the same word (a namespace called `app` or `redis`).
     out = {}
-    for doc in synthesize(stack, PLACEHOLDER_VALUES):
-        doc = _replace_ns(doc, pattern)
+    for doc in synthesize(stack.model_copy(update={"namespace": DIFF_NAMESPACE}),
+                          PLACEHOLDER_VALUES):
+        doc = _replace_ns(doc)
         notes = doc.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations")
         for key in notes or {}:
             if any(word in key for word in HASH_WORDS):

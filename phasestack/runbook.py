@@ -1,8 +1,9 @@
 """The runbook of a phase transition, derived from two Stack models (pure, never imports pulumi).
 
-Steps come in a safe order (network policies, database, pooler, cache, API, nginx, monitoring,
-verify), each with its commands and its risks; the data-moving steps (read replicas, Redis
-standalone -> Cluster, adding Cluster masters) are spelled out. Commands use $NS, the namespace
+Steps come in a safe order (keep the live credentials, network policies and new Secrets,
+database, pooler, cache, API, nginx, monitoring, verify), each with its commands and its risks;
+the data-moving steps (read replicas, Redis standalone -> Cluster, adding Cluster masters) are
+spelled out. Commands use $NS, the namespace
 of the environment being moved, and never contain a credential: inside the pods redis-cli reads
 REDISCLI_AUTH and psql uses the postgres role's local peer login.
 """
@@ -14,13 +15,16 @@ from dataclasses import asdict, dataclass, field
 
 from phasestack import capacity
 from phasestack import diff as diffing
-from phasestack import runbook_more as more
+from phasestack import runbook_postgres as data
+from phasestack import runbook_redis as cache
+from phasestack import runbook_stateless as stateless
 from phasestack import runbook_steps as steps
 from phasestack.model import Stack
 from phasestack.runbook_steps import Ctx
 
-STEP_BUILDERS = (steps.prepare, steps.immutable, steps.postgres, steps.pooler, more.redis,
-                 more.api_hpa, more.nginx, more.monitoring, more.verify)
+STEP_BUILDERS = (steps.credentials, steps.prepare, steps.immutable, data.postgres, data.pooler,
+                 cache.redis, stateless.api_hpa, stateless.nginx, stateless.monitoring,
+                 stateless.verify)
 CONNECTION_CHECKS = ("client_connections", "db_server_connections", "postgres_budget")
 
 

@@ -6,6 +6,7 @@ Regenerate the golden markdown with:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -114,6 +115,32 @@ def test_namespaces_are_ignored():
     assert "<namespace>" in dumped and "elsewhere" not in dumped
 
 
+@pytest.mark.parametrize("namespace", ["app", "redis"])
+def test_a_namespace_that_is_also_a_label_or_component_word(tmp_path, namespace):
+    """Namespace `app` must not rewrite app.kubernetes.io/* labels, nor `redis` the pods."""
+    source = (ROOT / "stacks" / "Pulumi.phase2.yaml").read_text()
+    assert "phasestack:namespace: ps-phase2\n" in source
+    copy = tmp_path / f"Pulumi.{namespace}.yaml"
+    copy.write_text(source.replace("phasestack:namespace: ps-phase2\n",
+                                   f"phasestack:namespace: {namespace}\n"))
+    other = load(str(copy)).stack
+    assert other.namespace == namespace
+    d = diffing.diff(load("phase2").stack, other, "phase2", namespace)
+    assert (d.added, d.removed, d.changed) == ([], [], [])
+    assert d.unchanged == len(diffing.normalise(other)) > 70
+    docs = diffing.normalise(other)
+    api = docs[("Deployment", "api")]
+    assert api["metadata"]["labels"]["app.kubernetes.io/name"] == "api"
+    assert api["metadata"]["namespace"] == diffing.NAMESPACE
+    container = api["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["DATABASE_URL"] == ("postgresql://app:$(DB_PASSWORD)@pgbouncer.<namespace>.svc."
+                                   "cluster.local:6432/app")
+    assert env["REDIS_CLUSTER_NODES"].startswith(
+        "redis-0.redis-headless.<namespace>.svc.cluster.local:6379,")
+    assert ("Namespace", diffing.NAMESPACE) in docs
+
+
 def test_compare_paths():
     old = {"data": {"a.conf": "x\ny\n"}, "spec": {"items": [{"name": "n", "v": 1}], "k": 1}}
     new = {"data": {"a.conf": "x\nz\n"}, "spec": {"items": [{"name": "n", "v": 2}]}}
@@ -161,7 +188,8 @@ def test_runbook_phase2_to_phase3_spells_out_the_cluster_growth():
     assert "8,192 of 16,384 slots" in " ".join(step.what)
     titles = [s.title for s in rb.steps]
     assert "PostgreSQL: read replicas 1 -> 3" in titles
-    assert titles[0].startswith("Prepare") and titles[-1] == "Verify and converge"
+    assert titles[:2] == ["Keep the live credentials", "Prepare: plan, render, back up"]
+    assert titles[-1] == "Verify and converge"
     assert [c for c, _, _ in rb.formulas()] == list(runbook.CONNECTION_CHECKS)
     assert (rb.plan_a.verdict, rb.plan_b.verdict) == ("PASS", "PASS")
 
@@ -176,6 +204,47 @@ def test_runbook_pgbouncer_repoints_database_urls():
     assert "DATABASE_READ_URL:" in what and "pgbouncer.$NS.svc.cluster.local:6432/app_ro" in what
     assert "DB_POOL_SIZE (per pod): 50 -> 20" in what
     assert any("prepared statements" in r for r in step.risks)
+    # the new userlist Secret is applied on its own in Prepare; live Secrets are never re-applied
+    prepare = next(s for s in rb.steps if s.title.startswith("Prepare"))
+    assert [c for c in prepare.commands if "app.kubernetes.io/name=" in c] == [
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=grafana-credentials',
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=pgbouncer-userlist']
+    assert prepare.commands.index(prepare.commands[-3]) > prepare.commands.index(
+        "phasestack render <stack> --out out/next")
+    assert prepare.commands[-3].endswith("name=grafana-credentials")
+    every = [c for s in rb.steps for c in s.commands]
+    assert not any("component=credentials" in c or "secrets.yaml" in c for c in every)
+
+
+def _export(var: str, secret: str, key: str) -> str:
+    return (f'export {var}="$(kubectl get secret -n "$NS" {secret} -o jsonpath=\'{{.data.{key}}}\''
+            ' | base64 -d)"')
+
+
+def test_runbook_keeps_the_live_credentials_before_rendering():
+    rb = runbook.runbook(load("mvp").stack, load("phase1").stack, "mvp", "phase1")
+    keep = rb.steps[0]
+    assert keep.title == "Keep the live credentials"
+    # mvp has no Grafana: its password is new, every other one is the live one
+    assert keep.commands == [
+        _export("PHASESTACK_POSTGRES_PASSWORD", "postgres-credentials", "postgres-password"),
+        _export("PHASESTACK_APP_PASSWORD", "postgres-credentials", "app-password"),
+        _export("PHASESTACK_REPLICATION_PASSWORD", "postgres-credentials",
+                "replication-password"),
+        _export("PHASESTACK_REDIS_PASSWORD", "redis-credentials", "redis-password"),
+        ': "${PHASESTACK_POSTGRES_PASSWORD:?is empty}" "${PHASESTACK_APP_PASSWORD:?is empty}" '
+        '"${PHASESTACK_REPLICATION_PASSWORD:?is empty}" "${PHASESTACK_REDIS_PASSWORD:?is empty}"']
+    what = " ".join(keep.what)
+    assert "same --out directory" in what and "Pulumi nothing is needed" in what
+    # phase2 has every Secret: every credential is exported, with the variable render reads
+    rb = runbook.runbook(load("phase2").stack, load("phase3").stack, "phase2", "phase3")
+    exports = [c for c in rb.steps[0].commands if c.startswith("export ")]
+    assert [c.split("=")[0].split()[1] for c in exports] == [env_var(c) for c in CREDENTIALS]
+    assert all(f"-o jsonpath='{{.data.{key}}}'" in cmd and f" {secret} " in cmd
+               for cmd, (secret, key) in zip(exports, CREDENTIALS.values(), strict=True))
+    # nothing about Secrets changes phase2 -> phase3: no Secret is applied at all
+    assert not any("credentials" in c or "userlist" in c for s in rb.steps[1:]
+                   for c in s.commands)
 
 
 def test_runbook_standalone_to_cluster_and_replicas_streaming():
@@ -187,11 +256,20 @@ def test_runbook_standalone_to_cluster_and_replicas_streaming():
     assert "REDIS_CLUSTER_ENABLED=true" in text and "session-loss window" in text
     pg = rb.steps[titles.index("PostgreSQL: read replicas 0 -> 1")]
     assert "pg_stat_replication" in "\n".join(pg.commands) and pg.moves_data
-    # StatefulSet podManagementPolicy cannot change in place: the runbook says so
-    immutable = rb.steps[titles.index("Objects whose immutable fields change")]
-    assert "StatefulSet/redis: spec.podManagementPolicy" in immutable.what
-    assert immutable.commands == ['kubectl delete -n "$NS" statefulset/redis --cascade=orphan']
     assert titles.index("PostgreSQL: read replicas 0 -> 1") < titles.index(redis.title)
+
+
+def test_runbook_immutable_fields_are_deleted_first():
+    a, b = load("phase1").stack, load("phase2").stack
+    d = diffing.diff(a, b, "phase1", "phase2")
+    sts = diffing.Ref("StatefulSet", "redis", "cache")
+    policy = diffing.FieldChange("spec.podManagementPolicy", "OrderedReady", "Parallel")
+    d = dataclasses.replace(d, changed=[diffing.Change(sts, [policy]),
+                                        *(c for c in d.changed if c.ref != sts)])
+    step = next(s for s in runbook.runbook(a, b, "phase1", "phase2", d).steps
+                if s.title == "Objects whose immutable fields change")
+    assert "StatefulSet/redis: spec.podManagementPolicy" in step.what
+    assert step.commands == ['kubectl delete -n "$NS" statefulset/redis --cascade=orphan']
 
 
 def test_markdown_golden():
