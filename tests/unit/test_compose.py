@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from phasestack import compose, stackfile
-from phasestack.synth import prometheus, secrets
+from phasestack.synth import prometheus, secrets, synthesize
 
 ROOT = stackfile.project_root()
 
@@ -100,3 +100,35 @@ def test_postgres_exporter_collects_statement_latency(files):
     # the query-latency alert (review 002, Required Metrics) reads pg_stat_statements
     doc = yaml.safe_load(files["docker-compose.yml"])
     assert doc["services"]["postgres-exporter"]["command"] == ["--collector.stat_statements"]
+
+
+def test_every_service_but_postgres_runs_as_its_pods_user(files):
+    svc = yaml.safe_load(files["docker-compose.yml"])["services"]
+    # the Kubernetes pods' runAsUser (sidecars as their pod's), from the synthesizers
+    assert {name: s.get("user") for name, s in svc.items()} == {
+        "api": "10001:10001", "nginx": "101:101", "nginx-exporter": "101:101",
+        "redis": "999:999", "redis-exporter": "999:999", "postgres": None,
+        "postgres-exporter": "70:70", "prometheus": "65534:65534"}
+    stack = stackfile.load("mvp-docker", ROOT).stack
+    pods = {d["metadata"]["name"]: d["spec"]["template"]["spec"]["securityContext"]["runAsUser"]
+            for d in synthesize(stack, {c: "x" * 16 for c in secrets.CREDENTIALS})
+            if d["kind"] in ("Deployment", "StatefulSet")}
+    for name in ("api", "nginx", "redis", "prometheus"):
+        assert svc[name]["user"] == f"{pods[name]}:{pods[name]}"
+    assert svc["postgres-exporter"]["user"] == f"{pods['postgres']}:{pods['postgres']}"
+    # redis keeps the shell that expands its password, so the image's entrypoint never drops
+    # privileges itself: the container must start as the redis user
+    assert svc["redis"]["command"][:2] == ["sh", "-c"]
+    assert svc["redis"]["command"][2].startswith("exec redis-server /etc/redis/redis.conf ")
+    # postgres starts as root only so its entrypoint can own PGDATA; it then runs `postgres`,
+    # which the entrypoint starts as the postgres user
+    assert svc["postgres"]["command"][0] == "postgres"
+
+
+def test_only_postgres_has_a_writable_root_filesystem(files):
+    svc = yaml.safe_load(files["docker-compose.yml"])["services"]
+    assert [n for n, s in svc.items() if not s.get("read_only")] == ["postgres"]
+    assert all(s["security_opt"] == ["no-new-privileges:true"] for s in svc.values())
+    # nginx as uid 101 writes its pid and temp files only to the tmpfs
+    assert svc["nginx"]["tmpfs"] == ["/tmp"]
+    assert "pid /tmp/nginx.pid;" in files["nginx.conf"]

@@ -1,0 +1,151 @@
+"""The docker target's service model: one Service per container (image, command, environment
+with credential references, config files, volumes, user), shared by phasestack.compose (which
+writes it as docker-compose.yml) and components.docker_host (Pulumi docker Containers). Pure.
+
+Shape mirrors review 000 (000_f42598e3354b7376.txt), "docker-compose.prod.yml" (backend
+replicas behind nginx, postgres and redis with named volumes), and review 002
+(002_f99052a1f9a0162e.txt), "Recommended MVP Launch Configuration" (api replicas 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from phasestack.model import Stack
+from phasestack.synth import api, nginx, postgres, postgres_config, prometheus, redis, secrets
+from phasestack.synth.common import API, IMAGES, NGINX, PORTS, POSTGRES, PROMETHEUS, REDIS
+
+# review 000 (000_f42598e3354b7376.txt), docker-compose.prod.yml: nginx publishes port 80
+HTTP_HOST_PORT = 80
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A credential (secrets.CREDENTIALS name) the environment supplies at deploy time."""
+
+    credential: str
+
+    @property
+    def env_var(self) -> str:
+        return secrets.env_var(self.credential)
+
+
+Value = str | Ref | tuple  # a tuple joins str and Ref parts (a URL holding a password)
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    image: str
+    command: list[str] | None = None          # literal; $VAR is expanded by the container shell
+    environment: dict[str, Value] = field(default_factory=dict)
+    ports: list[str] = field(default_factory=list)          # "host:container"
+    files: dict[str, str] = field(default_factory=dict)     # container path -> file name
+    volumes: dict[str, str] = field(default_factory=dict)   # named volume -> container path
+    tmpfs: list[str] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)
+    replicas: int = 1
+    read_only: bool = True
+    sidecar_of: str | None = None   # shares that service's network namespace, like a pod
+    user: str | None = None         # "uid:gid"; None only where the image must start as root
+
+
+def check(stack: Stack) -> None:
+    unsupported = [what for what, on in (
+        ("pgbouncer", stack.pgbouncer.enabled), ("read replicas", stack.postgres.read_replicas),
+        ("grafana", stack.monitoring.grafana), ("workers", stack.api.workers),
+        ("redis cluster", stack.redis.mode == "cluster"), ("api hpa", stack.api.hpa.enabled),
+        ("nginx hpa", stack.nginx.hpa.enabled)) if on]
+    if unsupported:
+        raise ValueError(f"the docker target renders the MVP shape; this stack also has: "
+                         f"{', '.join(unsupported)} (use the kubernetes target)")
+
+
+def parts(value: Value) -> list[str | Ref]:
+    return list(value) if isinstance(value, tuple) else [value]
+
+
+def _database_url(stack: Stack) -> tuple:
+    pg = stack.postgres
+    return (f"postgresql://{pg.app_user}:", Ref("appPassword"),
+            f"@{POSTGRES}:{PORTS.postgres}/{pg.database}")
+
+
+def _as(uid: int) -> str:
+    return f"{uid}:{uid}"
+
+
+def services(stack: Stack) -> list[Service]:
+    """Every container runs as its Kubernetes pod's user (sidecars as their pod's), except
+    postgres: its image's entrypoint starts as root to own PGDATA on the volume and initdb,
+    then drops to the postgres user itself (the command starts with `postgres`)."""
+    check(stack)
+    a, pg = stack.api, stack.postgres
+    api_cmd = api.api_container(stack).get("command")
+    out = [
+        Service(API, a.image, command=api_cmd, replicas=a.replicas, tmpfs=[api.TMP],
+                user=_as(api.UID),
+                environment={
+                    "PORT": str(a.port), "DATABASE_URL": _database_url(stack),
+                    "DATABASE_READ_URL": _database_url(stack),
+                    # review 002 (002_f99052a1f9a0162e.txt), Recommendation 3: DB_POOL_SIZE
+                    "DB_POOL_SIZE": str(stack.app.app_pool_per_pod),
+                    "REDIS_CLUSTER_ENABLED": "false",
+                    "REDIS_URL": ("redis://:", Ref("redisPassword"),
+                                  f"@{REDIS}:{PORTS.redis}/0")},
+                depends_on=[POSTGRES, REDIS]),
+        Service(NGINX, stack.nginx.image,
+                command=["nginx", "-e", "stderr", "-c", f"{nginx.CONF_DIR}/nginx.conf"],
+                ports=[f"{HTTP_HOST_PORT}:{PORTS.nginx_http}"],
+                # the pod's user: nginx.conf keeps pid and temp paths under the tmpfs
+                files={f"{nginx.CONF_DIR}/nginx.conf": "nginx.conf"}, tmpfs=[nginx.TMP],
+                depends_on=[API], user=_as(nginx.UID)),
+        Service("nginx-exporter", IMAGES.nginx_exporter, sidecar_of=NGINX, user=_as(nginx.UID),
+                command=[
+            f"--nginx.scrape-uri=http://127.0.0.1:{PORTS.nginx_status}/stub_status",
+            f"--web.listen-address=:{PORTS.nginx_exporter}"]),
+        # The image's entrypoint drops to the redis user only when it runs redis-server itself.
+        # Here a shell expands the password from the environment (so neither the compose file
+        # nor the container's command holds it), so the container starts as the pod's redis
+        # user. A redis_data volume an earlier root-run server wrote needs `chown -R 999` once.
+        Service(REDIS, stack.redis.image, command=[
+            "sh", "-c", f'exec redis-server {redis.CONF_DIR}/redis.conf '
+            '--requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD"'],
+            environment={"REDIS_PASSWORD": Ref("redisPassword")},
+            files={f"{redis.CONF_DIR}/redis.conf": "redis.conf"},
+            volumes={"redis_data": redis.DATA_DIR}, user=_as(redis.UID)),
+        Service("redis-exporter", IMAGES.redis_exporter, sidecar_of=REDIS, user=_as(redis.UID),
+                environment={
+            "REDIS_ADDR": f"redis://localhost:{PORTS.redis}",
+            "REDIS_PASSWORD": Ref("redisPassword")}),
+        Service(POSTGRES, pg.image,
+                command=["postgres", "-c",
+                         f"config_file={postgres_config.CONFIG_DIR}/postgresql.conf"],
+                environment={"PGDATA": postgres.PGDATA,
+                             "POSTGRES_PASSWORD": Ref("postgresPassword"),
+                             "APP_PASSWORD": Ref("appPassword"),
+                             "REPLICATION_PASSWORD": Ref("replicationPassword")},
+                files={**{f"{postgres_config.CONFIG_DIR}/{n}": n
+                          for n in ("postgresql.conf", "pg_hba.conf", "init-roles.sql")},
+                       f"{postgres.INITDB_DIR}/10-init-roles.sh": "init-roles.sh"},
+                volumes={"postgres_data": postgres.DATA_MOUNT},
+                tmpfs=["/tmp", postgres_config.SOCKET_DIR], read_only=False),
+        Service("postgres-exporter", IMAGES.postgres_exporter, sidecar_of=POSTGRES,
+                user=_as(postgres.UID), command=list(postgres.EXPORTER_ARGS), environment={
+            "DATA_SOURCE_URI": f"127.0.0.1:{PORTS.postgres}/postgres?sslmode=disable",
+            "DATA_SOURCE_USER": "postgres", "DATA_SOURCE_PASS": Ref("postgresPassword")}),
+    ]
+    if stack.monitoring.prometheus:
+        conf = prometheus.CONFIG_DIR
+        rules = {f"{conf}/{prometheus.RULES_FILE}": prometheus.RULES_FILE} \
+            if stack.monitoring.alerts else {}
+        out.append(Service(
+            PROMETHEUS, IMAGES.prometheus,
+            command=[f"--config.file={conf}/prometheus.yml",
+                     f"--storage.tsdb.path={prometheus.DATA_DIR}",
+                     f"--storage.tsdb.retention.time={stack.monitoring.retention}"],
+            ports=[f"127.0.0.1:{PORTS.prometheus}:{PORTS.prometheus}"],
+            files={f"{conf}/prometheus.yml": "prometheus.yml", **rules},
+            volumes={"prometheus_data": prometheus.DATA_DIR}, user=_as(prometheus.UID),
+            depends_on=[API, NGINX, REDIS, POSTGRES]))
+    return out
