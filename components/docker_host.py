@@ -2,12 +2,22 @@
 
 The containers are phasestack.compose.services(stack), the same model `phasestack render
 --format compose` writes, so a compose deployment and `pulumi up` run the same images, commands
-and config file texts. Config files are uploaded into the containers (docker cp before start);
-credentials are secret Outputs in the containers' environment, never literals.
+and config file texts. Credentials are secret Outputs in the containers' environment, never
+literals.
+
+Config files are read-only inside the containers, as compose's `:ro` bind mounts make them, and
+the root filesystems are as read-only as compose's. docker cp (Container `uploads`) refuses a
+read-only root filesystem and a read-only volume; it writes only into a writable volume. So each
+service with config files gets one volume per config directory, filled by a loader container
+that is created and never started (uploads happen at create, before any start), and the service
+mounts those volumes read-only. A label with the files' hash replaces the service's containers
+when a file changes, so they restart on the new text.
 """
 
 from __future__ import annotations
 
+import hashlib
+import posixpath
 from dataclasses import dataclass
 
 import pulumi
@@ -42,12 +52,14 @@ class DockerHost(pulumi.ComponentResource):
         volumes = {vol: docker.Volume(f"volume/{vol}", name=f"{prefix}-{vol}", opts=child)
                    for s in services for vol in s.volumes}
         self.containers: dict[str, docker.Container] = {}
+        self.loaders: dict[str, docker.Container] = {}
         for svc in _ordered(services):
+            config = self._config(svc, prefix, files, images[svc.image]) if svc.files else None
             for index in range(svc.replicas):
                 cname = f"{prefix}-{svc.name}" + (f"-{index}" if svc.replicas > 1 else "")
                 self.containers[cname] = self._container(
                     cname, svc, prefix, files, images[svc.image], network, volumes,
-                    args.credentials)
+                    args.credentials, config)
         self.network_name = network.name
         self.container_names = pulumi.Output.from_input(sorted(self.containers))
         self.endpoint = pulumi.Output.from_input(f"http://localhost:{compose.HTTP_HOST_PORT}")
@@ -55,15 +67,45 @@ class DockerHost(pulumi.ComponentResource):
                                "container_names": self.container_names,
                                "endpoint": self.endpoint})
 
+    def _config(self, svc: compose.Service, prefix: str, files: dict[str, str],
+                image: docker.RemoteImage) -> Config:
+        """One volume per config directory of `svc`, filled by a loader container."""
+        child = pulumi.ResourceOptions(parent=self)
+        dirs = config_dirs(svc)
+        vols = {d: docker.Volume(f"config/{svc.name}{d}", name=f"{prefix}-{svc.name}-{_slug(d)}",
+                                 opts=child) for d in dirs}
+        lname = f"{prefix}-{svc.name}-config"
+        self.loaders[lname] = docker.Container(
+            lname, name=lname, image=image.image_id, start=False, must_run=False,
+            network_mode="none", read_only=True,
+            volumes=[docker.ContainerVolumeArgs(volume_name=vols[d].name, container_path=d)
+                     for d in dirs],
+            uploads=[docker.ContainerUploadArgs(file=path, content=files[fname])
+                     for path, fname in svc.files.items()],
+            opts=child)
+        digest = hashlib.sha256("".join(f"{p}\0{files[f]}\0" for p, f in sorted(
+            svc.files.items())).encode()).hexdigest()
+        return Config(self.loaders[lname], {d: vols[d] for d in dirs}, digest)
+
     def _container(self, cname: str, svc: compose.Service, prefix: str, files: dict[str, str],
                    image: docker.RemoteImage, network: docker.Network,
                    volumes: dict[str, docker.Volume],
-                   credentials: dict[str, pulumi.Output[str]]) -> docker.Container:
+                   credentials: dict[str, pulumi.Output[str]],
+                   config: Config | None) -> docker.Container:
         envs = [_env(key, value, credentials) for key, value in svc.environment.items()]
         needs = _needs(svc)
         depends = [self.containers[c] for c in self.containers
                    if any(c == f"{prefix}-{d}" or c.startswith(f"{prefix}-{d}-") for d in needs)]
+        mounts = [docker.ContainerVolumeArgs(volume_name=volumes[v].name, container_path=p)
+                  for v, p in svc.volumes.items()]
         kwargs: dict = {}
+        if config:
+            depends.append(config.loader)
+            mounts += [docker.ContainerVolumeArgs(volume_name=vol.name, container_path=d,
+                                                  read_only=True)
+                       for d, vol in config.volumes.items()]
+            kwargs["labels"] = [docker.ContainerLabelArgs(label=CONFIG_LABEL,
+                                                          value=config.digest)]
         if svc.sidecar_of:  # shares the main container's network namespace, like a pod
             kwargs["network_mode"] = f"container:{prefix}-{svc.sidecar_of}"
         else:
@@ -71,16 +113,29 @@ class DockerHost(pulumi.ComponentResource):
                 name=network.name, aliases=[svc.name])]
         return docker.Container(
             cname, name=cname, image=image.image_id, command=svc.command, envs=envs or None,
-            ports=[_port(p) for p in svc.ports] or None,
-            uploads=[docker.ContainerUploadArgs(file=path, content=files[fname])
-                     for path, fname in svc.files.items()] or None,
-            volumes=[docker.ContainerVolumeArgs(volume_name=volumes[v].name, container_path=p)
-                     for v, p in svc.volumes.items()] or None,
-            tmpfs={path: "" for path in svc.tmpfs} or None,
-            # docker cp (uploads) refuses a read-only root filesystem
-            read_only=svc.read_only and not svc.files,
-            security_opts=["no-new-privileges:true"], restart="unless-stopped",
+            ports=[_port(p) for p in svc.ports] or None, volumes=mounts or None,
+            tmpfs={path: "" for path in svc.tmpfs} or None, read_only=svc.read_only,
+            user=svc.user, security_opts=["no-new-privileges:true"], restart="unless-stopped",
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends or None), **kwargs)
+
+
+CONFIG_LABEL = "phasestack.config-sha256"
+
+
+@dataclass(frozen=True)
+class Config:
+    loader: docker.Container
+    volumes: dict[str, docker.Volume]   # config directory -> its volume
+    digest: str                         # sha256 of the files' paths and texts
+
+
+def config_dirs(svc: compose.Service) -> list[str]:
+    """The directories of a service's config files, each mounted whole."""
+    return sorted({posixpath.dirname(path) for path in svc.files})
+
+
+def _slug(directory: str) -> str:
+    return directory.strip("/").replace("/", "-")
 
 
 def _needs(svc: compose.Service) -> list[str]:

@@ -1,9 +1,11 @@
-"""The docker target under mocks: one network, one container per service, uploaded configs."""
+"""The docker target under mocks: one network, one container per service, config files in
+read-only volumes filled by never-started loader containers."""
 
 from __future__ import annotations
 
 import json
 
+import yaml
 from pulumi.runtime import rpc
 
 from phasestack import compose, stackfile
@@ -14,7 +16,14 @@ ROOT = stackfile.project_root()
 
 
 def containers(run) -> dict[str, dict]:
-    return {r.inputs["name"]: r.inputs for r in run.of_type("docker:index/container:Container")}
+    """The running containers (loaders are created with start false)."""
+    return {r.inputs["name"]: r.inputs for r in run.of_type("docker:index/container:Container")
+            if r.inputs.get("start") is not False}
+
+
+def loaders(run) -> dict[str, dict]:
+    return {r.inputs["name"]: r.inputs for r in run.of_type("docker:index/container:Container")
+            if r.inputs.get("start") is False}
 
 
 def test_registers_network_and_one_container_per_service(program):
@@ -40,7 +49,13 @@ def test_registers_network_and_one_container_per_service(program):
 def test_uploaded_configs_are_the_rendered_files(program):
     run = program(STACK)
     files = compose.config_files(stackfile.load(STACK, ROOT).stack)
-    got = containers(run)
+    assert not any("uploads" in c for c in containers(run).values())
+    got = loaders(run)
+    assert sorted(got) == [f"{PREFIX}-{n}-config" for n in ("nginx", "postgres", "prometheus",
+                                                              "redis")]
+    for loader in got.values():
+        assert (loader["start"], loader["mustRun"], loader["networkMode"]) == (False, False,
+                                                                               "none")
     uploads = {u["file"]: u["content"] for c in got.values() for u in c.get("uploads", [])}
     assert uploads == {
         "/etc/nginx/phasestack/nginx.conf": files["nginx.conf"],
@@ -55,7 +70,51 @@ def test_uploaded_configs_are_the_rendered_files(program):
     volumes = {v.inputs["name"]
                for v in run.of_type("docker:index/volume:Volume")}
     assert volumes == {f"{PREFIX}-redis_data", f"{PREFIX}-postgres_data",
-                       f"{PREFIX}-prometheus_data"}
+                       f"{PREFIX}-prometheus_data", f"{PREFIX}-nginx-etc-nginx-phasestack",
+                       f"{PREFIX}-redis-etc-redis", f"{PREFIX}-postgres-etc-postgresql",
+                       f"{PREFIX}-postgres-docker-entrypoint-initdb.d",
+                       f"{PREFIX}-prometheus-etc-prometheus"}
+
+
+def _mounts(c: dict) -> dict[str, tuple[str, bool]]:
+    return {v["containerPath"]: (v["volumeName"], bool(v.get("readOnly"))) for v in c["volumes"]}
+
+
+def test_config_files_are_read_only_as_in_compose(program):
+    run = program(STACK)
+    got, load = containers(run), loaders(run)
+    doc = yaml.safe_load(compose.compose_files(stackfile.load(STACK, ROOT).stack)[
+        "docker-compose.yml"])["services"]
+    # the same root filesystems are writable as under compose: postgres' only
+    assert sorted(n for n, c in got.items() if not c["readOnly"]) == [f"{PREFIX}-postgres"]
+    assert sorted(n for n, s in doc.items() if not s.get("read_only")) == ["postgres"]
+    # every directory a loader fills is mounted read-only by its service, nothing else is
+    for service in ("nginx", "redis", "postgres", "prometheus"):
+        loader = _mounts(load[f"{PREFIX}-{service}-config"])
+        mounts = _mounts(got[f"{PREFIX}-{service}"])
+        assert {p: (v, True) for p, (v, _) in loader.items()} == {
+            p: m for p, m in mounts.items() if m[1]}
+        assert not any(ro for _, ro in loader.values())  # the loader writes them
+        compose_files = [v.split(":")[1] for v in doc[service]["volumes"] if v.startswith("./")]
+        assert all(any(f.startswith(d + "/") for d in loader) for f in compose_files)
+    assert _mounts(got[f"{PREFIX}-postgres"])["/var/lib/postgresql/data"] == (
+        f"{PREFIX}-postgres_data", False)
+    # a changed file changes the label, so the service's container is replaced
+    labels = {n: c.get("labels") for n, c in got.items()}
+    assert labels[f"{PREFIX}-nginx"][0]["label"] == "phasestack.config-sha256"
+    assert len(labels[f"{PREFIX}-nginx"][0]["value"]) == 64
+    assert labels[f"{PREFIX}-api-0"] is None
+
+
+def test_containers_run_as_the_compose_users(program):
+    run = program(STACK)
+    users = {s.name: s.user for s in compose.services(stackfile.load(STACK, ROOT).stack)}
+    got = containers(run)
+    for name, c in got.items():
+        service = name.removeprefix(f"{PREFIX}-").removesuffix("-0").removesuffix("-1")
+        assert c.get("user") == users[service], name
+    assert got[f"{PREFIX}-redis"]["user"] == "999:999"
+    assert "user" not in got[f"{PREFIX}-postgres"]
 
 
 def test_container_credentials_are_secret(program):
