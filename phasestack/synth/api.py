@@ -126,7 +126,9 @@ def manifests(stack: Stack) -> list[dict]:
         # nginx re-resolves this headless Service to reach every pod (least_conn per pod)
         c.service(stack, c.API_HEADLESS, COMPONENT, {"http": a.port}, pod=c.API, headless=True,
                   publishNotReadyAddresses=False),
-        c.deployment(stack, c.API, COMPONENT, a.min_pods, spec),
+        # with the HPA on, spec.replicas stays out: the HPA owns the count (minReplicas is the
+        # floor), and every apply / `pulumi up` would otherwise reset it to the minimum at peak
+        c.deployment(stack, c.API, COMPONENT, None if a.hpa.enabled else a.min_pods, spec),
         *c.pdb(stack, c.API, COMPONENT, a.min_pods),
     ]
     if a.hpa.enabled:

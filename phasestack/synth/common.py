@@ -5,6 +5,7 @@ Pure: returns plain dicts in Kubernetes' camelCase. Never imports pulumi.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +16,8 @@ from phasestack.model import Resources, Stack
 
 PART_OF = "phasestack"
 MANAGED_BY = "phasestack"
+# The one pod-template annotation that rolls the pods when their ConfigMap text changes.
+CONFIG_HASH = "phasestack.io/config-hash"
 
 # Service names are part of the wiring (DNS), so they are fixed here, once.
 API, API_HEADLESS, NGINX = "api", "api-headless", "nginx"
@@ -142,6 +145,22 @@ def container(name: str, image: str, res: dict, ports: dict[str, int], liveness:
             "livenessProbe": liveness, "readinessProbe": readiness, **extra}
 
 
+def job_container(name: str, image: str, res: dict, **extra) -> dict:
+    """A run-to-completion container (Job): the secure defaults and resources, no ports and no
+    probes. Probes exist to restart or unroute long-running servers; a Job's container has
+    nothing to probe, and its backoffLimit/activeDeadlineSeconds bound a hung or failed run."""
+    return {"name": name, "image": image, "imagePullPolicy": "IfNotPresent",
+            "resources": res, "securityContext": container_security(), **extra}
+
+
+def config_hash(*texts: str) -> dict[str, str]:
+    """{CONFIG_HASH: 16 hex digits of SHA-256 over the texts}: a pod-template annotation that
+    changes (and so rolls the pods) when any of the texts does. Only ever hash ConfigMap text:
+    a hash of a Secret value in a manifest helps an offline guess of the password."""
+    digest = hashlib.sha256("\0".join(texts).encode()).hexdigest()[:16]
+    return {CONFIG_HASH: digest}
+
+
 def pod_spec(name: str, uid: int, containers: list[dict], service_account: str | None = None,
              volumes: list[dict] | None = None, spread: bool = True, **extra) -> dict:
     spec = {
@@ -167,11 +186,15 @@ def pod_template(name: str, component: str, spec: dict, annotations: dict | None
     return {"metadata": md, "spec": spec}
 
 
-def deployment(stack: Stack, name: str, component: str, replicas: int, spec: dict,
+def deployment(stack: Stack, name: str, component: str, replicas: int | None, spec: dict,
                annotations: dict | None = None) -> dict:
+    """replicas None leaves spec.replicas out: for a Deployment an HPA scales, so that an apply
+    never resets the HPA's current count (the API server defaults a new Deployment to 1 and the
+    HPA raises it to its minReplicas at once)."""
+    body = {"replicas": replicas} if replicas is not None else {}
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": meta(stack, name, component),
-            "spec": {"replicas": replicas, "revisionHistoryLimit": 5,
+            "spec": {**body, "revisionHistoryLimit": 5,
                      "selector": {"matchLabels": selector(name)},
                      "template": pod_template(name, component, spec, annotations)}}
 

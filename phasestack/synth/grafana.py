@@ -6,7 +6,7 @@ Panel thresholds are the alert thresholds (phasestack.synth.prometheus.THRESHOLD
 
 from __future__ import annotations
 
-import hashlib
+import json
 
 from phasestack.model import Resources, Stack
 from phasestack.synth.common import (
@@ -15,6 +15,7 @@ from phasestack.synth.common import (
     IMAGES,
     PORTS,
     PROMETHEUS,
+    config_hash,
     config_map,
     container,
     deployment,
@@ -28,7 +29,7 @@ from phasestack.synth.common import (
     service,
 )
 from phasestack.synth.prometheus import THRESHOLDS as T
-from phasestack.synth.prometheus import jobs
+from phasestack.synth.prometheus import jobs, rps_critical
 
 COMPONENT = "monitoring"
 UID = 472  # grafana/grafana's user
@@ -37,12 +38,14 @@ DASHBOARD_DIR = "/etc/grafana/dashboards"
 PROVISIONING = "/etc/grafana/provisioning"
 CM_DATASOURCES, CM_PROVIDERS, CM_DASHBOARDS = (
     "grafana-datasources", "grafana-dashboard-providers", "grafana-dashboards")
+# stands for the stack's own request-rate threshold (prometheus.rps_critical) in PANELS
+RPS = "rps_critical"
 
 # (title, expr, unit, warning, critical, legend, description)
 PANELS: dict[str, list[tuple]] = {
     "api": [
         ("Requests per second", 'sum(rate(http_requests_total{job="api"}[1m]))', "reqps",
-         None, T["rps_critical"], "rps", "All API pods together."),
+         None, RPS, "rps", "All API pods together."),
         ("Error rate (5xx)", 'sum(rate(http_requests_total{job="api", status=~"5.."}[5m])) / '
          'sum(rate(http_requests_total{job="api"}[5m]))', "percentunit",
          T["error_rate_warning"], T["error_rate_critical"], "5xx share", "Share of 5xx answers."),
@@ -53,7 +56,7 @@ PANELS: dict[str, list[tuple]] = {
     ],
     "nginx": [
         ("Requests per second", 'sum(rate(nginx_http_requests_total{job="nginx"}[1m]))', "reqps",
-         None, T["rps_critical"], "rps", "All nginx pods together."),
+         None, RPS, "rps", "All nginx pods together."),
         ("Active connections", 'sum by (instance) (nginx_connections_active{job="nginx"})', "short",
          None, None, "{{instance}}", "Open client connections per pod."),
     ],
@@ -131,7 +134,8 @@ def dashboards(stack: Stack) -> dict[str, str]:
             "grafana/dashboard.json.j2", uid=f"phasestack-{component}",
             title=f"phasestack / {stack.namespace} / {component}", component=component,
             datasource_uid=DATASOURCE_UID,
-            panels=[_panel(i, *row) for i, row in enumerate(rows)])
+            panels=[_panel(i, *row[:4], rps_critical(stack) if row[4] == RPS else row[4],
+                           *row[5:]) for i, row in enumerate(rows)])
     return out
 
 
@@ -152,7 +156,6 @@ def manifests(stack: Stack) -> list[dict]:
     maps = {CM_DATASOURCES: {"prometheus.yml": datasources_yml(stack)},
             CM_PROVIDERS: {"phasestack.yml": providers_yml()},
             CM_DASHBOARDS: dashboards(stack)}
-    checksum = hashlib.sha256(repr(sorted(maps.items())).encode()).hexdigest()[:16]
     port = PORTS.grafana
     env = [secret_env("GF_SECURITY_ADMIN_PASSWORD", GRAFANA_SECRET, "admin-password"),
            {"name": "GF_SECURITY_ADMIN_USER", "value": "admin"},
@@ -183,5 +186,5 @@ def manifests(stack: Stack) -> list[dict]:
     return [*(config_map(stack, name, COMPONENT, data, pod=GRAFANA)
               for name, data in maps.items()),
             deployment(stack, GRAFANA, COMPONENT, 1, spec,
-                       annotations={"phasestack/config-checksum": checksum}),
+                       annotations=config_hash(json.dumps(maps, sort_keys=True))),
             service(stack, GRAFANA, COMPONENT, {"http": port})]

@@ -11,9 +11,9 @@ Prometheus reaches the sidecars through monitoring's own headless scrape Service
 
 from __future__ import annotations
 
-import hashlib
+import math
 
-from phasestack.model import Stack
+from phasestack.model import Stack, cpu_cores
 from phasestack.synth import common as c
 
 COMPONENT = "load-balancer"
@@ -37,6 +37,12 @@ def auth_burst(stack: Stack) -> int:
     return stack.nginx.auth_rate_limit_per_minute - 1
 
 
+def worker_processes(stack: Stack) -> int:
+    """One worker per core of the pod's CPU limit, at least one ("500m" -> 1, "2" -> 2).
+    `auto` would start one per CPU of the node, all throttled within the pod's limit."""
+    return max(1, math.ceil(cpu_cores(stack.nginx.resources.cpu_limit)))
+
+
 def read_timeout(stack: Stack) -> str:
     """Long enough for a query that runs up to statement_timeout (review 003), plus headroom."""
     return f"{stack.postgres.statement_timeout_s + 5}s"
@@ -57,7 +63,8 @@ def nginx_conf(stack: Stack, upstreams: list[str] | None = None, listen: int = c
     return c.render_template(
         "nginx/nginx.conf.j2",
         namespace=stack.namespace, listen=listen, status_port=status_port,
-        prefix=prefix.rstrip("/") or "/", worker_connections=WORKER_CONNECTIONS,
+        worker_processes=worker_processes(stack), prefix=prefix.rstrip("/") or "/",
+        worker_connections=WORKER_CONNECTIONS,
         client_max_body_size=n.client_max_body_size, trusted_proxies=list(n.trusted_proxies),
         rate_per_minute=n.rate_limit_per_minute, auth_rate_per_minute=n.auth_rate_limit_per_minute,
         burst=n.burst, auth_burst=auth_burst(stack), auth_path=n.auth_path,
@@ -98,7 +105,6 @@ def _containers(stack: Stack) -> list[dict]:
 def manifests(stack: Stack) -> list[dict]:
     n = stack.nginx
     conf = nginx_conf(stack)
-    checksum = hashlib.sha256(conf.encode()).hexdigest()
     spec = c.pod_spec(c.NGINX, UID, _containers(stack), service_account=c.NGINX,
                       volumes=[{"name": "config", "configMap": {"name": c.NGINX}},
                                c.empty_dir("tmp")],
@@ -108,8 +114,10 @@ def manifests(stack: Stack) -> list[dict]:
         c.config_map(stack, c.NGINX, COMPONENT, {"nginx.conf": conf}),
         c.service(stack, c.NGINX, COMPONENT, {"http": 80}, type="LoadBalancer",
                   externalTrafficPolicy="Local"),
-        c.deployment(stack, c.NGINX, COMPONENT, replicas(stack), spec,
-                     annotations={"phasestack.io/config-sha256": checksum}),
+        # with the HPA on, spec.replicas stays out: the HPA owns the count (minReplicas is the
+        # floor), and every apply / `pulumi up` would otherwise reset it to the minimum at peak
+        c.deployment(stack, c.NGINX, COMPONENT, None if n.hpa.enabled else n.replicas, spec,
+                     annotations=c.config_hash(conf)),
         *c.pdb(stack, c.NGINX, COMPONENT, replicas(stack)),
     ]
     if n.hpa.enabled:

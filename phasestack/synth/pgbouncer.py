@@ -6,8 +6,6 @@ Clients connect to `pgbouncer:6432`, database `<db>` (read-write, the primary) o
 
 from __future__ import annotations
 
-import hashlib
-
 from phasestack.model import Stack
 from phasestack.synth.common import (
     IMAGES,
@@ -19,6 +17,7 @@ from phasestack.synth.common import (
     POSTGRES_REPLICA,
     POSTGRES_RO,
     Flow,
+    config_hash,
     config_map,
     container,
     deployment,
@@ -107,7 +106,8 @@ def manifests(stack: Stack) -> list[dict]:
                                                     "path": "userlist.txt"}]}}]}}
     spec = pod_spec(PGBOUNCER, UID, [_pgbouncer(stack), _exporter(stack)],
                     volumes=[config, empty_dir("tmp")], terminationGracePeriodSeconds=30)
-    annotations = {"phasestack.dev/config-hash": hashlib.sha256(ini.encode()).hexdigest()[:16],
+    # pgbouncer.ini only: the userlist is a Secret, and no hash of a password goes in a manifest
+    annotations = {**config_hash(ini),
                    "prometheus.io/scrape": "true",
                    "prometheus.io/port": str(PORTS.pgbouncer_exporter)}
     return [

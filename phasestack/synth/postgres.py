@@ -7,7 +7,6 @@ cloned with pg_basebackup -R by an init container and served by the read-only Se
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 from phasestack.model import Stack
@@ -20,6 +19,7 @@ from phasestack.synth.common import (
     POSTGRES_REPLICA,
     POSTGRES_RO,
     Flow,
+    config_hash,
     config_map,
     container,
     container_security,
@@ -131,12 +131,13 @@ def _volumes(replica: bool) -> list[dict]:
     return vols
 
 
-def _statefulset(stack: Stack, name: str, replicas: int, replica: bool, config_hash: str) -> dict:
+def _statefulset(stack: Stack, name: str, replicas: int, replica: bool,
+                 rolls_on: dict[str, str]) -> dict:
     spec = pod_spec(name, UID, [_postgres(stack, replica), _exporter()],
                     volumes=_volumes(replica), terminationGracePeriodSeconds=60,
                     **({"initContainers": [_bootstrap(stack)]} if replica else {}))
     spec["securityContext"]["fsGroupChangePolicy"] = "OnRootMismatch"
-    annotations = {"phasestack.dev/config-hash": config_hash, "prometheus.io/scrape": "true",
+    annotations = {**rolls_on, "prometheus.io/scrape": "true",
                    "prometheus.io/port": str(PORTS.postgres_exporter)}
     claim = {"metadata": {"name": "data"}, "spec": {
         "accessModes": ["ReadWriteOnce"],
@@ -153,7 +154,7 @@ def _statefulset(stack: Stack, name: str, replicas: int, replica: bool, config_h
 def manifests(stack: Stack) -> list[dict]:
     n = stack.postgres.read_replicas
     files = config_files(stack)
-    config_hash = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+    rolls_on = config_hash(json.dumps(files, sort_keys=True))  # no password in these files
     ports = {"postgres": PORTS.postgres}
     headless = service(stack, POSTGRES_HEADLESS, COMPONENT,
                        {**ports, "metrics": PORTS.postgres_exporter}, headless=True,
@@ -161,10 +162,10 @@ def manifests(stack: Stack) -> list[dict]:
                                  "app.kubernetes.io/part-of": "phasestack"})
     docs = [config_map(stack, POSTGRES, COMPONENT, files),
             service(stack, POSTGRES, COMPONENT, ports), headless,
-            _statefulset(stack, POSTGRES, 1, False, config_hash)]
+            _statefulset(stack, POSTGRES, 1, False, rolls_on)]
     if n:
         docs += [service(stack, POSTGRES_RO, COMPONENT, ports, pod=POSTGRES_REPLICA),
-                 _statefulset(stack, POSTGRES_REPLICA, n, True, config_hash),
+                 _statefulset(stack, POSTGRES_REPLICA, n, True, rolls_on),
                  *pdb(stack, POSTGRES_REPLICA, COMPONENT, n)]
     return docs
 

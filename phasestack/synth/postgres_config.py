@@ -24,9 +24,16 @@ STAT_STATEMENTS_TRACK = "top"
 EXPORTER_DATABASE = "postgres"
 
 
+# PostgreSQL's own default for max_wal_senders and max_replication_slots
+WAL_SENDERS_FLOOR = 10
+
+
 def max_wal_senders(stack: Stack) -> int:
-    """One sender per replica, plus two for pg_basebackup -X stream while cloning."""
-    return stack.postgres.read_replicas + 2
+    """A fixed ceiling, also used for max_replication_slots: PostgreSQL's default of 10, raised
+    only when the replicas (one sender each) plus two for pg_basebackup -X stream while cloning
+    need more. Both settings take a restart of the primary, so they must not follow every
+    change of the replica count (0 -> 1 -> 3 would restart the primary each time)."""
+    return max(WAL_SENDERS_FLOOR, stack.postgres.read_replicas + 2)
 
 
 def postgresql_conf(stack: Stack, *, listen_addresses: str = "*", port: int = PORTS.postgres,

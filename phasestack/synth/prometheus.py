@@ -6,7 +6,6 @@ the very same text to promtool.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from phasestack.model import Resources, Stack
@@ -21,6 +20,7 @@ from phasestack.synth.common import (
     POSTGRES_REPLICA,
     PROMETHEUS,
     REDIS,
+    config_hash,
     config_map,
     container,
     deployment,
@@ -45,8 +45,8 @@ DNS_REFRESH = "30s"  # how soon a pod the HPA adds is scraped
 
 # review 002 (002_f99052a1f9a0162e.txt), section "12. Required Metrics / Monitoring Dashboard
 # Thresholds"; the same numbers colour the Grafana panels (phasestack.synth.grafana).
+# The request-rate threshold is per stack: see rps_critical().
 THRESHOLDS: dict[str, float] = {
-    "rps_critical": 1500,              # RPS critical > 1,500
     "redis_memory_warning": 0.6,       # Redis memory warning > 60%
     "redis_memory_critical": 0.8,      # Redis memory critical > 80%
     "redis_cpu_warning": 0.5,          # Redis CPU warning > 50%
@@ -62,6 +62,52 @@ THRESHOLDS: dict[str, float] = {
     # not from a review: phasestack's choice, see templates/prometheus/alerts.yml.j2
     "replication_lag_seconds": 30,
 }
+
+
+# Review 002, "12. Required Metrics" sets RPS critical > 1,500 for a system whose own burst
+# model, "2. Target Load Modeling", peaks at 1,666 rps: the alert sits at ~90% of the design
+# peak. A fixed 1,500 would fire at phase3's design peak and never on a small stack, so the
+# alert keeps that ratio to each stack's own ceiling.
+RPS_CRITICAL_SHARE = 0.9
+
+
+def api_capacity_rps(stack: Stack) -> float:
+    """The planner's API ceiling, as phasestack.capacity._api computes it: max API pods x
+    pod_rps x the HPA's CPU target (pods run at that utilisation, not at 100%)."""
+    api = stack.api
+    return api.max_pods * stack.app.pod_rps * api.hpa.cpu_target / 100
+
+
+def rps_critical(stack: Stack) -> int:
+    """NginxRequestRateCritical: the request rate above 90% of the API ceiling, whole rps."""
+    return round(RPS_CRITICAL_SHARE * api_capacity_rps(stack))
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def _levels(key: str, scale: float, unit: str) -> list[dict[str, str]]:
+    """Both severities of one review-002 threshold, preformatted for the template: the name
+    suffix, the PromQL number, and the number as people read it (0.58 -> "58%")."""
+    return [{"severity": level, "suffix": level.capitalize(),
+             "threshold": _num(THRESHOLDS[f"{key}_{level}"]),
+             "shown": f"{_num(round(THRESHOLDS[f'{key}_{level}'] * scale, 6))}{unit}"}
+            for level in ("warning", "critical")]
+
+
+def alert_values(stack: Stack) -> dict:
+    """The template's numbers, each in the form it prints."""
+    return {
+        "error_rate": _levels("error_rate", 100, "%"),
+        "latency_p99": _levels("latency_p99", 1000, "ms"),
+        "redis_memory": _levels("redis_memory", 100, "%"),
+        "redis_cpu": _levels("redis_cpu", 100, "%"),
+        "pg_connections": _levels("pg_connections", 100, "%"),
+        "pg_query": _levels("pg_query", 1000, "ms"),
+        "rps_critical": str(rps_critical(stack)),
+        "replication_lag_seconds": _num(THRESHOLDS["replication_lag_seconds"]),
+    }
 
 
 @dataclass(frozen=True)
@@ -117,14 +163,10 @@ def alert_rules(stack: Stack) -> str:
     """alerts.yml: rules only for the components the stack has."""
     names = [j.name for j in jobs(stack)]
     return render_template(
-        "prometheus/alerts.yml.j2", namespace=stack.namespace, t=THRESHOLDS, jobs=names,
+        "prometheus/alerts.yml.j2", namespace=stack.namespace, t=alert_values(stack), jobs=names,
         pg_jobs=[n for n in names if n in (POSTGRES, POSTGRES_REPLICA)],
         replicas=stack.postgres.read_replicas > 0, pgbouncer=stack.pgbouncer.enabled,
         hpa_targets=ksm.hpa_targets(stack), ksm_job=ksm.NAME)
-
-
-def _checksum(*texts: str) -> str:
-    return hashlib.sha256("\0".join(texts).encode()).hexdigest()[:16]
 
 
 def scrape_services(stack: Stack) -> list[dict]:
@@ -169,7 +211,7 @@ def manifests(stack: Stack) -> list[dict]:
                  {"name": "data", "persistentVolumeClaim": {"claimName": DATA_PVC}},
                  empty_dir("tmp")])
     dep = deployment(stack, PROMETHEUS, COMPONENT, 1, spec,
-                     annotations={"phasestack/config-checksum": _checksum(*data.values())})
+                     annotations=config_hash(*data.values()))
     # one TSDB on a ReadWriteOnce volume: the old pod must let go before the new one starts
     dep["spec"]["strategy"] = {"type": "Recreate"}
     return [service_account(stack, PROMETHEUS, COMPONENT),

@@ -6,8 +6,6 @@ The password never reaches a ConfigMap: the container passes `--requirepass $(RE
 
 from __future__ import annotations
 
-import hashlib
-
 from phasestack.model import Stack
 from phasestack.phases import R002
 from phasestack.synth.common import (
@@ -18,6 +16,7 @@ from phasestack.synth.common import (
     REDIS_HEADLESS,
     REDIS_SECRET,
     Flow,
+    config_hash,
     config_map,
     container,
     empty_dir,
@@ -134,14 +133,15 @@ def statefulset(stack: Stack, conf: str) -> dict:
     spec = pod_spec(REDIS, UID, [_redis_container(stack), _exporter_container()],
                     volumes=[{"name": "config", "configMap": {"name": REDIS}}, empty_dir("tmp")],
                     terminationGracePeriodSeconds=30)
-    annotations = {"checksum/config": hashlib.sha256(conf.encode()).hexdigest()}
     body = {
         "serviceName": REDIS_HEADLESS, "replicas": r.pods, "revisionHistoryLimit": 5,
-        # cluster nodes find each other only once all are up: start them together
-        "podManagementPolicy": "Parallel" if cluster_mode(stack) else "OrderedReady",
+        # cluster nodes find each other only once all are up: start them together. Standalone
+        # (one pod) too: the field is immutable, and one value for both modes lets phase1 ->
+        # phase2 scale this StatefulSet in place instead of deleting and recreating it.
+        "podManagementPolicy": "Parallel",
         "updateStrategy": {"type": "RollingUpdate"},
         "selector": {"matchLabels": selector(REDIS)},
-        "template": pod_template(REDIS, COMPONENT, spec, annotations),
+        "template": pod_template(REDIS, COMPONENT, spec, config_hash(conf)),
         "volumeClaimTemplates": [{
             "metadata": {"name": "data"},
             "spec": {"accessModes": ["ReadWriteOnce"],

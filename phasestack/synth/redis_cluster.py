@@ -14,9 +14,8 @@ from phasestack.synth.common import (
     REDIS_BOOTSTRAP,
     REDIS_SECRET,
     config_map,
-    container,
     empty_dir,
-    exec_probe,
+    job_container,
     meta,
     pod_spec,
     pod_template,
@@ -28,7 +27,6 @@ from phasestack.synth.common import (
 SCRIPT_DIR = "/scripts"
 DEFAULT_TIMEOUT_S = 300
 BACKOFF_LIMIT = 6
-TTL_AFTER_FINISHED_S = 3600
 
 
 def bootstrap_script(poll_seconds: float = 2, default_timeout: int = DEFAULT_TIMEOUT_S) -> str:
@@ -53,22 +51,22 @@ def bootstrap_env(stack: Stack) -> dict[str, str]:
 def job(stack: Stack) -> dict:
     env = [{"name": k, "value": v} for k, v in bootstrap_env(stack).items()]
     env.append(secret_env("REDISCLI_AUTH", REDIS_SECRET, _redis.SECRET_KEY))
-    # A Job has no port to probe: the probes check that the mounted script is readable.
-    mounted = ["test", "-r", f"{SCRIPT_DIR}/bootstrap.sh"]
-    c = container("bootstrap", stack.redis.image, small_resources(), {},
-                  exec_probe(mounted, delay=0), exec_probe(mounted, delay=0),
-                  command=["sh", f"{SCRIPT_DIR}/bootstrap.sh"], env=env,
-                  volumeMounts=[{"name": "scripts", "mountPath": SCRIPT_DIR, "readOnly": True},
-                                {"name": "tmp", "mountPath": "/tmp"}])
-    del c["ports"]
+    # Runs to completion: no probes (nothing to restart or unroute); the script's own waits,
+    # backoffLimit and activeDeadlineSeconds bound it.
+    c = job_container("bootstrap", stack.redis.image, small_resources(),
+                      command=["sh", f"{SCRIPT_DIR}/bootstrap.sh"], env=env,
+                      volumeMounts=[{"name": "scripts", "mountPath": SCRIPT_DIR,
+                                     "readOnly": True},
+                                    {"name": "tmp", "mountPath": "/tmp"}])
     spec = pod_spec(REDIS_BOOTSTRAP, _redis.UID, [c], spread=False, restartPolicy="Never",
                     volumes=[{"name": "scripts", "configMap": {"name": REDIS_BOOTSTRAP}},
                              empty_dir("tmp")])
     return {"apiVersion": "batch/v1", "kind": "Job",
             "metadata": meta(stack, REDIS_BOOTSTRAP, _redis.COMPONENT),
+            # no ttlSecondsAfterFinished: a Job that deletes itself is drift for Pulumi (and
+            # `kubectl apply` would recreate and rerun it); the finished Job stays as a record
             "spec": {"backoffLimit": BACKOFF_LIMIT,
                      "activeDeadlineSeconds": 4 * DEFAULT_TIMEOUT_S,
-                     "ttlSecondsAfterFinished": TTL_AFTER_FINISHED_S,
                      "template": pod_template(REDIS_BOOTSTRAP, _redis.COMPONENT, spec)}}
 
 

@@ -18,7 +18,7 @@ import yaml
 
 from phasestack.stackfile import list_stack_files, load
 from phasestack.synth import kube_state_metrics, monitoring
-from phasestack.synth.prometheus import RULES_FILE
+from phasestack.synth.prometheus import RULES_FILE, rps_critical
 from phasestack.synth.prometheus import THRESHOLDS as T
 from tests.integration.conftest import free_port, require, wait_for
 
@@ -113,9 +113,12 @@ def replication_lag(f: float):
                    gauge(T["replication_lag_seconds"] * f))], REPLICA
 
 
-def nginx_rps(f: float):
-    return [series("nginx_http_requests_total", {"job": "nginx", "instance": "10.0.0.8:9113"},
-                   counter(T["rps_critical"] * f * 60))], {}
+def nginx_rps(t: float) -> Case:
+    # the stack's own threshold: 90% of its API ceiling (prometheus.rps_critical)
+    def build(f: float):
+        return [series("nginx_http_requests_total", {"job": "nginx", "instance": "10.0.0.8:9113"},
+                       counter(t * f * 60))], {}
+    return build
 
 
 def pgbouncer_waiting(f: float):
@@ -141,9 +144,9 @@ def hpa_at_max(namespace: str) -> Case:
     return build
 
 
-def cases(namespace: str) -> dict[str, tuple[Case, str]]:
+def cases(namespace: str, rps: float) -> dict[str, tuple[Case, str]]:
     out: dict[str, tuple[Case, str]] = {
-        "NginxRequestRateCritical": (nginx_rps, "critical"),
+        "NginxRequestRateCritical": (nginx_rps(rps), "critical"),
         "PostgresReplicationLag": (replication_lag, "critical"),
         "PgBouncerClientsWaiting": (pgbouncer_waiting, "warning"),
         "ScrapeTargetDown": (target_down, "critical"),
@@ -167,9 +170,9 @@ def expand(template: str, labels: dict[str, str]) -> str:
     return out
 
 
-def unit_tests(rules_text: str, namespace: str) -> dict:
+def unit_tests(rules_text: str, namespace: str, rps: float) -> dict:
     rules = {r["alert"]: r for g in yaml.safe_load(rules_text)["groups"] for r in g["rules"]}
-    known = cases(namespace)
+    known = cases(namespace, rps)
     assert set(rules) <= set(known), f"alerts without a promtool case: {set(rules) - set(known)}"
     tests = []
     for alert, rule in rules.items():
@@ -231,7 +234,7 @@ def test_each_alert_fires_above_and_stays_silent_below(name, tmp_path):
     stack = load(name, ROOT).stack
     text = monitoring.alert_rules(stack)
     (tmp_path / RULES_FILE).write_text(text)
-    tests = unit_tests(text, stack.namespace)
+    tests = unit_tests(text, stack.namespace, rps_critical(stack))
     (tmp_path / "alerts_test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
     result = promtool("test", "rules", str(tmp_path / "alerts_test.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -244,7 +247,7 @@ def test_a_wrong_expectation_fails(tmp_path):
     stack = load("phase1", ROOT).stack
     text = monitoring.alert_rules(stack)
     (tmp_path / RULES_FILE).write_text(text)
-    tests = unit_tests(text, stack.namespace)
+    tests = unit_tests(text, stack.namespace, rps_critical(stack))
     silent = next(t for t in tests["tests"]
                   if t["alert_rule_test"][0]["alertname"] == "RedisMemoryCritical"
                   and not t["alert_rule_test"][0]["exp_alerts"])

@@ -125,6 +125,13 @@ def test_cluster_bootstrap_and_failover(servers, workdir):
         assert info["cluster_state"] == "ok"
         assert info["cluster_slots_assigned"] == "16384"
         assert info["cluster_size"] == str(r.masters)
+    def roles(port: int) -> tuple[int, int]:
+        table = nodes_table(port)
+        return (sum("master" in n["flags"] for n in table),
+                sum("slave" in n["flags"] for n in table))
+    # the script waits until every node lists every replica; gossip may still be settling
+    # under load, so poll (bounded) rather than read one snapshot
+    wait_for(lambda: all(roles(p) == (3, 3) for p in ports), 15, "3 masters, 3 replicas")
     table = nodes_table(ports[0])
     masters = [n for n in table if "master" in n["flags"]]
     replicas = [n for n in table if "slave" in n["flags"]]
@@ -233,3 +240,45 @@ def test_cluster_grows_from_phase2_to_phase3(servers, workdir):
     again = run_bootstrap(script, ports, phase3.redis.replicas_per_master)
     assert again.returncode == 0 and "as a master" not in again.stdout
     assert "moving slots" not in again.stdout
+
+
+def test_bootstrap_refuses_a_former_standalone_node_that_holds_keys(servers, workdir):
+    """phase1 -> phase2: redis-0 keeps its standalone data; the Job says what to do, exits 1."""
+    phase1, phase2 = load("phase1").stack, load("phase2").stack
+    ports = [free_port() for _ in range(3)]
+    old = start(servers, phase1, workdir, f"k{ports[0]}", ports[0])
+    wait_for(lambda: cli(ports[0], "ping") == "PONG", 15, "standalone redis")
+    for i in range(5):
+        assert cli(ports[0], "set", f"session:{i}", "v") == "OK"
+    servers.stop(old)  # a shutdown flushes the AOF (appendonly yes): the keys survive
+    for p in ports:  # the same data directory, now with the cluster config
+        start(servers, phase2, workdir, f"k{p}", p, cluster_port=free_port(),
+              node_timeout_ms=1000)
+    for port in ports:
+        wait_for(lambda p=port: cli(p, "ping") == "PONG", 15, f"redis node {port}")
+    assert cli(ports[0], "dbsize") == "5"
+
+    script = workdir / "bootstrap.sh"
+    script.write_text(bootstrap_script(poll_seconds=0.2))
+    refused = run_bootstrap(script, ports, 0)
+    assert refused.returncode != 0
+    # it claimed its keys' slots on start, but it is in no cluster
+    assert f"127.0.0.1:{ports[0]} holds 5 key(s) and owns" in refused.stderr, refused.stderr
+    assert "knows no other node" in refused.stderr
+    steps = [f"-p {ports[0]} --rdb", f"-p {ports[0]} FLUSHALL", f"-p {ports[0]} CLUSTER RESET",
+             "run this Job again", "--cluster import"]
+    for step in steps:
+        assert step in refused.stderr, refused.stderr
+    assert "creating the cluster" not in refused.stdout
+    assert cluster_info(ports[1])["cluster_known_nodes"] == "1"  # nothing was touched
+
+    # the way out the message gives: snapshot, empty, release the slots, run again
+    snapshot = workdir / "standalone.rdb"
+    subprocess.run([require("redis-cli"), "-h", "127.0.0.1", "-p", str(ports[0]), "--rdb",
+                    str(snapshot)], env={"PATH": os.environ["PATH"], "REDISCLI_AUTH": PASSWORD},
+                   capture_output=True, timeout=20, check=True)
+    assert snapshot.read_bytes().startswith(b"REDIS") and b"session:4" in snapshot.read_bytes()
+    assert cli(ports[0], "flushall") == "OK" and cli(ports[0], "cluster", "reset") == "OK"
+    again = run_bootstrap(script, ports, 0)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert cluster_info(ports[0])["cluster_state"] == "ok"

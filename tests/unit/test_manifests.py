@@ -128,7 +128,11 @@ def test_hpa_and_pdb_targets_exist(name):
         ref = h["spec"]["scaleTargetRef"]
         assert (ref["kind"], ref["name"]) in workloads
     labels = [t["metadata"]["labels"] for _, t in pod_templates(name)]
-    replicas = {d["metadata"]["name"]: d["spec"].get("replicas", 1) for d, _ in pod_templates(name)}
+    # an HPA-managed Deployment leaves replicas out: the HPA's minReplicas is its fewest pods
+    floor = {h["spec"]["scaleTargetRef"]["name"]: h["spec"]["minReplicas"]
+             for h in by_kind(name, "HorizontalPodAutoscaler").values()}
+    replicas = {n: d["spec"].get("replicas", floor.get(n, 1))
+                for d, _ in pod_templates(name) for n in [d["metadata"]["name"]]}
     for p in by_kind(name, "PodDisruptionBudget").values():
         sel = p["spec"]["selector"]["matchLabels"]
         assert any(sel.items() <= lab.items() for lab in labels), p["metadata"]["name"]

@@ -38,16 +38,20 @@ def api_container(docs: list[dict]) -> dict:
 
 
 @pytest.mark.parametrize("name,replicas,hpa", [
-    ("mvp", 2, None), ("phase1", 2, (2, 6)), ("phase2", 3, (3, 20)), ("phase3", 10, (10, 40))])
+    ("mvp", 2, None), ("phase1", None, (2, 6)), ("phase2", None, (3, 20)),
+    ("phase3", None, (10, 40))])
 def test_replicas_and_hpa_per_phase(name, replicas, hpa):
     docs = api.manifests(stack(name))
-    assert by(docs, "Deployment", "api")["spec"]["replicas"] == replicas
+    dep = by(docs, "Deployment", "api")["spec"]
+    # with an HPA the Deployment leaves replicas to it: an apply must not reset the count
+    assert dep.get("replicas") == replicas and ("replicas" in dep) is (hpa is None)
     hpas = [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
     if hpa is None:
         assert hpas == []
     else:
         spec = hpas[0]["spec"]
         assert (spec["minReplicas"], spec["maxReplicas"]) == hpa
+        assert spec["scaleTargetRef"]["name"] == "api"
         assert spec["scaleTargetRef"]["name"] == "api"
         assert spec["metrics"][0]["resource"]["target"]["averageUtilization"] == 70
     pdb = by(docs, "PodDisruptionBudget", "api")

@@ -10,9 +10,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from phasestack.capacity import plan
 from phasestack.model import Stack
 from phasestack.stackfile import list_stack_files, load
-from phasestack.synth import grafana, monitoring
+from phasestack.synth import grafana, monitoring, prometheus
 from phasestack.synth.common import GRAFANA_SECRET, Flow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,7 +90,8 @@ def test_review_002_thresholds_exact():
     assert threshold("PostgresConnectionsCritical") == 0.9  # 18/20
     assert threshold("PostgresQueryLatencyWarning") == 0.05
     assert threshold("PostgresQueryLatencyCritical") == 0.1
-    assert threshold("NginxRequestRateCritical") == 1500
+    # 90% of the API ceiling: 40 pods x 100 rps x 70% CPU = 2,800 rps -> 2,520
+    assert threshold("NginxRequestRateCritical") == 2520
     assert threshold("RedisCpuWarning") == 0.5
     assert threshold("RedisCpuCritical") == 0.7
     assert threshold("PostgresReplicationLag") == 30
@@ -98,6 +100,48 @@ def test_review_002_thresholds_exact():
     assert r["HpaAtMaxReplicas"]["for"] == "15m"
     assert "redis_memory_used_bytes" in r["RedisMemoryCritical"]["expr"]
     assert "pg_settings_max_connections" in r["PostgresConnectionsCritical"]["expr"]
+
+
+@pytest.mark.parametrize(("name", "ceiling", "threshold"), [
+    ("mvp", 140, 126), ("phase2", 1400, 1260), ("phase3", 2800, 2520),
+    ("zeropay-phase3", 2100, 1890)])
+def test_request_rate_alert_is_90_percent_of_the_stacks_api_ceiling(name, ceiling, threshold):
+    s = stack(name)
+    # the planner's throughput check: max API pods x pod_rps x HPA CPU target
+    cap = next(c for c in plan(s).checks if c.name == "api_throughput").limit_rps
+    assert prometheus.api_capacity_rps(s) == pytest.approx(cap) == pytest.approx(ceiling)
+    assert prometheus.rps_critical(s) == threshold
+    rule = rules(name)["NginxRequestRateCritical"]
+    assert rule["expr"].rstrip().endswith(f"> {threshold}")
+    assert rule["annotations"]["summary"] == f"Request rate above {threshold} rps"
+    # the same number colours the request-rate panels
+    for board in ("api.json", "nginx.json"):
+        panel = json.loads(grafana.dashboards(s)[board])["panels"][0]
+        steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        assert [st["value"] for st in steps] == [None, threshold]
+
+
+def test_review_002_burst_peak_does_not_page_at_phase3():
+    # review 002: 1,666 rps is the design peak (section 2); 1,500 (section 12) is ~90% of it
+    for name in ("phase3", "zeropay-phase3"):
+        assert prometheus.rps_critical(stack(name)) > 1666
+
+
+def test_shown_numbers_are_rounded_not_truncated(monkeypatch):
+    # 0.58 * 100 is 57.99999999999999: the summary must say 58%, not 57%
+    monkeypatch.setitem(prometheus.THRESHOLDS, "redis_memory_warning", 0.58)
+    monkeypatch.setitem(prometheus.THRESHOLDS, "pg_query_warning", 0.057)
+    r = rules("phase2")
+    assert "memory above 58% of maxmemory" in r["RedisMemoryWarning"]["annotations"]["summary"]
+    assert r["RedisMemoryWarning"]["expr"].rstrip().endswith("> 0.58")
+    assert "mean query time above 57ms" in r["PostgresQueryLatencyWarning"]["annotations"][
+        "summary"]
+    assert r["ApiErrorRateWarning"]["annotations"]["summary"] == "API error rate above 0.5%"
+
+
+def test_alert_template_only_renders_data():
+    text = (ROOT / "templates/prometheus/alerts.yml.j2").read_text()
+    assert "| int" not in text and "format(" not in text and " * " not in text
 
 
 def test_every_rule_has_severity_and_annotations():
@@ -189,7 +233,7 @@ def test_prometheus_deployment():
 def test_config_checksum_changes_with_config():
     def checksum(s: Stack) -> str:
         dep = by_kind(monitoring.manifests(s), "Deployment", "prometheus")
-        return dep["spec"]["template"]["metadata"]["annotations"]["phasestack/config-checksum"]
+        return dep["spec"]["template"]["metadata"]["annotations"]["phasestack.io/config-hash"]
     base = stack("phase1")
     other = base.model_copy(update={"monitoring": base.monitoring.model_copy(
         update={"scrape_interval": "30s"})})

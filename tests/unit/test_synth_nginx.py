@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import kubernetes_validate
@@ -113,15 +114,30 @@ def test_hardening_and_proxy_settings():
 
 
 @pytest.mark.parametrize("name,replicas,hpa", [
-    ("mvp", 1, None), ("phase1", 2, None), ("phase2", 2, None), ("phase3", 3, (3, 6))])
+    ("mvp", 1, None), ("phase1", 2, None), ("phase2", 2, None), ("phase3", None, (3, 6))])
 def test_replicas_hpa_pdb_per_phase(name, replicas, hpa):
     docs = nginx.manifests(stack(name))
-    assert by(docs, "Deployment", "nginx")["spec"]["replicas"] == replicas
+    dep = by(docs, "Deployment", "nginx")["spec"]
+    # with an HPA the Deployment leaves replicas to it: an apply must not reset the count
+    assert dep.get("replicas") == replicas and ("replicas" in dep) is (hpa is None)
     hpas = [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
     assert [(h["spec"]["minReplicas"], h["spec"]["maxReplicas"]) for h in hpas] == (
         [hpa] if hpa else [])
     pdbs = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
-    assert len(pdbs) == (0 if replicas < 2 else 1)
+    fewest = hpa[0] if hpa else replicas
+    assert len(pdbs) == (0 if fewest < 2 else 1)
+
+
+@pytest.mark.parametrize(("cpu_limit", "workers"), [("500m", 1), ("1", 1), ("1500m", 2),
+                                                    ("2", 2), ("2.5", 3), ("100m", 1)])
+def test_worker_processes_follow_the_cpu_limit(cpu_limit, workers):
+    s = stack("phase3")
+    res = s.nginx.resources.model_copy(update={"cpu_limit": cpu_limit, "cpu_request": "100m"})
+    s = s.model_copy(update={"nginx": s.nginx.model_copy(update={"resources": res})})
+    assert nginx.worker_processes(s) == workers
+    conf = nginx.nginx_conf(s)
+    assert re.search(rf"^worker_processes {workers};$", conf, re.M)
+    assert "worker_processes auto" not in conf
 
 
 def test_deployment_service_and_exporter():
@@ -134,7 +150,8 @@ def test_deployment_service_and_exporter():
     assert svc["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
     assert [d["metadata"]["name"] for d in docs if d["kind"] == "Service"] == ["nginx"]
     dep = by(docs, "Deployment", "nginx")["spec"]["template"]
-    assert len(dep["metadata"]["annotations"]["phasestack.io/config-sha256"]) == 64
+    digest = hashlib.sha256(cm["data"]["nginx.conf"].encode()).hexdigest()[:16]
+    assert dep["metadata"]["annotations"] == {"phasestack.io/config-hash": digest}
     main, exporter = dep["spec"]["containers"]
     assert main["image"] == "nginx:1.27.3-alpine"
     assert main["ports"][0]["containerPort"] == 8080

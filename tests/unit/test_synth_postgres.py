@@ -79,7 +79,9 @@ def test_postgresql_conf_values():
     assert conf["superuser_reserved_connections"] == "3"
     assert conf["shared_buffers"] == "256MB"
     assert conf["wal_level"] == "replica"
-    assert conf["max_wal_senders"] == "5"  # 3 replicas + 2
+    # a fixed ceiling (PostgreSQL's default 10), not 3 replicas + 2: no primary restart per
+    # replica-count change
+    assert (conf["max_wal_senders"], conf["max_replication_slots"]) == ("10", "10")
     assert conf["hot_standby"] == "on"
     assert conf["listen_addresses"] == "'*'"
     assert conf["password_encryption"] == "scram-sha-256"
@@ -87,8 +89,18 @@ def test_postgresql_conf_values():
     changed = stack.model_copy(update={"postgres": stack.postgres.model_copy(
         update={"max_connections": 321, "read_replicas": 0})})
     conf = settings(postgres.postgresql_conf(changed, port=6000, listen_addresses="127.0.0.1"))
-    assert (conf["max_connections"], conf["max_wal_senders"]) == ("321", "2")
+    assert (conf["max_connections"], conf["max_wal_senders"]) == ("321", "10")
     assert (conf["port"], conf["listen_addresses"]) == ("6000", "'127.0.0.1'")
+
+
+@pytest.mark.parametrize(("replicas", "senders"), [(0, 10), (1, 10), (3, 10), (8, 10), (9, 11),
+                                                   (10, 12)])
+def test_wal_senders_stay_put_until_the_replicas_need_more(replicas, senders):
+    stack = load("phase3").stack
+    changed = stack.model_copy(update={"postgres": stack.postgres.model_copy(
+        update={"read_replicas": replicas})})
+    conf = settings(postgres.postgresql_conf(changed))
+    assert (conf["max_wal_senders"], conf["max_replication_slots"]) == (str(senders),) * 2
 
 
 def test_postgresql_conf_preloads_pg_stat_statements():

@@ -52,6 +52,8 @@ def test_mvp_and_phase1_are_one_standalone_pod(phase):
     stack = load(phase).stack
     docs = redis.manifests(stack)
     assert sts(stack)["spec"]["replicas"] == 1
+    # as in a cluster: the immutable field must not change on the way to phase2
+    assert sts(stack)["spec"]["podManagementPolicy"] == "Parallel"
     assert conf_lines(redis.redis_conf(stack))["maxmemory"] == "2048mb"
     assert by_kind(docs, "Job") == [] and by_kind(docs, "PodDisruptionBudget") == []
     assert redis.flows(stack) == []
@@ -96,8 +98,13 @@ def test_cluster_bootstrap_job():
     (cm,) = by_kind(docs, "ConfigMap", "redis-cluster-bootstrap")
     assert cm["data"]["bootstrap.sh"] == bootstrap_script()
     spec = job["spec"]
-    assert spec["backoffLimit"] == 6 and spec["ttlSecondsAfterFinished"] == 3600
+    # no ttlSecondsAfterFinished: a Job deleting itself would be drift under Pulumi
+    assert spec["backoffLimit"] == 6 and "ttlSecondsAfterFinished" not in spec
     pod = spec["template"]
+    (c,) = pod["spec"]["containers"]
+    # runs to completion: no probes, no ports; the secure defaults and resources still hold
+    assert not {"livenessProbe", "readinessProbe", "ports"} & c.keys()
+    assert c["securityContext"]["readOnlyRootFilesystem"] and c["resources"]["limits"]
     assert pod["metadata"]["labels"]["app.kubernetes.io/name"] == "redis-cluster-bootstrap"
     assert pod["spec"]["restartPolicy"] == "Never"
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
@@ -166,15 +173,32 @@ def test_secure_pods(name):
             sc = c["securityContext"]
             assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]
             assert sc["capabilities"] == {"drop": ["ALL"]}
-            assert c["livenessProbe"] and c["readinessProbe"] and c["resources"]["limits"]
+            assert c["resources"]["limits"]
+            if doc["kind"] != "Job":  # a Job's container runs to completion: nothing to probe
+                assert c["livenessProbe"] and c["readinessProbe"]
     exporter = sts(stack)["spec"]["template"]["spec"]["containers"][1]
     assert exporter["ports"] == [{"name": "metrics", "containerPort": 9121, "protocol": "TCP"}]
+
+
+def test_standalone_to_cluster_keeps_the_immutable_statefulset_fields():
+    # phase1 -> phase2 scales the same StatefulSet; no delete/recreate of redis-0's volume
+    immutable = ("podManagementPolicy", "serviceName", "selector", "volumeClaimTemplates")
+    one, six = sts(load("phase1").stack)["spec"], sts(load("phase2").stack)["spec"]
+    assert (one["replicas"], six["replicas"]) == (1, 6)
+    assert {k: one[k] for k in immutable} == {k: six[k] for k in immutable}
+
+
+def test_bootstrap_refuses_a_node_with_keys_and_says_what_to_do():
+    # integration: tests/integration/test_redis_server.py runs it against a node holding keys
+    script = bootstrap_script()
+    for step in ("--rdb", "FLUSHALL", "run this Job again", "--cluster import"):
+        assert step in script, step
 
 
 def test_config_change_rolls_the_pods():
     a = load("phase1").stack
     b = a.model_copy(update={"redis": a.redis.model_copy(update={"maxmemory_mb": 1024})})
-    key = "checksum/config"
+    key = "phasestack.io/config-hash"
     assert (sts(a)["spec"]["template"]["metadata"]["annotations"][key]
             != sts(b)["spec"]["template"]["metadata"]["annotations"][key])
 

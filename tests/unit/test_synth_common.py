@@ -1,0 +1,69 @@
+"""Shared synthesizer helpers: the one config-hash annotation, HPA-owned replica counts, Job
+containers."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from phasestack.stackfile import list_stack_files, load
+from phasestack.synth import common, synthesize
+from phasestack.synth.secrets import CREDENTIALS
+
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = [p.name[len("Pulumi."):-len(".yaml")] for p in list_stack_files(ROOT)]
+VALUES = {c: f"secret-value-{c}" for c in CREDENTIALS}
+
+
+def test_config_hash_is_one_short_annotation():
+    a = common.config_hash("x = 1\n")
+    assert a == {"phasestack.io/config-hash": hashlib.sha256(b"x = 1\n").hexdigest()[:16]}
+    assert common.config_hash("x = 1\n") == a
+    assert common.config_hash("x = 2\n") != a
+    # the texts are kept apart: moving a line from one file to the next changes the hash
+    assert common.config_hash("ab", "c") != common.config_hash("a", "bc")
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_every_workload_with_a_config_map_rolls_on_the_one_key(name):
+    docs = synthesize(load(name, ROOT).stack, VALUES)
+    secrets = list(VALUES.values())
+    for d in docs:
+        if d["kind"] not in ("Deployment", "StatefulSet"):
+            continue
+        tpl = d["spec"]["template"]
+        notes = tpl["metadata"].get("annotations", {})
+        hashed = [k for k in notes if any(w in k for w in ("hash", "checksum", "sha"))]
+        assert hashed in ([], [common.CONFIG_HASH]), (d["metadata"]["name"], hashed)
+        volumes = tpl["spec"].get("volumes", [])
+        maps = [v for v in volumes if "configMap" in v or "projected" in v]
+        assert bool(maps) == bool(hashed), d["metadata"]["name"]
+        # never a digest of a credential (an offline guessing aid)
+        digests = {hashlib.sha256(s.encode()).hexdigest()[:16] for s in secrets}
+        assert not digests & set(notes.values())
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_hpa_targets_carry_no_replica_count(name):
+    docs = synthesize(load(name, ROOT).stack, VALUES)
+    scaled = {d["spec"]["scaleTargetRef"]["name"] for d in docs
+              if d["kind"] == "HorizontalPodAutoscaler"}
+    for d in docs:
+        if d["kind"] == "Deployment":
+            assert ("replicas" in d["spec"]) is (d["metadata"]["name"] not in scaled)
+
+
+def test_deployment_without_replicas():
+    stack = load("phase3", ROOT).stack
+    spec = common.pod_spec("x", 1000, [])
+    assert "replicas" not in common.deployment(stack, "x", "c", None, spec)["spec"]
+    assert common.deployment(stack, "x", "c", 0, spec)["spec"]["replicas"] == 0
+
+
+def test_job_container_has_secure_defaults_and_no_probes():
+    c = common.job_container("j", "img:1", common.small_resources(), command=["true"])
+    assert c["securityContext"] == common.container_security()
+    assert c["command"] == ["true"] and c["resources"]["limits"]
+    assert not {"livenessProbe", "readinessProbe", "ports"} & c.keys()
