@@ -1,6 +1,14 @@
-"""LoadBalancer: the nginx Deployment in front of the API, and its public endpoint."""
+"""LoadBalancer: the nginx Deployment in front of the API, and its endpoints.
+
+`host`, `port` and `endpoint` are the in-cluster Service (nginx.<namespace>.svc.cluster.local),
+reachable from pods only. `external_endpoint` is the address the cloud load balancer gave the
+Service (status.loadBalancer.ingress[0], ip or hostname); it is None until one is assigned (and
+always under mocks, or on a cluster without a load-balancer controller).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pulumi
 
@@ -12,10 +20,33 @@ class LoadBalancerArgs(kube.KubeArgs):
     pass
 
 
+def _get(obj: Any, snake: str, camel: str) -> Any:
+    """A field of an output type (snake_case attributes) or a plain dict (camelCase keys)."""
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(camel, obj.get(snake))
+    return getattr(obj, snake, None)
+
+
+def ingress_address(status: Any) -> str | None:
+    """ip or hostname of a Service's first load-balancer ingress, None while there is none."""
+    ingress = _get(_get(status, "load_balancer", "loadBalancer"), "ingress", "ingress") or []
+    if not ingress:
+        return None
+    return _get(ingress[0], "ip", "ip") or _get(ingress[0], "hostname", "hostname") or None
+
+
+def external_url(status: Any, port: int) -> str | None:
+    address = ingress_address(status)
+    return f"http://{address}:{int(port)}" if address else None
+
+
 class LoadBalancer(pulumi.ComponentResource):
     host: pulumi.Output[str]
     port: pulumi.Output[int]
-    endpoint: pulumi.Output[str]
+    endpoint: pulumi.Output[str]                  # in-cluster: http://nginx.<ns>.svc...:80
+    external_endpoint: pulumi.Output[str | None]  # the cloud load balancer's, once assigned
 
     def __init__(self, name: str, args: LoadBalancerArgs,
                  opts: pulumi.ResourceOptions | None = None):
@@ -27,4 +58,8 @@ class LoadBalancer(pulumi.ComponentResource):
         self.port = kube.port_of(service, "http")
         self.endpoint = pulumi.Output.concat("http://", self.host, ":",
                                              self.port.apply(str))
-        self.register_outputs({"host": self.host, "port": self.port, "endpoint": self.endpoint})
+        self.external_endpoint = pulumi.Output.all(
+            service.status, self.port).apply(  # type: ignore[attr-defined]
+            lambda args: external_url(args[0], args[1]))
+        self.register_outputs({"host": self.host, "port": self.port, "endpoint": self.endpoint,
+                               "external_endpoint": self.external_endpoint})

@@ -92,6 +92,8 @@ class Topology(pulumi.ComponentResource):
             "target": pulumi.Output.from_input("kubernetes"),
             "namespace": net.namespace,
             "endpoint": lb.endpoint,
+            # the cloud load balancer's address: a null output (so absent) until one is assigned
+            "external_endpoint": lb.external_endpoint,
             "api_host": api.host, "api_port": api.port,
             "redis_host": redis.host, "redis_port": redis.port,
             "postgres_host": db.host, "postgres_port": db.port,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from pulumi.runtime import rpc
 
+from components import load_balancer
 from phasestack import stackfile
 from phasestack.synth import secrets, synthesize
 
@@ -161,6 +163,42 @@ def test_component_outputs_phase2(program):
     assert run.exports["endpoint"] == f"http://nginx.{ns}.svc.cluster.local:80"
     assert run.exports["database_host"] == f"pgbouncer.{ns}.svc.cluster.local"
     assert run.exports["phase"] == "phase2"
+    # no load balancer has an address under plain mocks: the external endpoint is null, so the
+    # component and the stack carry no value for it
+    assert run.exports.get("external_endpoint") is None
+
+
+def test_external_endpoint_is_the_load_balancer_ingress(harness, monkeypatch):
+    """A Service status with a load-balancer ingress (as a cloud controller writes it) becomes
+    the LoadBalancer's external_endpoint and the stack output; `endpoint` stays in-cluster."""
+    recorder = harness.run_program.__globals__["Recorder"]
+
+    class WithIngress(recorder):
+        def new_resource(self, args):
+            rid, state = super().new_resource(args)
+            if args.typ == "kubernetes:core/v1:Service" and args.name.endswith("/nginx"):
+                state["status"] = {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}}
+            return rid, state
+
+    monkeypatch.setitem(harness.run_program.__globals__, "Recorder", WithIngress)
+    monkeypatch.chdir(ROOT)
+    run = harness.run_program("phase2")
+    lb = normalise(run.component("LoadBalancer"))
+    assert lb["external_endpoint"] == "http://203.0.113.7:80"
+    assert lb["endpoint"] == "http://nginx.ps-phase2.svc.cluster.local:80"
+    assert run.exports["external_endpoint"] == "http://203.0.113.7:80"
+
+
+@pytest.mark.parametrize(("status", "url"), [
+    ({"loadBalancer": {"ingress": [{"hostname": "lb.example.net"}]}}, "http://lb.example.net:80"),
+    ({"loadBalancer": {"ingress": [{"ip": "198.51.100.1", "hostname": "x"}]}},
+     "http://198.51.100.1:80"),
+    ({"loadBalancer": {}}, None), ({}, None), (None, None),
+    (SimpleNamespace(load_balancer=SimpleNamespace(ingress=[SimpleNamespace(
+        ip=None, hostname="lb.example.net")])), "http://lb.example.net:80"),
+])
+def test_external_url_from_status(status, url):
+    assert load_balancer.external_url(status, 80.0) == url
 
 
 def test_component_outputs_mvp_without_pgbouncer(program):
