@@ -35,6 +35,16 @@ from phasestack.synth.common import (
     service,
     service_account,
 )
+from phasestack.synth.thresholds import (  # re-exported: grafana and the tests read them here
+    RPS_CRITICAL_SHARE,
+    THRESHOLDS,
+    alert_values,
+    api_capacity_rps,
+    rps_critical,
+)
+
+__all__ = ["THRESHOLDS", "RPS_CRITICAL_SHARE", "alert_values", "api_capacity_rps",
+           "rps_critical", "jobs", "prometheus_yml", "alert_rules", "manifests", "RULES_FILE"]
 
 COMPONENT = "monitoring"
 UID = 65534  # prom/prometheus runs as nobody
@@ -42,73 +52,6 @@ CONFIG_DIR, DATA_DIR = "/etc/prometheus", "/prometheus"
 RULES_FILE = "alerts.yml"
 DATA_PVC = "prometheus-data"
 DNS_REFRESH = "30s"  # how soon a pod the HPA adds is scraped
-
-# review 002 (002_f99052a1f9a0162e.txt), section "12. Required Metrics / Monitoring Dashboard
-# Thresholds"; the same numbers colour the Grafana panels (phasestack.synth.grafana).
-# The request-rate threshold is per stack: see rps_critical().
-THRESHOLDS: dict[str, float] = {
-    "redis_memory_warning": 0.6,       # Redis memory warning > 60%
-    "redis_memory_critical": 0.8,      # Redis memory critical > 80%
-    "redis_cpu_warning": 0.5,          # Redis CPU warning > 50%
-    "redis_cpu_critical": 0.7,         # Redis CPU critical > 70%
-    "pg_connections_warning": 0.6,     # PostgreSQL connections > 12/20
-    "pg_connections_critical": 0.9,    # PostgreSQL connections > 18/20
-    "pg_query_warning": 0.05,          # PostgreSQL query latency > 50ms
-    "pg_query_critical": 0.1,          # PostgreSQL query latency > 100ms
-    "latency_p99_warning": 0.3,        # Auth latency P99 > 300ms
-    "latency_p99_critical": 0.5,       # Auth latency P99 > 500ms (review 001: 500 ms too)
-    "error_rate_warning": 0.005,       # Error rate > 0.5%
-    "error_rate_critical": 0.01,       # Error rate > 1% (review 001, Monitoring & Alerting)
-    # not from a review: phasestack's choice, see templates/prometheus/alerts.yml.j2
-    "replication_lag_seconds": 30,
-}
-
-
-# Review 002, "12. Required Metrics" sets RPS critical > 1,500 for a system whose own burst
-# model, "2. Target Load Modeling", peaks at 1,666 rps: the alert sits at ~90% of the design
-# peak. A fixed 1,500 would fire at phase3's design peak and never on a small stack, so the
-# alert keeps that ratio to each stack's own ceiling.
-RPS_CRITICAL_SHARE = 0.9
-
-
-def api_capacity_rps(stack: Stack) -> float:
-    """The planner's API ceiling, as phasestack.capacity._api computes it: max API pods x
-    pod_rps x the HPA's CPU target (pods run at that utilisation, not at 100%)."""
-    api = stack.api
-    return api.max_pods * stack.app.pod_rps * api.hpa.cpu_target / 100
-
-
-def rps_critical(stack: Stack) -> int:
-    """NginxRequestRateCritical: the request rate above 90% of the API ceiling, whole rps."""
-    return round(RPS_CRITICAL_SHARE * api_capacity_rps(stack))
-
-
-def _num(x: float) -> str:
-    return f"{x:g}"
-
-
-def _levels(key: str, scale: float, unit: str) -> list[dict[str, str]]:
-    """Both severities of one review-002 threshold, preformatted for the template: the name
-    suffix, the PromQL number, and the number as people read it (0.58 -> "58%")."""
-    return [{"severity": level, "suffix": level.capitalize(),
-             "threshold": _num(THRESHOLDS[f"{key}_{level}"]),
-             "shown": f"{_num(round(THRESHOLDS[f'{key}_{level}'] * scale, 6))}{unit}"}
-            for level in ("warning", "critical")]
-
-
-def alert_values(stack: Stack) -> dict:
-    """The template's numbers, each in the form it prints."""
-    return {
-        "error_rate": _levels("error_rate", 100, "%"),
-        "latency_p99": _levels("latency_p99", 1000, "ms"),
-        "redis_memory": _levels("redis_memory", 100, "%"),
-        "redis_cpu": _levels("redis_cpu", 100, "%"),
-        "pg_connections": _levels("pg_connections", 100, "%"),
-        "pg_query": _levels("pg_query", 1000, "ms"),
-        "rps_critical": str(rps_critical(stack)),
-        "replication_lag_seconds": _num(THRESHOLDS["replication_lag_seconds"]),
-    }
-
 
 @dataclass(frozen=True)
 class Job:
