@@ -20,15 +20,15 @@ from typing import Any
 
 from phasestack.model import Stack
 from phasestack.synth import component_of, order_key, synthesize
+from phasestack.synth.common import CONFIG_HASH
 from phasestack.synth.secrets import CREDENTIALS
 
 NAMESPACE = "<namespace>"
 # Both sides are synthesized into this namespace (a valid name, never a word of any manifest).
 DIFF_NAMESPACE = "phasestack-diff-namespace-placeholder"
 MASKED = "<hidden>"
-# Pod-template annotations hashing a ConfigMap roll the pods when it changes. The ConfigMap is
-# compared itself, and its hash differs with the namespace alone: the hash is not compared.
-HASH_WORDS = ("checksum", "hash", "sha256")
+# The pod-template annotation hashing a ConfigMap rolls the pods when it changes; the ConfigMap
+# is compared itself, so its hash would only say the same thing again.
 HASHED = "<config hash>"
 ABSENT = "(absent)"
 # Identical on both sides, never a real credential: only Secret structure can differ.
@@ -117,7 +117,7 @@ def normalise(stack: Stack) -> dict[tuple[str, str], dict]:
         doc = _replace_ns(doc)
         notes = doc.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations")
         for key in notes or {}:
-            if any(word in key for word in HASH_WORDS):
+            if key == CONFIG_HASH:
                 notes[key] = HASHED
         if doc["kind"] == "Secret":
             for key in ("stringData", "data"):

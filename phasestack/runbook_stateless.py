@@ -14,17 +14,34 @@ def _hpa(stack: Stack) -> str:
     return f"HPA {a.hpa.min_replicas}-{a.hpa.max_replicas} at {a.hpa.cpu_target}% CPU"
 
 
+def handover(deployment: str, before: bool, after: bool) -> tuple[list[str], list[str]]:
+    """(commands, risks) for a Deployment whose replica count passes to a new HPA.
+
+    With the HPA on, phasestack leaves spec.replicas out so an apply never resets the HPA's
+    count; removing a field kubectl once applied scales the Deployment to 1 for a moment
+    (Kubernetes docs, "Migrating Deployments and StatefulSets to horizontal autoscaling")."""
+    if before or not after:
+        return [], []
+    return ([f'kubectl apply edit-last-applied -n "$NS" deployment/{deployment}  '
+             "# delete the spec.replicas line first (server-side apply: hand the field to "
+             "the HPA's field manager instead)"],
+            [f"Skipping the edit-last-applied step drops deployment/{deployment} to 1 pod "
+             "until the HPA scales it back."])
+
+
 def api_hpa(x: Ctx) -> list[dict]:
     if _hpa(x.a) == _hpa(x.b):
         return []
     b = x.b
+    first, risk = handover("api", x.a.api.hpa.enabled, b.api.hpa.enabled)
     return [{"title": f"API: {_hpa(x.a)} -> {_hpa(b)}", "component": "api",
              "what": [f"The API runs {b.api.min_pods} to {b.api.max_pods} pods; at the top "
                       f"they open {b.api.max_pods} x {b.app.app_pool_per_pod} = "
                       f"{b.api.max_pods * b.app.app_pool_per_pod} database client "
                       "connections."],
-             "commands": [APPLY.format("api"), 'kubectl get hpa -n "$NS" api'],
-             "risks": [f"Raising the minimum starts {b.api.min_pods} pods at once: the nodes "
+             "commands": [*first, APPLY.format("api"), 'kubectl get hpa -n "$NS" api'],
+             "risks": [*risk,
+                       f"Raising the minimum starts {b.api.min_pods} pods at once: the nodes "
                        f"need {b.api.min_pods} x {b.api.resources.cpu_request} CPU and "
                        f"{b.api.resources.memory_request} memory requested.",
                        "The HPA needs metrics-server; without it the API stays at its "
@@ -45,10 +62,11 @@ def nginx(x: Ctx) -> list[dict]:
     what.append(f"limit_req is per replica: the effective per-client limit goes from "
                 f"{na.rate_limit_per_minute * na.max_pods}/min ({na.max_pods} pods) to "
                 f"{nb.rate_limit_per_minute * nb.max_pods}/min ({nb.max_pods} pods).")
+    first, risk = handover("nginx", na.hpa.enabled, nb.hpa.enabled)
     return [{"title": "nginx", "component": "load-balancer", "what": what,
-             "commands": [APPLY.format("load-balancer"),
+             "commands": [*first, APPLY.format("load-balancer"),
                           'kubectl rollout status -n "$NS" deployment/nginx'],
-             "risks": ["Pods roll on the config checksum; each drains for its preStop sleep "
+             "risks": [*risk, "Pods roll on the config checksum; each drains for its preStop sleep "
                        "while the load balancer moves connections away."]}]
 
 

@@ -304,3 +304,16 @@ def test_diff_timing():
     elapsed = time.perf_counter() - start
     assert r.exit_code == 0
     print(f"\nphasestack diff phase2 phase3: {elapsed * 1000:.0f} ms in-process")
+
+
+def test_runbook_hands_the_replica_count_to_a_new_hpa():
+    # mvp -> phase1: the API's fixed 2 pods become HPA 2-6 and the manifest drops spec.replicas
+    rb = runbook.runbook(load("mvp").stack, load("phase1").stack, "mvp", "phase1")
+    step = next(s for s in rb.steps if s.title.startswith("API: "))
+    assert step.commands[0].startswith('kubectl apply edit-last-applied -n "$NS" deployment/api')
+    assert step.risks[0] == ("Skipping the edit-last-applied step drops deployment/api to 1 pod "
+                             "until the HPA scales it back.")
+    # phase1 -> phase2 changes HPA bounds only: nothing to hand over
+    rb = runbook.runbook(load("phase1").stack, load("phase2").stack, "phase1", "phase2")
+    step = next(s for s in rb.steps if s.title.startswith("API: "))
+    assert not any("edit-last-applied" in c for c in step.commands)
