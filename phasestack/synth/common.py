@@ -63,6 +63,10 @@ class Images:
 IMAGES = Images()
 
 
+# Flow peer meaning any client (as src) or any address, e.g. the kube-apiserver (as dst).
+ANY = "*"
+
+
 @dataclass(frozen=True)
 class Flow:
     """A connection the topology needs: pods named `src` open TCP to pods named `dst` on `port`.

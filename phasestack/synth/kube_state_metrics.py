@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from phasestack.model import Resources, Stack
 from phasestack.synth.common import (
+    ANY,
     API,
     NGINX,
     Flow,
@@ -27,7 +28,6 @@ IMAGE = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0"
 UID = 65534                    # nobody, as upstream's examples/standard/deployment.yaml runs it
 PORT, TELEMETRY_PORT = 8080, 8081   # metrics (scraped) and its own telemetry
 API_SERVER_PORTS = (443, 6443)      # kubernetes.default Service port and the apiserver's own
-ANY = "*"
 
 # exactly the objects the metrics are read from: resource -> API group
 RESOURCES = {"horizontalpodautoscalers": "autoscaling", "deployments": "apps",

@@ -10,12 +10,11 @@ from __future__ import annotations
 from phasestack.model import Stack
 from phasestack.synth import grafana, prometheus
 from phasestack.synth import kube_state_metrics as ksm
-from phasestack.synth.common import GRAFANA, PORTS, PROMETHEUS, Flow
+from phasestack.synth.common import ANY, GRAFANA, PORTS, PROMETHEUS, Flow
 from phasestack.synth.prometheus import alert_rules, jobs, prometheus_yml
 
 __all__ = ["alert_rules", "flows", "manifests", "prometheus_yml"]
 
-ANY = "*"
 
 
 def manifests(stack: Stack) -> list[dict]:

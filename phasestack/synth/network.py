@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from phasestack.model import Stack
-from phasestack.synth.common import Flow, labels, meta, selector
+from phasestack.synth.common import ANY, Flow, labels, meta, selector
 
-ANY = "*"
 DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 
 

@@ -127,4 +127,4 @@ def manifests(stack: Stack) -> list[dict]:
 
 
 def flows(stack: Stack) -> list[c.Flow]:
-    return [c.Flow("*", c.NGINX, c.PORTS.nginx_http), c.Flow(c.NGINX, c.API, stack.api.port)]
+    return [c.Flow(c.ANY, c.NGINX, c.PORTS.nginx_http), c.Flow(c.NGINX, c.API, stack.api.port)]
