@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 
@@ -272,14 +271,10 @@ def test_runbook_immutable_fields_are_deleted_first():
     assert step.commands == ['kubectl delete -n "$NS" statefulset/redis --cascade=orphan']
 
 
-def test_markdown_golden():
+def test_markdown_golden(golden):
     r = run("diff", "phase2", "phase3", "--format", "markdown")
     assert r.exit_code == 0
-    path = GOLDEN / "diff-phase2-phase3.md"
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.write_text(r.output)
-    assert path.is_file(), f"{path} missing: run with UPDATE_GOLDEN=1"
-    assert r.output == path.read_text(), f"{path.name} differs: review, then UPDATE_GOLDEN=1"
+    golden("diff-phase2-phase3.md", r.output)
 
 
 def test_cli_formats_and_exit_codes():
