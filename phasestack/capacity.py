@@ -98,10 +98,16 @@ def _pool_clients(stack: Stack) -> tuple[int, str]:
     return pods, said
 
 
+def api_capacity_rps(stack: Stack) -> float:
+    """The API ceiling: max pods x pod_rps x the HPA's CPU target (pods run at that
+    utilisation, not at 100%). The RPS alert keys off it too (synth.thresholds)."""
+    return stack.api.max_pods * stack.app.pod_rps * stack.api.hpa.cpu_target / 100
+
+
 def _api(stack: Stack, rps: float) -> list[Check]:
     api = stack.api
     util = api.hpa.cpu_target / 100
-    cap = api.max_pods * stack.app.pod_rps * util
+    cap = api_capacity_rps(stack)
     bound = "hpa_max" if api.hpa.enabled else "replicas"
     throughput = Check(
         "api_throughput", "api", _grade(rps, cap),

@@ -6,6 +6,7 @@ arithmetic or formatting of its own.
 
 from __future__ import annotations
 
+from phasestack.capacity import api_capacity_rps
 from phasestack.model import Stack
 
 # review 002 (002_f99052a1f9a0162e.txt), section "12. Required Metrics / Monitoring Dashboard
@@ -34,13 +35,6 @@ THRESHOLDS: dict[str, float] = {
 # peak. A fixed 1,500 would fire at phase3's design peak and never on a small stack, so the
 # alert keeps that ratio to each stack's own ceiling.
 RPS_CRITICAL_SHARE = 0.9
-
-
-def api_capacity_rps(stack: Stack) -> float:
-    """The planner's API ceiling, as phasestack.capacity._api computes it: max API pods x
-    pod_rps x the HPA's CPU target (pods run at that utilisation, not at 100%)."""
-    api = stack.api
-    return api.max_pods * stack.app.pod_rps * api.hpa.cpu_target / 100
 
 
 def rps_critical(stack: Stack) -> int:
