@@ -96,7 +96,7 @@ def validate(stack_refs: tuple[str, ...]) -> None:
 @main.command()
 def schema() -> None:
     """JSON Schema of a stack file (config: with phasestack:-namespaced keys)."""
-    from phasestack.stackfile import file_schema
+    from phasestack.schema import file_schema
 
     click.echo(json.dumps(file_schema(), indent=2, sort_keys=True))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,8 @@ from pydantic import BaseModel, ValidationError
 
 from phasestack.model import PHASES, Stack
 from phasestack.phases import preset
+from phasestack.problems import NAMESPACE, describe, duplicate_keys, hint
 
-NAMESPACE = "phasestack"
 # Keys set with `pulumi config set --secret`; they override generated credentials and are not
 # part of the topology (DESIGN.md layer 5).
 SECRET_KEYS = frozenset(
@@ -77,9 +76,7 @@ def resolve(ref: str, root: Path | None = None) -> Path:
     candidate = stacks_dir(root) / f"Pulumi.{ref}.yaml"
     if not candidate.is_file():
         known = [stack_name(p) for p in list_stack_files(root)]
-        hint = difflib.get_close_matches(ref, known, n=1)
-        extra = f" (did you mean '{hint[0]}'?)" if hint else ""
-        raise StackError([f"{candidate}: no stack named '{ref}'{extra}"])
+        raise StackError([f"{candidate}: no stack named '{ref}'{hint(ref, known)}"])
     return candidate
 
 
@@ -97,7 +94,7 @@ def load(ref: str | Path, root: Path | None = None) -> LoadedStack:
     path = resolve(str(ref), root)
     try:
         text = path.read_text()
-        duplicates = _duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader))
+        duplicates = duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader))
         if duplicates:
             raise StackError([f"{path}: {key}: key given twice (line {line}); only one value "
                               "can win" for key, line in duplicates])
@@ -134,50 +131,8 @@ def from_config(config: dict, source: str | Path) -> tuple[Stack, frozenset[str]
     try:
         stack = Stack.model_validate(deep_merge(preset(phase), data))
     except ValidationError as exc:
-        raise StackError(_describe(source, exc)) from None
+        raise StackError(describe(source, exc)) from None
     return stack, frozenset(secrets)
-
-
-def file_schema() -> dict:
-    """JSON Schema of a whole stack file, so editors can check stacks/Pulumi.<name>.yaml."""
-    model = Stack.model_json_schema()
-    secure = {"type": "object", "properties": {"secure": {"type": "string"}},
-              "required": ["secure"], "additionalProperties": False,
-              "description": "Set with `pulumi config set --secret`; never plain text."}
-    config = {f"{NAMESPACE}:{k}": v for k, v in model["properties"].items()}
-    config.update({f"{NAMESPACE}:{k}": secure for k in sorted(SECRET_KEYS)})
-    providers = "|".join(sorted(PROVIDER_NAMESPACES))
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "phasestack stack file (stacks/Pulumi.<stack>.yaml)",
-        "type": "object",
-        "properties": {
-            "config": {"type": "object", "properties": config,
-                       "patternProperties": {f"^({providers}):": {}},
-                       "additionalProperties": False},
-            **{k: {"type": "string"} for k in sorted(TOP_LEVEL_KEYS - {"config"})},
-        },
-        "required": ["config"],
-        "additionalProperties": False,
-        "$defs": model.get("$defs", {}),
-    }
-
-
-def _duplicate_keys(node, where: str = "") -> list[tuple[str, int]]:
-    """(dotted key path, line) of every key a YAML mapping repeats; YAML keeps only the last."""
-    found: list[tuple[str, int]] = []
-    if isinstance(node, yaml.MappingNode):
-        seen = set()
-        for key, value in node.value:
-            name = f"{where}.{key.value}" if where else str(key.value)
-            if key.value in seen:
-                found.append((name, key.start_mark.line + 1))
-            seen.add(key.value)
-            found.extend(_duplicate_keys(value, name))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            found.extend(_duplicate_keys(item, f"{where}.{i}"))
-    return found
 
 
 def _config_section(path: Path, raw: Any) -> dict:
@@ -210,52 +165,16 @@ def _namespaced(path: str | Path, config: dict) -> tuple[dict, set[str]]:
             continue
         elif ns != NAMESPACE:
             problems.append(f"{path}: config.{key}: unknown namespace '{ns}'"
-                            f"{_hint(ns, [NAMESPACE, *PROVIDER_NAMESPACES])}")
+                            f"{hint(ns, [NAMESPACE, *PROVIDER_NAMESPACES])}")
         elif name in SECRET_KEYS:
             if not (isinstance(value, dict) and set(value) == {"secure"}):
                 problems.append(f"{path}: {key}: plain-text secret; set it with "
                                 f"`pulumi config set --secret {key}`")
             secrets.add(name)
         elif name not in fields:
-            problems.append(f"{path}: {key}: unknown key{_hint(name, fields | SECRET_KEYS)}")
+            problems.append(f"{path}: {key}: unknown key{hint(name, fields | SECRET_KEYS)}")
         else:
             data[name] = value
     if problems:
         raise StackError(problems)
     return data, secrets
-
-
-def _hint(word: str, choices) -> str:
-    match = difflib.get_close_matches(word, sorted(choices), n=1)
-    return f" (did you mean '{match[0]}'?)" if match else ""
-
-
-def _describe(path: str | Path, exc: ValidationError) -> list[str]:
-    problems = []
-    for err in exc.errors(include_url=False):
-        loc = [str(p) for p in err["loc"]]
-        # cross-section rules (Stack validators) start their message with the key path
-        key = f"{NAMESPACE}:{'.'.join(loc)}" if loc else NAMESPACE
-        if err["type"] == "extra_forbidden":
-            hint = _hint(loc[-1], _fields_at(loc[:-1]))
-            problems.append(f"{path}: {key}: unknown key{hint}")
-            continue
-        msg = err["msg"].removeprefix("Value error, ")
-        got = err.get("input")
-        shown = "" if err["type"].startswith("value_error") or isinstance(got, dict) \
-            else f" (got {got!r})"
-        sep = ": " if loc else ":"
-        problems.append(f"{path}: {key}{sep}{msg}{shown}")
-    return problems
-
-
-def _fields_at(loc: list[str]) -> set[str]:
-    model: type[BaseModel] = Stack
-    for part in loc:
-        field = model.model_fields.get(part)
-        ann = getattr(field, "annotation", None) if field else None
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            model = ann
-        else:
-            return set()
-    return set(model.model_fields)
