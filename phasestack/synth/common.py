@@ -1,4 +1,5 @@
-"""Shared pieces of every synthesizer: names, ports, labels, security, probes, small manifests.
+"""Shared pieces of every synthesizer: labels, security, probes, small manifests, templates;
+and, re-exported from phasestack.synth.wiring, the names, ports and images they wire together.
 
 Pure: returns plain dicts in Kubernetes' camelCase. Never imports pulumi.
 """
@@ -6,82 +7,43 @@ Pure: returns plain dicts in Kubernetes' camelCase. Never imports pulumi.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import jinja2
 
 from phasestack.model import Resources, Stack
+from phasestack.synth.wiring import (  # noqa: F401 - re-exported for the synthesizers
+    ANY,
+    API,
+    API_HEADLESS,
+    GRAFANA,
+    GRAFANA_SECRET,
+    IMAGES,
+    NGINX,
+    PG_SECRET,
+    PGB_SECRET,
+    PGBOUNCER,
+    PORTS,
+    POSTGRES,
+    POSTGRES_HEADLESS,
+    POSTGRES_REPLICA,
+    POSTGRES_RO,
+    PROMETHEUS,
+    REDIS,
+    REDIS_BOOTSTRAP,
+    REDIS_HEADLESS,
+    REDIS_SECRET,
+    Flow,
+    Images,
+    Ports,
+    dns,
+)
 
 PART_OF = "phasestack"
 MANAGED_BY = "phasestack"
 # The one pod-template annotation that rolls the pods when their ConfigMap text changes.
 CONFIG_HASH = "phasestack.io/config-hash"
-
-# Service names are part of the wiring (DNS), so they are fixed here, once.
-API, API_HEADLESS, NGINX = "api", "api-headless", "nginx"
-REDIS, REDIS_HEADLESS, REDIS_BOOTSTRAP = "redis", "redis-headless", "redis-cluster-bootstrap"
-POSTGRES, POSTGRES_RO, POSTGRES_HEADLESS = "postgres", "postgres-ro", "postgres-headless"
-POSTGRES_REPLICA = "postgres-replica"
-PGBOUNCER, PROMETHEUS, GRAFANA = "pgbouncer", "prometheus", "grafana"
-
-# Secret names and keys (phasestack.synth.secrets builds them).
-PG_SECRET, REDIS_SECRET, GRAFANA_SECRET, PGB_SECRET = (
-    "postgres-credentials", "redis-credentials", "grafana-credentials", "pgbouncer-userlist")
-
-
-@dataclass(frozen=True)
-class Ports:
-    nginx_http: int = 8080
-    nginx_status: int = 8081
-    nginx_exporter: int = 9113
-    redis: int = 6379
-    redis_bus: int = 16379
-    redis_exporter: int = 9121
-    postgres: int = 5432
-    postgres_exporter: int = 9187
-    pgbouncer: int = 6432
-    pgbouncer_exporter: int = 9127
-    prometheus: int = 9090
-    grafana: int = 3000
-
-
-PORTS = Ports()
-
-
-@dataclass(frozen=True)
-class Images:
-    nginx_exporter: str = "nginx/nginx-prometheus-exporter:1.3.0"
-    redis_exporter: str = "oliver006/redis_exporter:v1.62.0"
-    postgres_exporter: str = "quay.io/prometheuscommunity/postgres-exporter:v0.15.0"
-    pgbouncer_exporter: str = "prometheuscommunity/pgbouncer-exporter:v0.9.0"
-    prometheus: str = "prom/prometheus:v2.54.1"
-    grafana: str = "grafana/grafana:11.2.0"
-
-
-IMAGES = Images()
-
-
-# Flow peer meaning any client (as src) or any address, e.g. the kube-apiserver (as dst).
-ANY = "*"
-
-
-@dataclass(frozen=True)
-class Flow:
-    """A connection the topology needs: pods named `src` open TCP to pods named `dst` on `port`.
-
-    Names are app.kubernetes.io/name values; src "*" means any client (ingress from outside).
-    """
-
-    src: str
-    dst: str
-    port: int
-
-
-def dns(stack: Stack, service: str) -> str:
-    return f"{service}.{stack.namespace}.svc.cluster.local"
-
 
 def labels(name: str, component: str) -> dict[str, str]:
     return {
