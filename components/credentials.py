@@ -59,7 +59,7 @@ class Credentials(pulumi.ComponentResource):
         for credential in needed(stack):
             override = config.get_secret(credential)
             if override is not None:
-                value = override
+                value = override.apply(lambda v, c=credential: _url_safe(c, v))
             else:
                 password = random.RandomPassword(
                     credential.lower(), length=PASSWORD_LENGTH, special=False,
@@ -98,3 +98,13 @@ def _fill(text: str, used: list[str], values: list[str]) -> str:
     for credential, value in zip(used, values, strict=True):
         text = text.replace(placeholder(credential), value)
     return text
+
+
+def _url_safe(credential: str, value: str) -> str:
+    """A configured credential goes into connection URLs unescaped, as with render's
+    PHASESTACK_* variables; the message names the key, never the value."""
+    if not secrets.SUPPLIED.match(value):
+        raise ValueError(f"{CONFIG_NAMESPACE}:{credential}: use at least 16 characters of "
+                         "letters, digits and . _ ~ - (credentials go into connection URLs "
+                         "unescaped)")
+    return value

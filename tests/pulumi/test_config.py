@@ -28,3 +28,12 @@ def test_bad_config_is_a_clear_error_not_a_traceback(program):
         program("phase2", config=bad)
     assert str(err.value) == ("stack phase2 (Pulumi config): phasestack:api.hpa.max_replica: "
                               "unknown key (did you mean 'max_replicas'?)")
+
+
+def test_configured_credential_must_be_url_safe(program):
+    # `pulumi config set --secret phasestack:redisPassword 'p@ss:...'` would break REDIS_URL
+    with pytest.raises(Exception) as err:
+        program("phase1", config={"phasestack:redisPassword": "p@ss:word/with-specials"})
+    assert "phasestack:redisPassword: use at least 16 characters of letters, digits and " \
+        ". _ ~ -" in str(err.value)
+    assert "p@ss" not in str(err.value)
