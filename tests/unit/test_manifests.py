@@ -163,29 +163,26 @@ def test_wired_hosts_are_services_of_the_render(name):
     assert hosts > 0
 
 
+def _selects(sel: dict, labels: dict) -> bool:
+    return sel.get("matchLabels", {}).items() <= labels.items()
+
+
+def _permits(policies: list[dict], kind: str, pod: dict, peer: dict, port: int) -> bool:
+    """Some policy of `kind` (Ingress/Egress) selecting `pod` lets it talk to `peer` on port.
+    Cross-namespace peers (the DNS rule) never match a pod of the stack."""
+    rules_key, peers_key = ("ingress", "from") if kind == "Ingress" else ("egress", "to")
+    return any(
+        any(pt["port"] == port for pt in rule.get("ports", []))
+        and (peers_key not in rule or any(_selects(x.get("podSelector", {}), peer)
+                                          for x in rule[peers_key] if "namespaceSelector" not in x))
+        for p in policies if kind in p["spec"]["policyTypes"]
+        and _selects(p["spec"]["podSelector"], pod)
+        for rule in p["spec"].get(rules_key, []))
+
+
 def _allowed(policies: list[dict], src: dict, dst: dict, port: int) -> bool:
-    def selects(sel: dict, labels: dict) -> bool:
-        return sel.get("matchLabels", {}).items() <= labels.items()
-
-    def egress_ok():
-        pols = [p for p in policies if "Egress" in p["spec"]["policyTypes"]
-                and selects(p["spec"]["podSelector"], src)]
-        return any(
-            any(pt["port"] == port for pt in rule.get("ports", []))
-            and (("to" not in rule) or any(selects(t.get("podSelector", {}), dst)
-                                           for t in rule["to"] if "namespaceSelector" not in t))
-            for p in pols for rule in p["spec"].get("egress", []))
-
-    def ingress_ok():
-        pols = [p for p in policies if "Ingress" in p["spec"]["policyTypes"]
-                and selects(p["spec"]["podSelector"], dst)]
-        return any(
-            any(pt["port"] == port for pt in rule.get("ports", []))
-            and (("from" not in rule) or any(selects(f.get("podSelector", {}), src)
-                                             for f in rule["from"]))
-            for p in pols for rule in p["spec"].get("ingress", []))
-
-    return egress_ok() and ingress_ok()
+    return (_permits(policies, "Egress", src, dst, port)
+            and _permits(policies, "Ingress", dst, src, port))
 
 
 @pytest.mark.parametrize("name", STACKS)
