@@ -25,6 +25,8 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.sync_await import _sync_await
 
+from phasestack import stackfile
+
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
 IMAGE_TYPE = "docker:index/remoteImage:RemoteImage"
@@ -133,15 +135,20 @@ def stack_config(path: Path) -> dict[str, str]:
 
 
 def run_program(stack: str, config: dict[str, str] | None = None, engine_secrets: bool = True,
-                stacks_root: Path = ROOT) -> Run:
-    """Run __main__.py for `stack` with stacks_root/stacks/Pulumi.<stack>.yaml; capture it."""
+                stacks_root: Path = ROOT, plain_keys: frozenset[str] = frozenset()) -> Run:
+    """Run __main__.py for `stack` with stacks_root/stacks/Pulumi.<stack>.yaml; capture it.
+    Credential keys in `config` arrive as `pulumi config set --secret` would set them, unless
+    named in `plain_keys` (set without --secret)."""
     mocks = Recorder(engine_secrets)
     pulumi_settings.ROOT.set(None)  # a fresh root Stack resource per run
     monitor = Monitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="phasestack", stack=stack, preview=False,
                              monitor=monitor)
-    pulumi.runtime.set_all_config({**stack_config(stacks_root / "stacks" / f"Pulumi.{stack}.yaml"),
-                                   **(config or {})})
+    all_config = {**stack_config(stacks_root / "stacks" / f"Pulumi.{stack}.yaml"),
+                  **(config or {})}
+    secret_keys = [k for k in all_config if k.partition(":")[2] in stackfile.SECRET_KEYS
+                   and k not in plain_keys]
+    pulumi.runtime.set_all_config(all_config, secret_keys)
     run = Run(mocks, monitor)
 
     @pulumi.runtime.test

@@ -37,3 +37,28 @@ def test_configured_credential_must_be_url_safe(program):
     assert "phasestack:redisPassword: use at least 16 characters of letters, digits and " \
         ". _ ~ -" in str(err.value)
     assert "p@ss" not in str(err.value)
+
+
+def test_credential_set_without_secret_is_refused_by_name(program):
+    # `pulumi config set phasestack:redisPassword ...` (no --secret) would sit in plain text
+    with pytest.raises(pulumi.RunError) as err:
+        program("phase1", config={"phasestack:redisPassword": "abcdefghijklmnopqrstuvwxyz"},
+                plain_keys=frozenset({"phasestack:redisPassword"}))
+    assert str(err.value) == (
+        "stack phase1 (Pulumi config): phasestack:redisPassword: plain-text secret; set it "
+        "with `pulumi config set --secret phasestack:redisPassword`")
+    assert "abcdefghijklmnop" not in str(err.value)
+
+
+def test_unknown_config_key_is_refused_not_ignored(program):
+    with pytest.raises(pulumi.RunError) as err:
+        program("phase2", config={"phasestack:replicas": "3"})
+    assert str(err.value) == ("stack phase2 (Pulumi config): phasestack:replicas: unknown key "
+                              "(did you mean 'redis'?)")
+
+
+def test_structured_key_that_is_not_json_is_refused(program):
+    with pytest.raises(pulumi.RunError) as err:
+        program("phase2", config={"phasestack:api": "{replicas: 3"})
+    assert str(err.value) == ("stack phase2 (Pulumi config): phasestack:api: expected a "
+                              "mapping (JSON object)")
