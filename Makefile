@@ -61,7 +61,7 @@ KIND_NS      := ps-kind
 KUBECTL      := kubectl --context kind-$(KIND_CLUSTER)
 DEPLOY       ?= kubectl
 
-.PHONY: kind-up kind-down kind-expose
+.PHONY: kind-up kind-down
 
 kind-up: install
 	kind create cluster --config kind/cluster.yaml --name $(KIND_CLUSTER) --wait 180s
@@ -77,13 +77,6 @@ else
 endif
 	$(KUBECTL) -n $(KIND_NS) wait --for=condition=complete job/redis-cluster-bootstrap --timeout=600s
 	$(KUBECTL) -n $(KIND_NS) get pods -o wide
-
-# kind has no load balancer: give the nginx Service the nodePort kind/cluster.yaml maps to
-# host port 8080, with the Cluster traffic policy (the mapped node runs no nginx pod).
-# Local only; run it again after a `pulumi up`.
-kind-expose:
-	$(KUBECTL) -n $(KIND_NS) patch service nginx --type=json -p '[{"op":"add","path":"/spec/externalTrafficPolicy","value":"Cluster"},{"op":"add","path":"/spec/ports/0/nodePort","value":30080}]'
-	@echo "nginx: http://127.0.0.1:8080/"
 
 kind-down:
 	kind delete cluster --name $(KIND_CLUSTER)

@@ -1,4 +1,4 @@
-"""The Pulumi program: `pulumi up --stack phase2` deploys the stack phase2 (components/program.py)."""
+"""The Pulumi program: `pulumi up --stack phase2` deploys the stack phase2 (components/program)."""
 
 from components.program import main
 

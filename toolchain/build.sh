@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the pinned e2e toolchain from the Go module proxy into a cache outside the checkout:
 #   ${PHASESTACK_TOOLCHAIN_HOME:-~/.cache/phasestack/toolchain}/<key>/bin
-# <key> is a hash of versions.env and this script, so a second run only checks stamps (seconds).
+# <key> is a hash of versions.env, so a second run only checks stamps (seconds). Components can
+# build in parallel processes (a lock per component).
 # Prints the bin directory on its last line. Usage: toolchain/build.sh [component ...]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
-key="$(cat "$here/versions.env" "$here/build.sh" | sha256sum | cut -c1-12)"
+key="$(sha256sum < "$here/versions.env" | cut -c1-12)"
 root="${PHASESTACK_TOOLCHAIN_HOME:-$HOME/.cache/phasestack/toolchain}/$key"
 bin="$root/bin"; work="$root/work"; stamps="$root/stamps"
 mkdir -p "$bin" "$work" "$stamps"
@@ -19,6 +20,7 @@ log() { printf '[toolchain %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 step() {  # step NAME FUNCTION: run once per cache key
   local name="$1" fn="$2"
+  exec 9>"$stamps/$name.lock"; flock 9
   if [[ -f "$stamps/$name" ]]; then return 0; fi
   log "building $name"
   local t0=$SECONDS

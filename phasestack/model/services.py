@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -78,6 +79,20 @@ class Nginx(Spec):
         default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
         description="CIDRs whose X-Forwarded-For is trusted for the client IP.",
     )
+    service_type: Literal["LoadBalancer", "NodePort", "ClusterIP"] = Field(
+        "LoadBalancer",
+        description="Type of the nginx Service. LoadBalancer needs a load-balancer controller "
+                    "(every cloud has one) and `pulumi up` waits until it assigns an address; "
+                    "NodePort for kind and bare-metal clusters; ClusterIP behind an Ingress.")
+    node_port: int | None = Field(
+        None, ge=30000, le=32767,
+        description="Fixed node port for the http port (NodePort/LoadBalancer); picked by "
+                    "Kubernetes if unset.")
+    external_traffic_policy: Literal["Local", "Cluster"] = Field(
+        "Local",
+        description="Local keeps the client's source address, so limit_req counts per real "
+                    "client; Cluster SNATs every request to a node address (use it only where "
+                    "the node receiving traffic may run no nginx pod, e.g. kind).")
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -91,6 +106,13 @@ class Nginx(Spec):
                 # trusting everyone lets any client pick its own address: no per-IP limit left
                 raise ValueError(f"{cidr!r} trusts every address; name the proxies' ranges")
         return value
+
+    @model_validator(mode="after")
+    def _node_port(self) -> Nginx:
+        if self.node_port is not None and self.service_type == "ClusterIP":
+            raise ValueError(f"node_port {self.node_port} needs service_type NodePort or "
+                             "LoadBalancer (a ClusterIP Service has no node port)")
+        return self
 
     @property
     def max_pods(self) -> int:

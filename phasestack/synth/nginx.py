@@ -1,8 +1,8 @@
 """nginx load balancer in front of the API: ConfigMap, Deployment (+ exporter sidecar), Services,
 HPA and PDB, and the nginx.conf text itself (templates/nginx/nginx.conf.j2).
 
-The Service is type LoadBalancer with externalTrafficPolicy Local: the cloud load balancer keeps
-the client's source address, so limit_req counts per real client and a client cannot spoof
+The Service is type LoadBalancer (`nginx.service_type`) with externalTrafficPolicy Local: the
+cloud load balancer keeps the client's source address, so limit_req counts per real client and a client cannot spoof
 X-Forwarded-For (only `trusted_proxies` may set it). With the Cluster policy every request would
 arrive SNATed from a node address inside the trusted ranges, and rate limits would key on
 whatever X-Forwarded-For a client sends. The exporter port (9113) is not on this Service:
@@ -102,6 +102,18 @@ def _containers(stack: Stack) -> list[dict]:
     return [nginx, exporter]
 
 
+def service(stack: Stack) -> dict:
+    """The nginx Service of `nginx.service_type` (externalTrafficPolicy only where there are
+    node ports, as the API server requires)."""
+    n = stack.nginx
+    extra = {} if n.service_type == "ClusterIP" else {
+        "externalTrafficPolicy": n.external_traffic_policy}
+    svc = c.service(stack, c.NGINX, COMPONENT, {"http": 80}, type=n.service_type, **extra)
+    if n.node_port is not None:
+        svc["spec"]["ports"][0]["nodePort"] = n.node_port
+    return svc
+
+
 def manifests(stack: Stack) -> list[dict]:
     n = stack.nginx
     conf = nginx_conf(stack)
@@ -112,8 +124,7 @@ def manifests(stack: Stack) -> list[dict]:
     docs = [
         c.service_account(stack, c.NGINX, COMPONENT),
         c.config_map(stack, c.NGINX, COMPONENT, {"nginx.conf": conf}),
-        c.service(stack, c.NGINX, COMPONENT, {"http": 80}, type="LoadBalancer",
-                  externalTrafficPolicy="Local"),
+        service(stack),
         # with the HPA on, spec.replicas stays out: the HPA owns the count (minReplicas is the
         # floor), and every apply / `pulumi up` would otherwise reset it to the minimum at peak
         c.deployment(stack, c.NGINX, COMPONENT, None if n.hpa.enabled else n.replicas, spec,

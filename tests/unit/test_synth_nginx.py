@@ -7,6 +7,7 @@ import re
 
 import kubernetes_validate
 import pytest
+from pydantic import ValidationError
 
 from phasestack.model import Stack
 from phasestack.phases import preset
@@ -177,3 +178,19 @@ def test_manifests_validate_strict(name, version):
     assert docs
     for d in docs:
         kubernetes_validate.validate(d, version, strict=True)
+
+
+def test_service_type_cluster_ip_has_no_traffic_policy_or_node_port():
+    stack = Stack.model_validate({"nginx": {"service_type": "ClusterIP"}})
+    svc = next(d for d in nginx.manifests(stack) if d["kind"] == "Service")
+    assert svc["spec"]["type"] == "ClusterIP"
+    assert "externalTrafficPolicy" not in svc["spec"]
+    assert all("nodePort" not in p for p in svc["spec"]["ports"])
+
+
+def test_node_port_needs_a_node_port_service():
+    with pytest.raises(ValidationError) as err:
+        Stack.model_validate({"nginx": {"service_type": "ClusterIP", "node_port": 30080}})
+    assert err.value.errors()[0]["msg"] == (
+        "Value error, node_port 30080 needs service_type NodePort or LoadBalancer (a ClusterIP "
+        "Service has no node port)")

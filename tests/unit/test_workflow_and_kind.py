@@ -109,17 +109,20 @@ def test_kind_cluster_config_matches_v1alpha4():
     assert mappings[0]["containerPort"] in NODE_PORT_RANGE
 
 
-def test_nginx_service_needs_the_kind_expose_patch():
-    """The nginx Service is a LoadBalancer with the Local policy: the Makefile's kind-expose
-    pins the mapped nodePort and the Cluster policy (documented in kind/cluster.yaml)."""
+def test_kind_stack_exposes_nginx_on_the_mapped_node_port():
+    """kind has no load-balancer controller: the kind stack's nginx Service is a NodePort on
+    the port kind/cluster.yaml maps, with the Cluster policy; production keeps LoadBalancer."""
     svc = next(d for d in nginx.manifests(load("kind").stack)
                if d["kind"] == "Service" and d["metadata"]["name"] == "nginx")
-    assert svc["spec"]["type"] == "LoadBalancer"
-    makefile = (ROOT / "Makefile").read_text()
-    patch = re.search(r"patch service nginx --type=json -p '(.*)'", makefile).group(1)
-    ops = yaml.safe_load(patch)
-    assert {"op": "add", "path": "/spec/ports/0/nodePort", "value": 30080} in ops
-    assert {"op": "add", "path": "/spec/externalTrafficPolicy", "value": "Cluster"} in ops
+    mapped = yaml.safe_load((ROOT / "kind" / "cluster.yaml").read_text())
+    ports = [m["containerPort"] for n in mapped["nodes"] for m in n.get("extraPortMappings", [])]
+    assert svc["spec"]["type"] == "NodePort"
+    assert svc["spec"]["externalTrafficPolicy"] == "Cluster"
+    assert [p["nodePort"] for p in svc["spec"]["ports"]] == ports == [30080]
+    prod = next(d for d in nginx.manifests(load("phase2").stack)
+                if d["kind"] == "Service" and d["metadata"]["name"] == "nginx")
+    assert prod["spec"]["type"] == "LoadBalancer"
+    assert prod["spec"]["externalTrafficPolicy"] == "Local"
 
 
 def test_metrics_server_kustomization_pins_a_release_and_patches_tls():
@@ -158,7 +161,7 @@ def test_kind_stack_keeps_phase2_shape_with_smaller_resources():
     assert capacity.plan(kind, "kind").verdict == capacity.PASS
 
 
-@pytest.mark.parametrize("target", ["kind-up", "kind-down", "kind-expose"])
+@pytest.mark.parametrize("target", ["kind-up", "kind-down"])
 def test_make_targets(target):
     # --no-print-directory: under `make test` the nested make would print "Entering directory"
     make = ["make", "--no-print-directory", "-n", target]
