@@ -2,11 +2,12 @@
 HPA and PDB, and the nginx.conf text itself (templates/nginx/nginx.conf.j2).
 
 The Service is type LoadBalancer (`nginx.service_type`) with externalTrafficPolicy Local: the
-cloud load balancer keeps the client's source address, so limit_req counts per real client and a client cannot spoof
-X-Forwarded-For (only `trusted_proxies` may set it). With the Cluster policy every request would
-arrive SNATed from a node address inside the trusted ranges, and rate limits would key on
-whatever X-Forwarded-For a client sends. The exporter port (9113) is not on this Service:
-Prometheus reaches the sidecars through monitoring's own headless scrape Service.
+cloud load balancer keeps the client's source address, so limit_req counts per real client
+and a client cannot spoof X-Forwarded-For (only `trusted_proxies` may set it). With the
+Cluster policy every request would arrive SNATed from a node address inside the trusted
+ranges, and rate limits would key on whatever X-Forwarded-For a client sends. The exporter
+port (9113) is not on this Service: Prometheus reaches the sidecars through monitoring's own
+headless scrape Service.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ def render(name: str, creds: dict[str, str], out: Path) -> list[dict]:
     env = {**os.environ, **{f"PHASESTACK_{k.removesuffix('Password').upper()}_PASSWORD": v
                             for k, v in creds.items()}}
     cli = str(Path(sys.executable).parent / "phasestack")
-    subprocess.run([cli, "render", name, "--out", str(out)], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    subprocess.run([cli, "render", name, "--out", str(out)], cwd=ROOT, env=env, check=True,
+                   capture_output=True, text=True)
     docs = []
     for path in sorted(glob.glob(str(out / "*.yaml"))):
         docs += [d for d in yaml.safe_load_all(Path(path).read_text()) if d]
