@@ -85,10 +85,15 @@ def register(doc: dict, opts: pulumi.ResourceOptions,
 
 
 def provider(name: str, stack: Stack, opts: pulumi.ResourceOptions | None = None):
-    """One explicit provider per stack: kube_context picks kind or a production cluster."""
+    """One explicit provider per stack: kube_context picks kind or a production cluster.
+
+    ConfigMaps are mutable: an edited nginx.conf or pgbouncer.ini is an update in place (the
+    pods roll through their config-hash annotation), not a delete-and-recreate of a ConfigMap
+    that running pods mount."""
     from pulumi_kubernetes import Provider
 
-    return Provider(name, context=stack.kube_context, namespace=stack.namespace, opts=opts)
+    return Provider(name, context=stack.kube_context, namespace=stack.namespace,
+                    enable_config_map_mutable=True, opts=opts)
 
 
 def field(obj: Any, name: str) -> Any:
@@ -112,9 +117,11 @@ class Group:
         self.parent, self.provider, self.depends_on = parent, provider_, depends_on or []
         self.resources: dict[tuple[str, str], pulumi.CustomResource] = {}
 
-    def add(self, doc: dict, overrides: dict[str, Any] | None = None) -> pulumi.CustomResource:
+    def add(self, doc: dict, overrides: dict[str, Any] | None = None,
+            retain_on_delete: bool | None = None) -> pulumi.CustomResource:
         opts = pulumi.ResourceOptions(parent=self.parent, provider=self.provider,
-                                      depends_on=self.depends_on or None)
+                                      depends_on=self.depends_on or None,
+                                      retain_on_delete=retain_on_delete)
         res = register(doc, opts, overrides)
         self.resources[(doc["kind"], doc["metadata"]["name"])] = res
         return res

@@ -22,7 +22,10 @@ class Network(pulumi.ComponentResource):
         if len(namespaces) != 1:
             raise ValueError(f"Network {name}: expected one Namespace, got {len(namespaces)}")
         first = kube.Group(self, args.provider, args.depends_on)
-        self.namespace_resource = first.add(namespaces[0])
+        # deleting a Namespace deletes every PersistentVolumeClaim in it: with retain_data a
+        # destroy (or a namespace change) leaves it, and the data, in the cluster
+        self.namespace_resource = first.add(namespaces[0],
+                                            retain_on_delete=args.stack.retain_data)
         rest = kube.Group(self, args.provider, [*args.depends_on, self.namespace_resource])
         rest.add_all([d for d in args.docs if d["kind"] != "Namespace"])
         self.namespace = self.namespace_resource.metadata.apply(  # type: ignore[attr-defined]

@@ -76,10 +76,13 @@ class Monitor(MockMonitor):
         super().__init__(mocks)
         self.parents: dict[str, str] = {}
         self.outputs: dict[str, dict] = {}
+        self.retained: set[str] = set()  # URNs registered with retainOnDelete
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
         self.parents[response.urn] = request.parent
+        if request.retainOnDelete:
+            self.retained.add(response.urn)
         return response
 
     def RegisterResourceOutputs(self, request):  # noqa: N802

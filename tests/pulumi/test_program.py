@@ -220,8 +220,19 @@ def test_kube_context_selects_the_cluster(harness, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run = harness.run_program("kindtest", stacks_root=tmp_path)
     provider = run.of_type("pulumi:providers:kubernetes")[0]
-    assert provider.inputs == {"context": "kind-phasestack", "namespace": "ps-kind"}
+    # mutable ConfigMaps: a config edit is an update (pods roll on the config hash)
+    assert provider.inputs == {"context": "kind-phasestack", "namespace": "ps-kind",
+                               "enableConfigMapMutable": "true"}
     assert run.exports["namespace"] == "ps-kind"
+
+
+@pytest.mark.parametrize("retain, expected", [(None, True), ("false", False)])
+def test_namespace_and_only_it_is_retained_on_delete(program, retain, expected):
+    """Deleting a Namespace deletes its PersistentVolumeClaims: retain_data (the default)
+    makes a destroy or a namespace change leave it in the cluster."""
+    run = program("phase2", config={} if retain is None else {"phasestack:retain_data": retain})
+    retained = {u.split("::")[-1] for u in run.monitor.retained}
+    assert retained == ({"namespace/ps-phase2"} if expected else set())
 
 
 def test_phase3_program_time_under_mocks(program):
