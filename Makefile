@@ -8,7 +8,7 @@ DEB_PACKAGES := nginx-light postgresql-15 postgresql-client-15 pgbouncer redis-s
 DEB_BINARIES := /usr/sbin/nginx /usr/lib/postgresql/15/bin/postgres /usr/sbin/pgbouncer \
                 /usr/bin/redis-server /usr/bin/promtool /usr/bin/wrk
 
-.PHONY: demo test install install-test system-deps checkov lint clean
+.PHONY: demo test install install-test system-deps checkov lint clean toolchain e2e
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,25 @@ test: install-test system-deps checkov
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) build *.egg-info out
+
+# The real engine (issue 10, docs/e2e.md): pulumi, the kubernetes provider plugin and a
+# Kubernetes control plane with kwok's simulated nodes, built from the Go module proxy at the
+# pins in toolchain/versions.env into ~/.cache/phasestack/toolchain (seconds once built).
+E2E_BINARIES := pulumi pulumi-resource-kubernetes kwokctl kwok etcd kube-apiserver \
+                kube-controller-manager kube-scheduler kubectl
+
+toolchain:
+	toolchain/build.sh
+
+# Binaries already on PATH (the official installers) are used as they are; otherwise the
+# pinned toolchain is built or taken from its cache.
+e2e: install-test
+	@missing=""; for b in $(E2E_BINARIES); do command -v $$b >/dev/null || missing="$$missing $$b"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "e2e: not on PATH:$$missing; using the pinned toolchain (make toolchain)"; \
+	  bin=$$(toolchain/build.sh | tail -n 1) || exit 1; \
+	else bin=""; fi; \
+	PHASESTACK_TOOLCHAIN_BIN=$$bin $(BIN)/python -m pytest -q tests/e2e $(E2E_ARGS)
 
 # Local cluster (kind/, stacks/Pulumi.kind.yaml; README "Local cluster with kind"). Needs docker,
 # kind and kubectl. DEPLOY=pulumi uses `pulumi up --stack kind` instead of render + kubectl.

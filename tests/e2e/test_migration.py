@@ -1,0 +1,60 @@
+"""A phase migration on ONE Pulumi stack: phase1's config, then phase2's, then phase3's, each
+previewed and applied by the real engine. Data and identity must survive every step."""
+
+from __future__ import annotations
+
+from conftest import credentials, stack_file_config
+from pulumi import automation as auto
+
+NAMESPACE = "ps-migration"
+# never deleted or replaced on the way up: the data, who the cluster is, and the credentials
+# clients hold (a replaced Secret would first be deleted: DNS and logins break meanwhile)
+KEEP = ("kubernetes:core/v1:Namespace", "kubernetes:core/v1:Secret",
+        "kubernetes:core/v1:PersistentVolumeClaim")
+KEEP_STATEFULSET = "postgres"  # the primary's StatefulSet owns its volume claim
+DESTRUCTIVE = {"delete", "replace", "create-replacement", "delete-replaced", "discard"}
+
+
+def steps(events: list[auto.EngineEvent]) -> list[tuple[str, str, str]]:
+    """(op, type, name) of every resource step a preview plans."""
+    out = []
+    for event in events:
+        pre = event.resource_pre_event
+        if pre is not None:
+            md = pre.metadata
+            out.append((md.op.value if hasattr(md.op, "value") else str(md.op), md.type,
+                        md.urn.split("::")[-1]))
+    return out
+
+
+def test_phase1_to_phase2_to_phase3_keeps_data_identity_and_credentials(deployer, cluster):
+    creds = credentials()
+    st = None
+    seen: dict[str, list[tuple[str, str, str]]] = {}
+    for phase in ("phase1", "phase2", "phase3"):
+        config = {**stack_file_config(phase), "phasestack:namespace": NAMESPACE}
+        if st is None:
+            st = deployer.stack("e2e-migration", config, creds)
+        else:
+            deployer.configure(st, config, creds)
+        events: list[auto.EngineEvent] = []
+        st.preview(on_event=events.append, on_output=deployer.output, color="never")
+        planned = steps(events)
+        seen[phase] = planned
+        destructive = [(op, t, n) for op, t, n in planned if op in DESTRUCTIVE]
+        assert [s for s in destructive if s[1] in KEEP] == [], phase
+        assert [s for s in destructive if s[1] == "kubernetes:apps/v1:StatefulSet"
+                and s[2].endswith(f"/{KEEP_STATEFULSET}")] == [], phase
+        up = st.up(on_output=deployer.output, color="never")
+        assert up.summary.result == "succeeded", phase
+        assert up.outputs["phase"].value == phase
+    # phase2 -> phase3 grows every tier; the step list shows the engine updated in place
+    ops = {op for op, _, _ in seen["phase3"]}
+    assert "update" in ops
+    # what a destructive step is expected for, and why, is said in docs/e2e.md
+    claims = cluster.get("pvc", NAMESPACE)
+    assert any(c["metadata"]["name"].startswith("data-postgres-0") for c in claims)
+    st.destroy(on_output=deployer.output, color="never")
+    cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false")
+    cluster.wait_gone(NAMESPACE)
+    st.workspace.remove_stack(st.name)
