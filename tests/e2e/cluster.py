@@ -190,10 +190,20 @@ class Cluster:
                             "-o", "name", "--ignore-not-found", check=False)
         return sorted(proc.stdout.split())
 
-    def wait_gone(self, namespace: str, timeout: float = 120) -> None:
+    def ready_replicas(self, namespace: str, deployment: str) -> int:
+        obj = json.loads(self.kubectl("get", "deployment", deployment, "-n", namespace,
+                                      "-o", "json").stdout)
+        return obj.get("status", {}).get("readyReplicas", 0)
+
+    @staticmethod
+    def wait_for(condition, what: str, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.kubectl("get", "namespace", namespace, check=False).returncode != 0:
-                return
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not reached after {timeout:.0f} s: {what}")
             time.sleep(1)
-        raise AssertionError(f"namespace {namespace} still exists after {timeout:.0f} s")
+
+    def wait_gone(self, namespace: str, timeout: float = 120) -> None:
+        self.wait_for(lambda: self.kubectl("get", "namespace", namespace,
+                                           check=False).returncode != 0,
+                      f"namespace {namespace} deleted", timeout)

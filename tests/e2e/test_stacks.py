@@ -91,11 +91,20 @@ def test_up_matches_render_then_no_diff_then_destroy(name, deployer, cluster, tm
     # the e2e cluster's load-balancer stand-in assigned the nginx Service an address
     assert external is not None and external.startswith("http://192.0.2.")
 
-    # every workload the engine awaited is really there and ready on the API server
-    for kind in ("deployments", "statefulsets"):
-        for obj in cluster.get(kind, namespace):
-            want = obj["spec"].get("replicas", 1)
-            assert obj["status"].get("readyReplicas", 0) == want, obj["metadata"]["name"]
+    # every workload the engine awaited is ready on the API server: `pulumi up` returns once
+    # an HPA-managed Deployment (no spec.replicas in its manifest) has its first ready pod,
+    # and the HPA then brings it to minReplicas within its sync period
+    floors = {h["spec"]["scaleTargetRef"]["name"]: h["spec"]["minReplicas"]
+              for h in cluster.get("hpa", namespace)}
+    for obj in cluster.get("statefulsets", namespace):
+        assert obj["status"].get("readyReplicas", 0) == obj["spec"]["replicas"]
+    for obj in cluster.get("deployments", namespace):
+        name_ = obj["metadata"]["name"]
+        if name_ not in floors:
+            assert obj["status"].get("readyReplicas", 0) == obj["spec"]["replicas"], name_
+    for name_, floor in floors.items():
+        cluster.wait_for(lambda n=name_, f=floor: cluster.ready_replicas(namespace, n) >= f,
+                         f"deployment {name_} at its HPA floor of {floor}", timeout=120)
 
     # a second preview of the same config changes nothing (no perpetual diff)
     st.preview(expect_no_changes=True, on_output=deployer.output, color="never")
