@@ -109,19 +109,25 @@ def service_dns(service: pulumi.CustomResource) -> pulumi.Output[str]:
         lambda md: f"{field(md, 'name')}.{field(md, 'namespace')}.svc.cluster.local")
 
 
+# What holds data: with `retain_data` Pulumi forgets these on delete instead of deleting them
+# (deleting a Namespace deletes every claim in it, the StatefulSets' included).
+RETAINED_KINDS = frozenset({"Namespace", "PersistentVolumeClaim"})
+
+
 class Group:
     """Registers a component's manifests as children of it; keeps them by (kind, name)."""
 
     def __init__(self, parent: pulumi.Resource, provider_: pulumi.ProviderResource | None,
-                 depends_on: list[pulumi.Resource] | None = None):
+                 depends_on: list[pulumi.Resource] | None = None, retain_data: bool = False):
         self.parent, self.provider, self.depends_on = parent, provider_, depends_on or []
+        self.retain_data = retain_data
         self.resources: dict[tuple[str, str], pulumi.CustomResource] = {}
 
-    def add(self, doc: dict, overrides: dict[str, Any] | None = None,
-            retain_on_delete: bool | None = None) -> pulumi.CustomResource:
+    def add(self, doc: dict, overrides: dict[str, Any] | None = None) -> pulumi.CustomResource:
+        retain = self.retain_data and doc["kind"] in RETAINED_KINDS
         opts = pulumi.ResourceOptions(parent=self.parent, provider=self.provider,
                                       depends_on=self.depends_on or None,
-                                      retain_on_delete=retain_on_delete)
+                                      retain_on_delete=retain or None)
         res = register(doc, opts, overrides)
         self.resources[(doc["kind"], doc["metadata"]["name"])] = res
         return res

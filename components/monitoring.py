@@ -20,8 +20,8 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("phasestack:index:Monitoring", name, None, opts)
-        group = kube.Group(self, args.provider, args.depends_on)
-        group.add_all(args.docs)
+        group = kube.Group(self, args.provider, args.depends_on, args.stack.retain_data)
+        group.add_all(args.docs)  # Prometheus' PersistentVolumeClaim is kept like the others
         self.prometheus_url = kube.url_of(group.get("Service", PROMETHEUS))
         grafana = group.get("Service", GRAFANA)
         self.grafana_url = kube.url_of(grafana)

@@ -21,11 +21,10 @@ class Network(pulumi.ComponentResource):
         namespaces = [d for d in args.docs if d["kind"] == "Namespace"]
         if len(namespaces) != 1:
             raise ValueError(f"Network {name}: expected one Namespace, got {len(namespaces)}")
-        first = kube.Group(self, args.provider, args.depends_on)
-        # deleting a Namespace deletes every PersistentVolumeClaim in it: with retain_data a
-        # destroy (or a namespace change) leaves it, and the data, in the cluster
-        self.namespace_resource = first.add(namespaces[0],
-                                            retain_on_delete=args.stack.retain_data)
+        # with retain_data a destroy (or a namespace change) leaves the Namespace, and so the
+        # data in it, in the cluster (kube.RETAINED_KINDS)
+        first = kube.Group(self, args.provider, args.depends_on, args.stack.retain_data)
+        self.namespace_resource = first.add(namespaces[0])
         rest = kube.Group(self, args.provider, [*args.depends_on, self.namespace_resource])
         rest.add_all([d for d in args.docs if d["kind"] != "Namespace"])
         self.namespace = self.namespace_resource.metadata.apply(  # type: ignore[attr-defined]

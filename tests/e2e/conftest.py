@@ -15,20 +15,12 @@ either; docs/e2e.md).
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
-from pathlib import Path
 
 import pytest
-import yaml
 from cluster import Cluster, ToolchainMissing, find_binaries
-from pulumi import automation as auto
+from deploy import Deployer, command, pins
 
-from components import program
-from phasestack import stackfile
-
-ROOT = Path(__file__).resolve().parents[2]
-KUBERNETES_PLUGIN_VERSION = "4.25.0"  # = pyproject's pulumi-kubernetes pin
 # A test-only passphrase for the throwaway file backend's secrets provider.
 TEST_PASSPHRASE = "phasestack-e2e-throwaway-state"
 
@@ -62,74 +54,10 @@ def pulumi_env(tools, cluster, tmp_path_factory) -> dict[str, str]:
            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
            "PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
            "KUBECONFIG": str(cluster.kubeconfig)}
-    cmd = _command(tools)
-    cmd.run(["plugin", "install", "resource", "kubernetes", KUBERNETES_PLUGIN_VERSION,
+    cmd = command(tools)
+    cmd.run(["plugin", "install", "resource", "kubernetes", pins()["PULUMI_KUBERNETES_VERSION"],
              "--file", tools["pulumi-resource-kubernetes"]], str(home), {**os.environ, **env})
     return env
-
-
-def _command(tools) -> auto.PulumiCommand:
-    # PulumiCommand runs <root>/bin/pulumi
-    root = Path(tools["pulumi"]).parent.parent
-    return auto.PulumiCommand(root=str(root), skip_version_check=True)
-
-
-def credentials() -> dict[str, str]:
-    """Fresh URL-safe credentials, as `pulumi config set --secret` would hold them."""
-    return {key: secrets.token_urlsafe(24) for key in sorted(stackfile.SECRET_KEYS)}
-
-
-class Deployer:
-    """A Pulumi stack of the phasestack program in a scratch work dir, on the e2e cluster."""
-
-    def __init__(self, tools, cluster: Cluster, env: dict[str, str], workdir: Path):
-        self.tools, self.cluster, self.env, self.workdir = tools, cluster, env, workdir
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        (self.workdir / "Pulumi.yaml").write_text(
-            yaml.safe_dump({"name": "phasestack", "runtime": "python"}))
-        self.log = self.workdir / "pulumi.log"
-
-    def stack(self, name: str, config: dict, creds: dict[str, str]) -> auto.Stack:
-        """Create (or select) Pulumi stack `name` with a stack file's config, pointed at the
-        e2e cluster, credentials set as secrets."""
-        st = auto.create_or_select_stack(
-            stack_name=name, project_name="phasestack", program=program.main,
-            opts=auto.LocalWorkspaceOptions(work_dir=str(self.workdir), env_vars=self.env,
-                                            pulumi_home=self.env["PULUMI_HOME"],
-                                            pulumi_command=_command(self.tools)))
-        self.configure(st, config, creds)
-        return st
-
-    def configure(self, st: auto.Stack, config: dict, creds: dict[str, str]) -> None:
-        values = {k: auto.ConfigValue(_config_text(v)) for k, v in config.items()}
-        values["phasestack:kube_context"] = auto.ConfigValue(self.cluster.context)
-        for key, value in creds.items():
-            values[f"phasestack:{key}"] = auto.ConfigValue(value, secret=True)
-        for key in st.get_all_config():
-            if key not in values:
-                st.remove_config(key)
-        st.set_all_config(values)
-
-    def output(self, line: str) -> None:
-        with self.log.open("a") as fh:
-            fh.write(line + "\n")
-
-
-def _config_text(value) -> str:
-    """A stack file value as Pulumi config holds it (objects as JSON, bools lower-case)."""
-    import json
-
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
-
-
-def stack_file_config(name: str) -> dict:
-    raw = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{name}.yaml").read_text())
-    return {k: v for k, v in raw["config"].items() if k.partition(":")[2] not in
-            stackfile.SECRET_KEYS}
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import credentials, stack_file_config
+from deploy import credentials, stack_file_config
 from pulumi import automation as auto
 
 CASES = {

@@ -3,7 +3,7 @@ previewed and applied by the real engine. Data and identity must survive every s
 
 from __future__ import annotations
 
-from conftest import credentials, stack_file_config
+from deploy import credentials, stack_file_config
 from pulumi import automation as auto
 
 NAMESPACE = "ps-migration"

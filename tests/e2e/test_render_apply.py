@@ -4,8 +4,7 @@ every object accepted, then `kubectl diff` against it is empty."""
 from __future__ import annotations
 
 import yaml
-from conftest import ROOT, credentials
-from test_stacks import render
+from deploy import ROOT, credentials, render
 
 NAMESPACE = "ps-render"
 

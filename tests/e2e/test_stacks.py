@@ -3,15 +3,10 @@ outputs as `phasestack render` predicts them, no perpetual diff, and a clean `pu
 
 from __future__ import annotations
 
-import glob
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import yaml
-from conftest import ROOT, credentials, stack_file_config
+from deploy import ROOT, credentials, predicted_outputs, render, stack_file_config
 
 from phasestack.paths import paths
 from phasestack.stackfile import load
@@ -30,48 +25,6 @@ def stacks_to_deploy() -> list[str]:
             and load(ROOT / "stacks" / f"Pulumi.{n}.yaml").stack.target == "kubernetes"]
 # objects Kubernetes itself puts in every namespace
 KUBERNETES_MADE = {"configmap/kube-root-ca.crt", "serviceaccount/default"}
-
-
-def render(name: str, creds: dict[str, str], out: Path) -> list[dict]:
-    """`phasestack render` (the CLI, as a user runs it) with the same credentials."""
-    env = {**os.environ, **{f"PHASESTACK_{k.removesuffix('Password').upper()}_PASSWORD": v
-                            for k, v in creds.items()}}
-    cli = str(Path(sys.executable).parent / "phasestack")
-    subprocess.run([cli, "render", name, "--out", str(out)], cwd=ROOT, env=env, check=True,
-                   capture_output=True, text=True)
-    docs = []
-    for path in sorted(glob.glob(str(out / "*.yaml"))):
-        docs += [d for d in yaml.safe_load_all(Path(path).read_text()) if d]
-    return docs
-
-
-def predicted_outputs(docs: list[dict], namespace: str) -> dict:
-    """The stack outputs the rendered manifests imply: Service DNS names, ports, Secret names."""
-    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
-
-    def host(name):
-        return f"{name}.{namespace}.svc.cluster.local"
-
-    def port(name, port_name=None):
-        ports = services[name]["spec"]["ports"]
-        return next(p["port"] for p in ports if port_name in (None, p.get("name")))
-
-    app = "pgbouncer" if "pgbouncer" in services else "postgres"
-    out = {"target": "kubernetes", "namespace": namespace,
-           "endpoint": f"http://{host('nginx')}:{port('nginx', 'http')}",
-           "api_host": host("api"), "api_port": port("api"),
-           "redis_host": host("redis"), "redis_port": port("redis", "redis"),
-           "postgres_host": host("postgres"), "postgres_port": port("postgres", "postgres"),
-           "database_host": host(app), "database_port": port(app, app),
-           "secret_names": sorted(d["metadata"]["name"] for d in docs if d["kind"] == "Secret")}
-    if "postgres-ro" in services:
-        out["postgres_read_host"] = host("postgres-ro")
-    if "pgbouncer" in services:
-        out["pgbouncer_host"] = host("pgbouncer")
-    for name in ("prometheus", "grafana"):
-        if name in services:
-            out[f"{name}_url"] = f"http://{host(name)}:{port(name)}"
-    return out
 
 
 @pytest.mark.parametrize("name", stacks_to_deploy())

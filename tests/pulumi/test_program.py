@@ -227,12 +227,13 @@ def test_kube_context_selects_the_cluster(harness, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("retain, expected", [(None, True), ("false", False)])
-def test_namespace_and_only_it_is_retained_on_delete(program, retain, expected):
+def test_namespace_and_claims_and_only_they_are_retained_on_delete(program, retain, expected):
     """Deleting a Namespace deletes its PersistentVolumeClaims: retain_data (the default)
-    makes a destroy or a namespace change leave it in the cluster."""
+    makes a destroy or a namespace change leave it, and Prometheus' claim, in the cluster."""
     run = program("phase2", config={} if retain is None else {"phasestack:retain_data": retain})
     retained = {u.split("::")[-1] for u in run.monitor.retained}
-    assert retained == ({"namespace/ps-phase2"} if expected else set())
+    assert retained == ({"namespace/ps-phase2", "persistentvolumeclaim/ps-phase2/prometheus-data"}
+                        if expected else set())
 
 
 def test_phase3_program_time_under_mocks(program):
