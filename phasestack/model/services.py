@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -11,6 +12,8 @@ from phasestack.model.base import MANY, Hpa, Resources, Spec
 
 # An HTTP path nginx and the probes can take verbatim (no spaces, braces or semicolons).
 URL_PATH = r"^/[A-Za-z0-9._~/-]*$"
+# An IPv4/IPv6 address or CIDR as text; ipaddress judges the rest.
+CIDR_TEXT = re.compile(r"[0-9A-Fa-f.:]+(/[0-9]{1,3})?")
 
 
 class Worker(Spec):
@@ -79,6 +82,10 @@ class Nginx(Spec):
         default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
         description="CIDRs whose X-Forwarded-For is trusted for the client IP.",
     )
+    trust_public_proxies: bool = Field(
+        False,
+        description="Allow public ranges in trusted_proxies (a cloud load balancer's published "
+                    "ranges); without it only private, loopback and link-local ones are taken.")
     service_type: Literal["LoadBalancer", "NodePort", "ClusterIP"] = Field(
         "LoadBalancer",
         description="Type of the nginx Service. LoadBalancer needs a load-balancer controller "
@@ -98,6 +105,11 @@ class Nginx(Spec):
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
         for cidr in value:
+            # digits, hex, dots and colons only: ipaddress also takes an IPv6 zone id
+            # ("fe80::1%<anything>"), text that would reach nginx.conf verbatim
+            if not CIDR_TEXT.fullmatch(cidr):
+                raise ValueError(f"{cidr!r} is not an IP address or CIDR (no zone ids, spaces "
+                                 "or other characters)")
             try:
                 net = ipaddress.ip_network(cidr, strict=False)
             except ValueError:
@@ -106,6 +118,23 @@ class Nginx(Spec):
                 # trusting everyone lets any client pick its own address: no per-IP limit left
                 raise ValueError(f"{cidr!r} trusts every address; name the proxies' ranges")
         return value
+
+    @model_validator(mode="after")
+    def _public_proxies(self) -> Nginx:
+        public = [c for c in self.trusted_proxies
+                  if not ipaddress.ip_network(c, strict=False).is_private]
+        if public and not self.trust_public_proxies:
+            # a public range lets clients there set their own rate-limit key: splitting the
+            # world in two halves ("0.0.0.0/1", "128.0.0.0/1") would trust everyone
+            raise ValueError(f"trusted_proxies {', '.join(public)} cover public addresses; "
+                             "name your load balancer's range and set trust_public_proxies: "
+                             "true to trust it")
+        return self
+
+    @property
+    def trusted_networks(self) -> list[str]:
+        """trusted_proxies in canonical form, as nginx.conf gets them."""
+        return [str(ipaddress.ip_network(c, strict=False)) for c in self.trusted_proxies]
 
     @model_validator(mode="after")
     def _node_port(self) -> Nginx:

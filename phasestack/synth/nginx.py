@@ -38,6 +38,12 @@ def auth_burst(stack: Stack) -> int:
     return stack.nginx.auth_rate_limit_per_minute - 1
 
 
+def limit_req(zone: str, burst: int) -> str:
+    """limit_req's arguments. nginx refuses `burst=0` ("invalid burst value"), so a zero burst
+    (a limit of 1/min, or `nginx.burst: 0`) is written as no burst, which is nginx's 0."""
+    return f"zone={zone} burst={burst} nodelay" if burst > 0 else f"zone={zone}"
+
+
 def worker_processes(stack: Stack) -> int:
     """One worker per core of the pod's CPU limit, at least one ("500m" -> 1, "2" -> 2).
     `auto` would start one per CPU of the node, all throttled within the pod's limit."""
@@ -66,9 +72,10 @@ def nginx_conf(stack: Stack, upstreams: list[str] | None = None, listen: int = c
         namespace=stack.namespace, listen=listen, status_port=status_port,
         worker_processes=worker_processes(stack), prefix=prefix.rstrip("/") or "/",
         worker_connections=WORKER_CONNECTIONS,
-        client_max_body_size=n.client_max_body_size, trusted_proxies=list(n.trusted_proxies),
+        client_max_body_size=n.client_max_body_size, trusted_proxies=n.trusted_networks,
         rate_per_minute=n.rate_limit_per_minute, auth_rate_per_minute=n.auth_rate_limit_per_minute,
-        burst=n.burst, auth_burst=auth_burst(stack), auth_path=n.auth_path,
+        general_limit=limit_req("general", n.burst),
+        auth_limit=limit_req("auth", auth_burst(stack)), auth_path=n.auth_path,
         resolver=resolver if dynamic else None, resolver_valid=RESOLVER_VALID,
         upstreams=[upstream_dns(stack)] if dynamic else list(upstreams), resolve=dynamic,
         max_fails=MAX_FAILS, fail_timeout=FAIL_TIMEOUT, keepalive=KEEPALIVE,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from phasestack.model import PHASES, Stack
+from phasestack.model import Stack
 from phasestack.phases import preset
-from phasestack.stackfile import deep_merge, load, project_root
+from phasestack.stackfile import deep_merge, list_stack_files, load, project_root, stack_name
 from phasestack.synth import nginx
 from tests.integration.conftest import free_port, port_open, require, wait_for
 
@@ -124,10 +124,16 @@ def start_nginx(servers, workdir, backends):
     return start
 
 
-@pytest.mark.parametrize("phase", PHASES)
-def test_rendered_config_passes_nginx_t(phase, workdir):
+STACK_NAMES = [stack_name(p) for p in list_stack_files(project_root())]
+
+
+@pytest.mark.parametrize("name", STACK_NAMES)
+def test_every_stacks_config_passes_nginx_t(name, workdir):
+    """Every shipped stack, not only the generic phases: primetrade-mvp's 1/min auth limit once
+    rendered `burst=0`, which nginx refuses."""
     binary = require("/usr/sbin/nginx")
-    conf, _, _ = render(phase_stack(phase), workdir, ["127.0.0.1:1", "127.0.0.1:2"])
+    conf, _, _ = render(load(name, project_root()).stack, workdir,
+                        ["127.0.0.1:1", "127.0.0.1:2"])
     out = subprocess.run([binary, "-e", "stderr", "-t", "-p", f"{workdir}/", "-c", str(conf)],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
