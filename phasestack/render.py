@@ -42,11 +42,25 @@ def check_target(out: Path) -> None:
 
 
 def previous_credentials(out: Path) -> dict[str, str]:
-    """Credentials of an earlier render into `out`, so the next one keeps them."""
+    """Credentials of an earlier render into `out`, so the next one keeps them. Checked like
+    supplied ones (they go into URLs and the PgBouncer userlist); a problem names the file and
+    the Secret key, never the value."""
     path = out / SECRETS_FILE
     if not ((out / MARKER).is_file() and path.is_file()):
         return {}
-    return secrets.from_manifests([d for d in yaml.safe_load_all(path.read_text()) if d])
+    try:
+        docs = list(yaml.safe_load_all(path.read_text()))
+        values = secrets.from_manifests([d for d in docs if d])
+    except (yaml.YAMLError, UnicodeDecodeError, AttributeError, TypeError, KeyError):
+        raise TargetError(f"{path}: not the Secret manifests a render writes; move it away "
+                          "(or export its credentials as PHASESTACK_*) and render again") from None
+    bad = [f"{secret}.{key}" for c, (secret, key) in secrets.CREDENTIALS.items()
+           if c in values and not (isinstance(values[c], str)
+                                   and secrets.SUPPLIED.match(values[c]))]
+    if bad:
+        raise TargetError(f"{path}: {', '.join(bad)}: use at least 16 characters of letters, "
+                          "digits and . _ ~ - (credentials go into connection URLs unescaped)")
+    return values
 
 
 class _Dumper(yaml.SafeDumper):

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from phasestack import safe_yaml
 from phasestack.model import PHASES, Stack
 from phasestack.phases import preset
 from phasestack.problems import NAMESPACE, describe, duplicate_keys, hint
@@ -94,7 +95,7 @@ def load(ref: str | Path, root: Path | None = None) -> LoadedStack:
     path = resolve(str(ref), root)
     try:
         text = path.read_text()
-        duplicates = duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader))
+        duplicates = duplicate_keys(safe_yaml.compose(text))
         if duplicates:
             raise StackError([f"{path}: {key}: key given twice (line {line}); only one value "
                               "can win" for key, line in duplicates])
@@ -104,6 +105,8 @@ def load(ref: str | Path, root: Path | None = None) -> LoadedStack:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise StackError([f"{path}: YAML syntax error{where}: {problem}"]) from None
+    except safe_yaml.YamlLimit as exc:
+        raise StackError([f"{path}: {exc}"]) from None
     except UnicodeDecodeError as exc:
         raise StackError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
     except OSError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections import Counter
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -34,12 +35,13 @@ class Api(Spec):
     resources: Resources = Field(default_factory=Resources, description="API pod resources.")
     health_path: str = Field("/healthz", pattern=URL_PATH, description="Liveness probe path.")
     ready_path: str = Field("/readyz", pattern=URL_PATH, description="Readiness probe path.")
-    workers: list[Worker] = Field(default_factory=list, description="Queue consumer Deployments.")
+    workers: list[Worker] = Field(default_factory=list, max_length=100,
+                                  description="Queue consumer Deployments.")
 
     @model_validator(mode="after")
     def _unique_workers(self) -> Api:
-        names = [w.name for w in self.workers]
-        twice = sorted({n for n in names if names.count(n) > 1})
+        counts = Counter(w.name for w in self.workers)  # linear: 32k workers took 32 s
+        twice = sorted(n for n, k in counts.items() if k > 1)
         if twice:
             raise ValueError(f"worker names must be unique: {', '.join(twice)} given twice")
         return self

@@ -92,7 +92,8 @@ def test_peak_from_requests_per_day():
     (lambda: Nginx(trusted_proxies=["0.0.0.0/0"]),
      "'0.0.0.0/0' trusts every address; name the proxies' ranges"),
     (lambda: Nginx(trusted_proxies=["10.0.0.0/8; include /etc/passwd"]),
-     "'10.0.0.0/8; include /etc/passwd' is not an IP address or CIDR"),
+     "'10.0.0.0/8; include /etc/passwd' is not an IP address or CIDR (no zone ids, "
+     "spaces or other characters)"),
     (lambda: Resources(cpu_request="2", cpu_limit="500m"),
      "cpu_request (2) must be <= cpu_limit (500m)"),
     (lambda: Resources(memory_request="1Gi", memory_limit="512Mi"),
