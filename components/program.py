@@ -23,6 +23,18 @@ from phasestack.model import Stack
 REDACTED = {"secure": "<set with pulumi config set --secret>"}
 
 
+# top-level keys holding a bool or a number (the others are strings or mappings)
+SCALAR_KEYS = frozenset(name for name, f in Stack.model_fields.items()
+                        if f.annotation in (bool, int, float))
+
+
+def _scalar(raw: object) -> object:
+    try:
+        return json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return raw  # the model names the key and the expected type
+
+
 def config_values() -> dict[str, object]:
     """Every `phasestack:<key>` of the stack's Pulumi config, structured keys decoded."""
     keys = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
@@ -36,6 +48,10 @@ def config_values() -> dict[str, object]:
         raw = runtime_config.get_config(full_key)
         if key in stackfile.SECRET_KEYS:
             values[full_key] = REDACTED if runtime_config.is_config_secret(full_key) else raw
+        elif key in SCALAR_KEYS:
+            # `pulumi config set phasestack:retain_data false` stores the text "false"; the
+            # model is strict, so the text is decoded as the YAML stack file would have it
+            values[full_key] = _scalar(raw)
         elif key in stackfile.STRUCTURED_KEYS:
             try:
                 values[full_key] = json.loads(raw)

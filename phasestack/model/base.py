@@ -16,7 +16,7 @@ MANY = 1_000_000
 
 
 class Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, strict=True)
 
 
 def cpu_cores(quantity: str) -> float:

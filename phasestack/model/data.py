@@ -109,6 +109,19 @@ class PgBouncer(Spec):
                                description="Server connections kept open per pool.")
     reserve_pool_size: int = Field(5, ge=0, le=10_000,
                                    description="Extra server connections under load.")
+    # fail fast (issue 11): PgBouncer's defaults (120 s, 15 s) outlast nginx's read timeout,
+    # so a dead primary hung writes for two minutes behind a 504
+    query_wait_timeout_s: int = Field(
+        10, ge=1, le=3600,
+        description="Longest a client waits for a server connection before PgBouncer answers "
+                    "with an error (a dead primary, an exhausted pool); below nginx's read "
+                    "timeout (postgres.statement_timeout_s + 5).")
+    server_connect_timeout_s: int = Field(
+        3, ge=1, le=600, description="Longest PgBouncer waits for PostgreSQL to accept a login.")
+    server_login_retry_s: int = Field(
+        2, ge=1, le=600,
+        description="Pause after a failed server login before the next attempt; clients "
+                    "waiting meanwhile get the error at once.")
     resources: Resources = Field(
         default_factory=lambda: Resources(cpu_request="100m", memory_request="64Mi",
                                           memory_limit="128Mi"),

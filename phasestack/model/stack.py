@@ -87,6 +87,14 @@ class Stack(Spec):
                     f"exceed postgres max_connections {pg.max_connections} - "
                     f"{pg.superuser_reserved_connections} reserved = {usable}"
                 )
+            # nginx's read timeout is statement_timeout + 5 s (synth/nginx.py read_timeout)
+            read_timeout = pg.statement_timeout_s + 5
+            if pgb.query_wait_timeout_s >= read_timeout:
+                raise ValueError(
+                    f"pgbouncer: query_wait_timeout_s {pgb.query_wait_timeout_s} must be below "
+                    f"nginx's read timeout (postgres statement_timeout_s "
+                    f"{pg.statement_timeout_s} + 5 = {read_timeout} s), or clients get a 504 "
+                    "before PgBouncer's error")
         if self.target == "docker" and (self.redis.mode == "cluster" or self.api.hpa.enabled):
             raise ValueError("target: docker supports standalone Redis and no HPA (the MVP shape)")
         return self

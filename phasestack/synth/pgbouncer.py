@@ -68,7 +68,10 @@ def pgbouncer_ini(stack: Stack, *, rw_host: str | None = None, rw_port: int = PO
         stats_user=pg.app_user, pool_mode=pgb.pool_mode, max_client_conn=pgb.max_client_conn,
         default_pool_size=pgb.default_pool_size, min_pool_size=pgb.min_pool_size,
         reserve_pool_size=pgb.reserve_pool_size, reserve_pool_timeout=RESERVE_POOL_TIMEOUT_S,
-        server_reset_query=SERVER_RESET_QUERY, logfile=logfile, pidfile=pidfile)
+        server_reset_query=SERVER_RESET_QUERY, logfile=logfile, pidfile=pidfile,
+        query_wait_timeout=pgb.query_wait_timeout_s,
+        server_connect_timeout=pgb.server_connect_timeout_s,
+        server_login_retry=pgb.server_login_retry_s)
 
 
 def _pgbouncer(stack: Stack) -> dict:

@@ -96,3 +96,43 @@ def _console(c, port: int, command: str) -> str:
         timeout=15)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
+
+
+def test_a_dead_primary_is_an_error_in_seconds_not_a_two_minute_wait(servers, workdir):
+    """The audit (issue 11): with PgBouncer's default query_wait_timeout a write blocked 119.7 s
+    after the primary died, while nginx gives up at 35 s. The rendered settings must answer
+    the client with an error before nginx's read timeout."""
+    import os
+    import signal
+    import time
+
+    binary = require("/usr/sbin/pgbouncer")
+    stack = load("phase2").stack
+    pg = stack.postgres
+    c = start_cluster(stack, servers, workdir)
+    port = free_port()
+    userlist = write(workdir / "userlist.txt", secrets.userlist(stack, c.app_password), 0o640)
+    subprocess.run(["chown", "root:postgres", str(userlist)], check=True)
+    ini = write(workdir / "pgbouncer.ini", pgbouncer.pgbouncer_ini(
+        stack, rw_host="127.0.0.1", rw_port=c.primary_port, ro_host="127.0.0.1",
+        ro_port=c.replica_port, listen_addr="127.0.0.1", listen_port=port,
+        auth_file=str(userlist), logfile=str(workdir / "pgbouncer.log"),
+        pidfile=str(workdir / "pgbouncer.pid"), unix_socket_dir=""))
+    servers.start(as_postgres([binary, str(ini)]), workdir / "pgbouncer.out")
+    wait_for(lambda: port_open(port), timeout=15, what="pgbouncer")
+    c.psql_app(port, "CREATE TABLE IF NOT EXISTS t (v int)", db=pg.database)
+
+    # the primary crashes (SIGKILL to the postmaster: no shutdown, connections reset)
+    pid = int((workdir / "primary" / "postmaster.pid").read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not port_open(c.primary_port), timeout=15, what="primary gone")
+
+    read_timeout = pg.statement_timeout_s + 5  # nginx's proxy_read_timeout (synth/nginx.py)
+    started = time.monotonic()
+    write_ = c.psql_app(port, "INSERT INTO t VALUES (1)", db=pg.database, check=False)
+    elapsed = time.monotonic() - started
+    print(f"write through PgBouncer with the primary dead: error after {elapsed:.1f} s "
+          f"(nginx read timeout {read_timeout} s)")
+    assert write_.returncode != 0
+    assert "server" in write_.stderr or "query_wait_timeout" in write_.stderr, write_.stderr
+    assert elapsed < stack.pgbouncer.query_wait_timeout_s + 2 < read_timeout

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from phasestack.stackfile import StackError, deep_merge, list_stack_files, load
 
@@ -50,8 +51,8 @@ EXPECTED = {
                            "(did you mean 'max_replicas'?)",
     "unknown_top.yaml": "confg: unknown top-level key (Pulumi stack files hold config, "
                         "encryptedkey, encryptionsalt, secretsprovider)",
-    "wrong_type.yaml": "phasestack:load.concurrent_users: Input should be a valid integer, "
-                       "unable to parse string as an integer (got 'lots')",
+    "wrong_type.yaml": "phasestack:load.concurrent_users: Input should be a valid integer "
+                       "(got 'lots')",
     "yaml_syntax.yaml": "YAML syntax error (line 4, column 1): expected ',' or '}', but got "
                         "'<stream end>'",
 }
@@ -135,3 +136,19 @@ def test_generic_stacks_come_first_in_phase_order(monkeypatch):
 
 def test_deep_merge_keeps_siblings():
     assert deep_merge({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}}) == {"a": {"b": 1, "c": 3}}
+
+
+@pytest.mark.parametrize("section, value, message", [
+    # the audit's loose conversions (issue 11): YAML true became port 1, "yes" became true
+    ({"api": {"port": True}}, None, "phasestack:api.port: Input should be a valid integer "
+                                    "(got True)"),
+    ({"monitoring": {"grafana": "yes"}}, None, "phasestack:monitoring.grafana: Input should "
+                                               "be a valid boolean (got 'yes')"),
+])
+def test_values_are_not_loosely_converted(tmp_path, section, value, message):
+    path = tmp_path / "Pulumi.loose.yaml"
+    config = {f"phasestack:{k}": v for k, v in section.items()}
+    path.write_text(yaml.safe_dump({"config": {"phasestack:phase": "phase1", **config}}))
+    with pytest.raises(StackError) as err:
+        load(path)
+    assert err.value.problems == [f"{path}: {message}"]
