@@ -62,7 +62,14 @@ def _order_key(path: Path) -> tuple:
 
 
 def stack_name(path: Path) -> str:
-    return path.name[len("Pulumi."):-len(".yaml")]
+    """`Pulumi.<name>.yaml` names the stack <name> (Pulumi's convention); any other file is
+    named by its stem (prod.yaml -> prod, stack-mvp.yml -> stack-mvp)."""
+    name = Path(path).name
+    for suffix in (".yaml", ".yml"):
+        if name.startswith("Pulumi.") and name.endswith(suffix) \
+                and len(name) > len("Pulumi.") + len(suffix):
+            return name[len("Pulumi."):-len(suffix)]
+    return Path(path).stem
 
 
 def resolve(ref: str, root: Path | None = None) -> Path:

@@ -45,6 +45,14 @@ class Redis(Spec):
                              "losing one master takes its slots and the whole cluster down")
         if self.mode == "standalone" and self.masters != 1:
             raise ValueError(f"standalone Redis has exactly 1 master, got {self.masters}")
+        if self.mode == "standalone" and self.replicas_per_master:
+            # issue 12: the StatefulSet would run 1 + n pods with no replicaof behind one
+            # Service, so sessions and jobs split between unsynchronised masters
+            raise ValueError(
+                f"standalone Redis runs one server: replicas_per_master "
+                f"{self.replicas_per_master} would start {self.pods} unsynchronised masters "
+                "behind one Service; use mode: cluster for replicas (with failover), or "
+                "replicas_per_master: 0")
         limit = memory_bytes(self.resources.memory_limit)
         if self.maxmemory_mb * 2**20 > REDIS_MEMORY_SHARE * limit:
             raise ValueError(

@@ -146,3 +146,12 @@ def test_phase_matrix_numbers():
     assert p["phase2"].pgbouncer.default_pool_size * p["phase2"].pgbouncer.replicas == 100
     assert p["phase1"].monitoring.grafana and not p["mvp"].monitoring.grafana
     assert p["phase3"].load.effective_peak_rps == 1666
+
+
+def test_standalone_redis_with_replicas_is_refused():
+    with pytest.raises(ValidationError) as err:
+        Stack.model_validate({"redis": {"mode": "standalone", "replicas_per_master": 1}})
+    assert err.value.errors()[0]["msg"] == (
+        "Value error, standalone Redis runs one server: replicas_per_master 1 would start 2 "
+        "unsynchronised masters behind one Service; use mode: cluster for replicas (with "
+        "failover), or replicas_per_master: 0")

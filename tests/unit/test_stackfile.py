@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from phasestack.stackfile import StackError, deep_merge, list_stack_files, load
+from phasestack.stackfile import StackError, deep_merge, list_stack_files, load, stack_name
 
 BROKEN = Path(__file__).parent / "broken"
 
@@ -152,3 +152,13 @@ def test_values_are_not_loosely_converted(tmp_path, section, value, message):
     with pytest.raises(StackError) as err:
         load(path)
     assert err.value.problems == [f"{path}: {message}"]
+
+
+@pytest.mark.parametrize("file, name", [
+    ("Pulumi.phase2.yaml", "phase2"), ("Pulumi.prod.yml", "prod"), ("prod.yaml", "prod"),
+    ("stack-mvp.yml", "stack-mvp"), ("notpulumi.yaml", "notpulumi"),
+    ("Pulumi.yaml", "Pulumi"),
+])
+def test_stack_names_follow_pulumis_convention_else_the_stem(file, name):
+    # issue 12: names were sliced from any file name ("", "v", "mi")
+    assert stack_name(Path(file)) == name
