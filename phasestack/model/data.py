@@ -76,6 +76,11 @@ class Postgres(Spec):
     read_replicas: int = Field(0, ge=0, le=10, description="Streaming read replicas.")
     shared_buffers_mb: int = Field(256, ge=16, le=2**20, description="shared_buffers, MiB.")
     storage_gb: int = Field(20, ge=1, le=65_536, description="Volume size, GiB.")
+    replica_max_lag_mb: int = Field(
+        64, ge=1, le=1_048_576,
+        description="WAL a read replica may have left to replay (behind the primary's end of "
+                    "WAL) and still serve reads; beyond it, or when not streaming, its "
+                    "readiness fails and postgres-ro stops routing to it.")
     # review 003 (003_dcc3c24c5985e7cb.txt), 5. Could a Bad Query Lock Full Table?
     statement_timeout_s: int = Field(30, ge=1, le=86_400,
                                      description="statement_timeout of the app role.")

@@ -82,10 +82,12 @@ def _postgres(stack: Stack, replica: bool) -> dict:
                 secret_env("APP_PASSWORD", PG_SECRET, "app-password"),
                 secret_env("REPLICATION_PASSWORD", PG_SECRET, "replication-password")]
         mounts.append(_mount("initdb", INITDB_DIR, True))
+    # a replica serves reads only while streaming and caught up (replica-ready.sh)
+    ready = ["sh", f"{CONFIG_DIR}/replica-ready.sh"] if replica else _pg_isready()
     return container(
         "postgres", stack.postgres.image, resources(stack.postgres.resources),
         {"postgres": PORTS.postgres}, liveness=exec_probe(_pg_isready(), period=10, delay=0),
-        readiness=exec_probe(_pg_isready(), period=5, delay=0),
+        readiness=exec_probe(ready, period=5, delay=0),
         # initdb, init scripts or WAL replay may take minutes before the first TCP accept
         startupProbe={**exec_probe(_pg_isready(), period=5, delay=5), "failureThreshold": 120},
         args=["postgres", "-c", f"config_file={CONFIG_DIR}/postgresql.conf"],
@@ -114,6 +116,8 @@ def _bootstrap(stack: Stack) -> dict:
     return {"name": "bootstrap", "image": stack.postgres.image, "imagePullPolicy": "IfNotPresent",
             "command": ["sh", f"{CONFIG_DIR}/replica-bootstrap.sh"],
             "env": [_env_value("PGDATA", PGDATA),
+                    {"name": "POD_NAME", "valueFrom": {"fieldRef": {
+                        "fieldPath": "metadata.name"}}},
                     secret_env("PGPASSWORD", PG_SECRET, "replication-password")],
             "resources": resources(stack.postgres.resources),
             "securityContext": container_security(),

@@ -36,6 +36,18 @@ def max_wal_senders(stack: Stack) -> int:
     return max(WAL_SENDERS_FLOOR, stack.postgres.read_replicas + 2)
 
 
+def max_slot_wal_keep_size_mb(stack: Stack) -> int:
+    """WAL the primary keeps for a replica's slot while it is away: a quarter of the volume.
+    Within it a replica resumes after any outage; beyond it the slot is invalidated, so a dead
+    replica cannot fill the primary's disk (it then needs a fresh clone)."""
+    return stack.postgres.storage_gb * 1024 // 4
+
+
+def slot_name(pod: str) -> str:
+    """The replication slot of a replica pod (slot names take [a-z0-9_])."""
+    return pod.replace("-", "_")
+
+
 def postgresql_conf(stack: Stack, *, listen_addresses: str = "*", port: int = PORTS.postgres,
                     unix_socket_dir: str = SOCKET_DIR,
                     hba_file: str = f"{CONFIG_DIR}/pg_hba.conf") -> str:
@@ -47,6 +59,7 @@ def postgresql_conf(stack: Stack, *, listen_addresses: str = "*", port: int = PO
         superuser_reserved_connections=pg.superuser_reserved_connections,
         shared_buffers_mb=pg.shared_buffers_mb, max_wal_senders=max_wal_senders(stack),
         wal_keep_size_mb=WAL_KEEP_SIZE_MB, log_min_duration_ms=LOG_MIN_DURATION_MS,
+        max_slot_wal_keep_size_mb=max_slot_wal_keep_size_mb(stack),
         preload_libraries=list(PRELOAD_LIBRARIES), stat_statements_track=STAT_STATEMENTS_TRACK)
 
 
@@ -80,10 +93,22 @@ def replica_bootstrap_script(stack: Stack, *, wait_seconds: int = 300) -> str:
         replication_user=REPLICATION_USER, wait_seconds=wait_seconds)
 
 
+def replica_ready_script(stack: Stack, *, socket_dir: str = SOCKET_DIR,
+                         port: int = PORTS.postgres) -> str:
+    """The replica's readiness check: streaming from the primary and at most
+    replica_max_lag_mb of WAL left to replay (pg_isready alone passed for a replica that had
+    stopped streaming for good, so postgres-ro served stale reads)."""
+    return render_template(
+        "postgres/replica-ready.sh.j2", socket_dir=socket_dir, port=port,
+        max_lag_bytes=stack.postgres.replica_max_lag_mb * 2**20,
+        max_lag_mb=stack.postgres.replica_max_lag_mb)
+
+
 def config_files(stack: Stack) -> dict[str, str]:
     """ConfigMap data: everything a primary (and, when there are replicas, a replica) runs."""
     files = {"postgresql.conf": postgresql_conf(stack), "pg_hba.conf": pg_hba(stack),
              "init-roles.sql": init_sql(stack), "init-roles.sh": init_script(stack)}
     if stack.postgres.read_replicas:
         files["replica-bootstrap.sh"] = replica_bootstrap_script(stack)
+        files["replica-ready.sh"] = replica_ready_script(stack)
     return files

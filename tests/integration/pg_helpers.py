@@ -85,6 +85,9 @@ def _start(servers: Servers, cluster: PgCluster, data: Path, port: int, name: st
              timeout=30, what=f"postgres {name} accepting connections")
 
 
+REPLICA_POD = "postgres-replica-0"  # the StatefulSet's first pod; names its slot
+
+
 def start_cluster(stack: Stack, servers: Servers, workdir: Path) -> PgCluster:
     """initdb + primary + init-roles.sh, then a replica cloned by replica-bootstrap.sh."""
     for tool in ("initdb", "postgres", "pg_basebackup", "pg_isready", "psql"):
@@ -116,7 +119,7 @@ def start_cluster(stack: Stack, servers: Servers, workdir: Path) -> PgCluster:
     run_as_postgres(["sh", str(bootstrap)], {
         "PGDATA": str(replica), "PRIMARY_HOST": "127.0.0.1",
         "PRIMARY_PORT": str(cluster.primary_port), "PGPASSWORD": cluster.replication_password,
-        "WAIT_SECONDS": "20"}, timeout=120)
+        "WAIT_SECONDS": "20", "POD_NAME": REPLICA_POD}, timeout=120)
     assert (replica / "standby.signal").exists(), "pg_basebackup -R wrote no standby.signal"
     _start(servers, cluster, replica, cluster.replica_port, "replica")
     return cluster

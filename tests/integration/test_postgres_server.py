@@ -6,11 +6,15 @@ from __future__ import annotations
 from phasestack.stackfile import load
 from phasestack.synth import postgres
 from phasestack.synth.prometheus import THRESHOLDS
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import PG_BIN, wait_for
 from tests.integration.pg_helpers import (
+    PATH,
+    REPLICA_POD,
     exporter_stat_statements,
     mean_statement_seconds,
+    run_as_postgres,
     start_cluster,
+    write,
 )
 
 
@@ -131,3 +135,37 @@ def test_bootstrap_script_keeps_an_existing_cluster(workdir):
                                                      "WAIT_SECONDS": "1"}, check=False)
     assert refused.returncode == 1 and "refusing" in refused.stderr
     assert (other / "keep.txt").read_text() == "precious\n"
+
+
+def test_replica_streams_through_its_slot_and_is_unready_when_it_stops(servers, workdir):
+    """Issue 11: without a slot a replica down too long could never resume, and pg_isready
+    kept it in postgres-ro. Now it streams through a slot named after its pod, the primary
+    bounds the WAL a slot keeps, and the readiness script fails once it stops streaming."""
+    import os
+    import signal
+
+    from phasestack.synth import postgres_config
+
+    stack = load("phase2").stack
+    c = start_cluster(stack, servers, workdir)
+    slot = postgres_config.slot_name(REPLICA_POD)
+    wait_for(lambda: c.psql_super(c.primary_port, "SELECT active FROM pg_replication_slots "
+                                  f"WHERE slot_name = '{slot}'") == "t",
+             timeout=30, what="the replica's slot active on the primary")
+    kept = c.psql_super(c.primary_port, "SHOW max_slot_wal_keep_size")
+    assert kept == f"{postgres_config.max_slot_wal_keep_size_mb(stack) // 1024}GB" == "5GB"
+
+    ready = write(workdir / "replica-ready.sh", postgres_config.replica_ready_script(
+        stack, socket_dir=str(c.socket_dir), port=c.replica_port), 0o755)
+
+    def replica_ready() -> bool:
+        return run_as_postgres(["sh", str(ready)], {"PATH": PATH},
+                               check=False).returncode == 0
+
+    wait_for(replica_ready, timeout=30, what="replica ready while streaming")
+    # the primary crashes: the replica still answers pg_isready, but must leave postgres-ro
+    pid = int((workdir / "primary" / "postmaster.pid").read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not replica_ready(), timeout=30, what="replica unready without a primary")
+    assert run_as_postgres([str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p",
+                            str(c.replica_port)], {}, check=False).returncode == 0

@@ -207,10 +207,27 @@ def test_replica_bootstraps_from_the_primary():
     boot = replica["spec"]["template"]["spec"]["initContainers"][0]
     assert boot["command"] == ["sh", "/etc/postgresql/replica-bootstrap.sh"]
     assert boot["securityContext"]["readOnlyRootFilesystem"] is True
-    assert {e["name"] for e in boot["env"]} == {"PGDATA", "PGPASSWORD"}
+    assert {e["name"] for e in boot["env"]} == {"PGDATA", "PGPASSWORD", "POD_NAME"}
+    # the pod's name names its replication slot
+    pod_name = next(e for e in boot["env"] if e["name"] == "POD_NAME")
+    assert pod_name["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert "livenessProbe" not in boot
     envs = {e["name"] for e in containers(replica)["postgres"]["env"]}
     assert "POSTGRES_PASSWORD" not in envs  # a replica never runs initdb
+
+
+def test_replica_readiness_is_streaming_and_caught_up_not_pg_isready():
+    docs = postgres.manifests(load("phase3").stack)
+    (replica,) = by_kind(docs, "StatefulSet", "postgres-replica")
+    (primary,) = by_kind(docs, "StatefulSet", "postgres")
+    ready = containers(replica)["postgres"]["readinessProbe"]["exec"]["command"]
+    assert ready == ["sh", "/etc/postgresql/replica-ready.sh"]
+    assert containers(primary)["postgres"]["readinessProbe"]["exec"]["command"][0] == "pg_isready"
+    (cm,) = by_kind(docs, "ConfigMap", "postgres")
+    script = cm["data"]["replica-ready.sh"]
+    assert "status = 'streaming'" in script and f"<= {64 * 2**20}" in script
+    assert "-S \"$SLOT\"" in cm["data"]["replica-bootstrap.sh"]
+    assert "max_slot_wal_keep_size = 5120MB" in cm["data"]["postgresql.conf"]
 
 
 @pytest.mark.parametrize("version", ["1.29", "1.37"])
