@@ -109,7 +109,7 @@ def alert_rules(stack: Stack) -> str:
         "prometheus/alerts.yml.j2", namespace=stack.namespace, t=alert_values(stack), jobs=names,
         pg_jobs=[n for n in names if n in (POSTGRES, POSTGRES_REPLICA)],
         replicas=stack.postgres.read_replicas > 0, pgbouncer=stack.pgbouncer.enabled,
-        hpa_targets=ksm.hpa_targets(stack), ksm_job=ksm.NAME)
+        hpa_targets=ksm.hpa_targets(stack), ksm_job=ksm.NAME, replica_set=POSTGRES_REPLICA)
 
 
 def scrape_services(stack: Stack) -> list[dict]:

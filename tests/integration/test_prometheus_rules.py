@@ -132,16 +132,29 @@ def target_down(f: float):
     return [series("up", labels, gauge(0 if f > 1 else 1))], labels
 
 
-def hpa_at_max(namespace: str) -> Case:
-    # kube-state-metrics v2 series as the stack's own deployment exports them (its scrape job)
+def ksm_pair(namespace: str, kind: str, name: str, limit_metric: str, value_metric: str,
+             limit: float, above: float, below: float) -> Case:
+    """Two kube-state-metrics v2 series of one object, as the stack's own deployment exports
+    them (its scrape job): a limit and a value that crosses it (above) or not (below)."""
     def build(f: float):
-        labels = {"namespace": namespace, "horizontalpodautoscaler": "api",
-                  "job": kube_state_metrics.NAME,
+        labels = {"namespace": namespace, kind: name, "job": kube_state_metrics.NAME,
                   "instance": f"10.0.0.10:{kube_state_metrics.PORT}"}
-        return [series("kube_horizontalpodautoscaler_spec_max_replicas", labels, gauge(6)),
-                series("kube_horizontalpodautoscaler_status_current_replicas", labels,
-                       gauge(6 if f > 1 else 5))], labels
+        return [series(limit_metric, labels, gauge(limit)),
+                series(value_metric, labels, gauge(above if f > 1 else below))], labels
     return build
+
+
+def hpa_at_max(namespace: str) -> Case:
+    return ksm_pair(namespace, "horizontalpodautoscaler", "api",
+                    "kube_horizontalpodautoscaler_spec_max_replicas",
+                    "kube_horizontalpodautoscaler_status_current_replicas", 6, 6, 5)
+
+
+def replica_not_serving(namespace: str) -> Case:
+    # one of two replicas unready (not streaming, or too far behind)
+    return ksm_pair(namespace, "statefulset", "postgres-replica",
+                    "kube_statefulset_status_replicas",
+                    "kube_statefulset_status_replicas_ready", 2, 1, 2)
 
 
 def cases(namespace: str, rps: float) -> dict[str, tuple[Case, str]]:
@@ -151,6 +164,7 @@ def cases(namespace: str, rps: float) -> dict[str, tuple[Case, str]]:
         "PgBouncerClientsWaiting": (pgbouncer_waiting, "warning"),
         "ScrapeTargetDown": (target_down, "critical"),
         "HpaAtMaxReplicas": (hpa_at_max(namespace), "warning"),
+        "PostgresReplicaNotServing": (replica_not_serving(namespace), "critical"),
     }
     for level in ("warning", "critical"):
         cap = level.capitalize()

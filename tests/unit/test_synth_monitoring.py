@@ -155,6 +155,9 @@ def test_rules_only_for_components_present():
     mvp, p1, p2 = rules("mvp"), rules("phase1"), rules("phase2")
     assert "PgBouncerClientsWaiting" not in mvp and "PgBouncerClientsWaiting" in p1
     assert "PostgresReplicationLag" not in p1 and "PostgresReplicationLag" in p2
+    # the replica's readiness (streaming, caught up) as kube-state-metrics reports it
+    assert "PostgresReplicaNotServing" not in p1 and "PostgresReplicaNotServing" in p2
+    assert 'statefulset="postgres-replica"' in p2["PostgresReplicaNotServing"]["expr"]
     assert "HpaAtMaxReplicas" not in mvp  # no HPA in the mvp
     assert 'horizontalpodautoscaler=~"api"' in p1["HpaAtMaxReplicas"]["expr"]
     assert 'horizontalpodautoscaler=~"api|nginx"' in rules("phase3")["HpaAtMaxReplicas"]["expr"]
