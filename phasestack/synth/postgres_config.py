@@ -13,7 +13,9 @@ from phasestack.synth.common import PG_SECRET, PORTS, POSTGRES, dns, render_temp
 REPLICATION_USER = "replicator"
 CONFIG_DIR = "/etc/postgresql"          # the ConfigMap, read-only
 SOCKET_DIR = "/var/run/postgresql"      # emptyDir
-WAL_KEEP_SIZE_MB = 1024                 # lets a briefly disconnected replica catch up
+# Kept whatever the slots say: small, since each replica has a slot (max_slot_wal_keep_size
+# bounds what a slot keeps; 1 GiB here used to outweigh it, and fill a 1 GiB volume)
+WAL_KEEP_SIZE_MB = 64
 LOG_MIN_DURATION_MS = 1000              # log statements slower than this
 # the query-latency alert's source (review 002, "12. Required Metrics": query latency);
 # "top": statements the clients sent, not those run inside functions (no double counting)

@@ -169,3 +169,52 @@ def test_replica_streams_through_its_slot_and_is_unready_when_it_stops(servers, 
     wait_for(lambda: not replica_ready(), timeout=30, what="replica unready without a primary")
     assert run_as_postgres([str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p",
                             str(c.replica_port)], {}, check=False).returncode == 0
+
+
+def test_replica_that_lost_its_slot_is_recloned_and_streams_again(servers, workdir):
+    """Issue 11: a replica down while more WAL was written than the primary keeps for its
+    slot can never resume; its bootstrap kept the stale data directory. Now the bootstrap
+    sees the invalidated slot, clones afresh, and the replica streams (and has the rows)."""
+    import os
+    import signal
+
+    from phasestack.model import Stack
+    from phasestack.phases import preset
+    from phasestack.stackfile import deep_merge
+    from phasestack.synth import postgres_config
+    from tests.integration.pg_helpers import _start
+
+    # a 1 GiB volume: the primary keeps 256 MiB of WAL for an absent replica's slot
+    stack = Stack.model_validate(deep_merge(preset("phase2"), {"postgres": {"storage_gb": 1}}))
+    assert postgres_config.max_slot_wal_keep_size_mb(stack) == 256
+    c = start_cluster(stack, servers, workdir)
+    slot = postgres_config.slot_name(REPLICA_POD)
+    replica = workdir / "replica"
+    os.kill(int((replica / "postmaster.pid").read_text().split()[0]), signal.SIGKILL)
+    wait_for(lambda: not (replica / "postmaster.pid").exists() or run_as_postgres(
+        [str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(c.replica_port)], {},
+        check=False).returncode != 0, timeout=30, what="replica down")
+
+    # ~400 MB of WAL while it is away, then a checkpoint (where slots are invalidated)
+    c.psql_super(c.primary_port, "CREATE TABLE w AS SELECT g, repeat('x', 200) AS pad "
+                 "FROM generate_series(1, 1500000) g; CHECKPOINT;")
+    assert c.psql_super(c.primary_port, "SELECT wal_status FROM pg_replication_slots "
+                        f"WHERE slot_name = '{slot}'") == "lost"
+
+    bootstrap = write(workdir / "replica-bootstrap.sh",
+                      postgres_config.replica_bootstrap_script(stack), 0o755)
+    out = run_as_postgres(["sh", str(bootstrap)], {
+        "PGDATA": str(replica), "PRIMARY_HOST": "127.0.0.1",
+        "PRIMARY_PORT": str(c.primary_port), "PGPASSWORD": c.replication_password,
+        "WAIT_SECONDS": "20", "POD_NAME": REPLICA_POD, "PATH": PATH}, timeout=300)
+    assert f"slot {slot} is missing or invalidated" in out.stdout
+    (replica / "postmaster.pid").unlink(missing_ok=True)
+    _start(servers, c, replica, c.replica_port, "replica-again")
+    ready = write(workdir / "replica-ready.sh", postgres_config.replica_ready_script(
+        stack, socket_dir=str(c.socket_dir), port=c.replica_port), 0o755)
+    wait_for(lambda: run_as_postgres(["sh", str(ready)], {"PATH": PATH},
+                                     check=False).returncode == 0,
+             timeout=60, what="re-cloned replica streaming")
+    assert c.psql_super(c.replica_port, "SELECT count(*) FROM w") == "1500000"
+    assert c.psql_super(c.primary_port, "SELECT wal_status FROM pg_replication_slots "
+                        f"WHERE slot_name = '{slot}'") in ("reserved", "extended")
