@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 CPU = r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$"
 MEMORY = r"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"
+# A container image reference's characters (registry[:port]/path[:tag][@digest]): no spaces,
+# quotes, semicolons or newlines, which no reference has
+IMAGE = r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$"
 _MEMORY_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
                  "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 # Upper bounds keep every number a real deployment could use and refuse the rest, so the

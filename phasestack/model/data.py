@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from phasestack.model.base import MANY, Resources, Spec, memory_bytes
+from phasestack.model.base import IMAGE, MANY, Resources, Spec, memory_bytes
 
 # Roles the PostgreSQL init script creates itself; the app cannot take their names.
 RESERVED_ROLES = frozenset({"postgres", "replicator"})
@@ -16,7 +16,7 @@ REDIS_MEMORY_SHARE = 0.8
 
 class Redis(Spec):
     mode: Literal["standalone", "cluster"] = Field("standalone", description="Topology.")
-    image: str = Field("redis:7.0-alpine", description="Redis image.")
+    image: str = Field("redis:7.0-alpine", pattern=IMAGE, description="Redis image.")
     masters: int = Field(1, ge=1, le=100, description="Masters (cluster mode needs at least 3).")
     replicas_per_master: int = Field(0, ge=0, le=5, description="Replicas of each master.")
     # review 002 (002_f99052a1f9a0162e.txt), Recommendation 4: 256MB -> 2GB
@@ -67,7 +67,7 @@ class Redis(Spec):
 
 
 class Postgres(Spec):
-    image: str = Field("postgres:15-alpine", description="PostgreSQL image.")
+    image: str = Field("postgres:15-alpine", pattern=IMAGE, description="PostgreSQL image.")
     max_connections: int = Field(200, ge=10, le=10_000, description="max_connections.")
     superuser_reserved_connections: int = Field(3, ge=0, le=100,
                                                 description="Kept for superusers.")
@@ -109,7 +109,8 @@ class Postgres(Spec):
 
 class PgBouncer(Spec):
     enabled: bool = Field(False, description="Put PgBouncer between the API and PostgreSQL.")
-    image: str = Field("bitnami/pgbouncer:1.23.1", description="PgBouncer image.")
+    image: str = Field("bitnami/pgbouncer:1.23.1", pattern=IMAGE,
+                       description="PgBouncer image.")
     replicas: int = Field(2, ge=1, le=100, description="PgBouncer pods.")
     # review 002, Appendix "Phase 2: PgBouncer" compose block: transaction, 200 / 25 / 5
     pool_mode: Literal["transaction", "session", "statement"] = Field(

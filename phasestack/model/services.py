@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from phasestack.model.base import MANY, Hpa, Resources, Spec
+from phasestack.model.base import IMAGE, MANY, Hpa, Resources, Spec
 
 # An HTTP path nginx and the probes can take verbatim (no spaces, braces or semicolons).
 URL_PATH = r"^/[A-Za-z0-9._~/-]*$"
@@ -26,7 +26,7 @@ class Worker(Spec):
 
 class Api(Spec):
     image: str = Field(
-        "ghcr.io/stefanprodan/podinfo:6.7.1",
+        "ghcr.io/stefanprodan/podinfo:6.7.1", pattern=IMAGE,
         description="API image; the default demo app serves /healthz, /readyz and /metrics.",
     )
     port: int = Field(9898, ge=1, le=65535, description="Container port the API listens on.")
@@ -56,7 +56,8 @@ class Api(Spec):
 
 
 class Nginx(Spec):
-    image: str = Field("nginx:1.27.3-alpine", description="nginx image (1.27.3+ for `resolve`).")
+    image: str = Field("nginx:1.27.3-alpine", pattern=IMAGE,
+                       description="nginx image (1.27.3+ for `resolve`).")
     replicas: int = Field(1, ge=1, le=100, description="nginx pods when the HPA is off.")
     hpa: Hpa = Field(
         default_factory=lambda: Hpa(min_replicas=3, max_replicas=6),

@@ -44,13 +44,15 @@ class Stack(Spec):
     target: Literal["kubernetes", "docker"] = Field(
         "kubernetes", description="Deploy to a Kubernetes cluster, or a single Docker host."
     )
-    kube_context: str | None = Field(None, description="kubeconfig context; current if unset.")
+    kube_context: str | None = Field(None, pattern=r"^\S{1,253}$",
+                                     description="kubeconfig context; current if unset.")
     retain_data: bool = Field(
         True,
         description="Keep the Namespace, and with it the PostgreSQL and Redis volumes, when "
                     "`pulumi destroy` runs or the namespace changes (Pulumi forgets it instead "
                     "of deleting it); false lets destroy delete the data.")
-    review: str | None = Field(None, description="Scaling review this stack follows, if any.")
+    review: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,64}$",
+                               description="Scaling review this stack follows, if any.")
     load: LoadTarget = Field(default_factory=LoadTarget, description="Load the stack must carry.")
     app: AppProfile = Field(default_factory=AppProfile, description="How the API uses its tier.")
     api: Api = Field(default_factory=Api, description="API Deployment and HPA.")
