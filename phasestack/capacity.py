@@ -173,11 +173,12 @@ def _client_connections(stack: Stack) -> Check:
 
 def _postgres_budget(stack: Stack) -> Check:
     pg, pgb = stack.postgres, stack.pgbouncer
-    fixed = pg.read_replicas + pg.monitoring_connections + pg.superuser_reserved_connections
+    fixed = stack.primary_fixed_connections
     if pgb.enabled:
         # the read-write pool lands on the primary; so does the read-only one until replicas exist
+        # (the model refuses a stack over this budget: one formula, Stack's properties)
         n = stack.pgbouncer_primary_pools
-        pools = pgb.replicas * (pgb.default_pool_size + pgb.reserve_pool_size) * n
+        pools = stack.pgbouncer_server_connections
         part = (f"pgbouncer pods {pgb.replicas} x (pool {pgb.default_pool_size} + reserve "
                 f"{pgb.reserve_pool_size}) x {n} pool{'s' if n > 1 else ''}")
     else:

@@ -75,19 +75,36 @@ class Stack(Spec):
         until the stack has read replicas."""
         return 1 if self.postgres.read_replicas else 2
 
+    @property
+    def pgbouncer_server_connections(self) -> int:
+        """What the PgBouncer pods may open to the primary: pods x (pool + reserve) x pools."""
+        pgb = self.pgbouncer
+        return pgb.replicas * (pgb.default_pool_size + pgb.reserve_pool_size) * \
+            self.pgbouncer_primary_pools
+
+    @property
+    def primary_fixed_connections(self) -> int:
+        """Connections the primary keeps for others: replication, monitoring, superusers."""
+        pg = self.postgres
+        return pg.read_replicas + pg.monitoring_connections + pg.superuser_reserved_connections
+
     @model_validator(mode="after")
     def _cross(self) -> Stack:
         pg, pgb = self.postgres, self.pgbouncer
         if pgb.enabled:
+            # the planner's postgres_budget, as a hard rule: one formula (issue 12: validate
+            # allowed 201 of 200 that plan then failed)
             pools = self.pgbouncer_primary_pools
-            server = pgb.replicas * (pgb.default_pool_size + pgb.reserve_pool_size) * pools
-            usable = pg.max_connections - pg.superuser_reserved_connections
-            if server > usable:
+            server = self.pgbouncer_server_connections
+            used = server + self.primary_fixed_connections
+            if used > pg.max_connections:
                 raise ValueError(
                     f"pgbouncer: server connections {pgb.replicas} x ({pgb.default_pool_size} + "
-                    f"{pgb.reserve_pool_size}) x {pools} pool(s) on the primary = {server} "
-                    f"exceed postgres max_connections {pg.max_connections} - "
-                    f"{pg.superuser_reserved_connections} reserved = {usable}"
+                    f"{pgb.reserve_pool_size}) x {pools} pool(s) on the primary = {server}, "
+                    f"+ replication {pg.read_replicas} + monitoring "
+                    f"{pg.monitoring_connections} + superuser_reserved "
+                    f"{pg.superuser_reserved_connections} = {used} exceed postgres "
+                    f"max_connections {pg.max_connections}"
                 )
             # nginx's read timeout is statement_timeout + 5 s (synth/nginx.py read_timeout)
             read_timeout = pg.statement_timeout_s + 5

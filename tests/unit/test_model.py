@@ -74,8 +74,9 @@ def test_peak_from_requests_per_day():
      "min_pool_size (5) must be <= default_pool_size (4)"),
     (lambda: Monitoring(prometheus=False, alerts=True), "grafana and alerts need prometheus: true"),
     (lambda: Stack(pgbouncer={"enabled": True, "replicas": 10}),
-     "pgbouncer: server connections 10 x (25 + 5) x 2 pool(s) on the primary = 600 exceed "
-     "postgres max_connections 200 - 3 reserved = 197"),
+     "pgbouncer: server connections 10 x (25 + 5) x 2 pool(s) on the primary = 600, + "
+     "replication 0 + monitoring 2 + superuser_reserved 3 = 605 exceed postgres "
+     "max_connections 200"),
     (lambda: Stack(pgbouncer={"enabled": True, "replicas": 4}, postgres={"read_replicas": 1}),
      None),  # 4 x 30 x 1 pool = 120: the read-only pool goes to the replica
     (lambda: Redis(mode="cluster", masters=3, replicas_per_master=0),
@@ -155,3 +156,20 @@ def test_standalone_redis_with_replicas_is_refused():
         "Value error, standalone Redis runs one server: replicas_per_master 1 would start 2 "
         "unsynchronised masters behind one Service; use mode: cluster for replicas (with "
         "failover), or replicas_per_master: 0")
+
+
+def test_validate_and_plan_share_the_primary_connection_budget():
+    """Issue 12: validate allowed 201 of 200 that plan then failed. 195 + 2 + 3 = 200 passes
+    both; one more server connection is refused by the model, naming the whole formula."""
+    from phasestack import capacity
+
+    fits = Stack(pgbouncer={"enabled": True, "replicas": 1, "default_pool_size": 95,
+                            "reserve_pool_size": 2, "min_pool_size": 5},
+                 postgres={"read_replicas": 0})
+    assert fits.pgbouncer_server_connections + fits.primary_fixed_connections == 199
+    budget = next(c for c in capacity.plan(fits).checks if c.name == "postgres_budget")
+    assert budget.status != capacity.FAIL
+    with pytest.raises(ValidationError) as err:
+        Stack(pgbouncer={"enabled": True, "replicas": 1, "default_pool_size": 96,
+                         "reserve_pool_size": 3, "min_pool_size": 5})
+    assert "= 203 exceed postgres max_connections 200" in str(err.value)

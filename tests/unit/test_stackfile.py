@@ -33,8 +33,8 @@ EXPECTED = {
     "no_namespace.yaml": "config.phase: keys need a namespace, e.g. 'phasestack:phase'",
     "not_mapping.yaml": "expected a mapping with a 'config:' key, got list",
     "pgbouncer_budget.yaml": "phasestack:pgbouncer: server connections 8 x (40 + 5) x 1 pool(s) "
-                             "on the primary = 360 exceed postgres max_connections 200 - 3 "
-                             "reserved = 197",
+                             "on the primary = 360, + replication 3 + monitoring 2 + "
+                             "superuser_reserved 3 = 368 exceed postgres max_connections 200",
     "reserved_namespace.yaml": "phasestack:namespace: 'kube-system' is a system namespace; a "
                                "stack needs one of its own",
     "duplicate_key.yaml": "config.phasestack:api: key given twice (line 4); only one value can "
