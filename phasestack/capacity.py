@@ -39,6 +39,8 @@ class Report:
     figures: dict[str, float]
     checks: list[Check] = field(default_factory=list)
     breaks_at: dict | None = None
+    # the first load-bound limit as load grows, whatever fails today (capacity claims use it)
+    first_limit: dict | None = None
 
     @property
     def verdict(self) -> str:
@@ -85,8 +87,9 @@ def plan(stack: Stack, name: str = "") -> Report:
         _nginx_throughput(stack, rps),
         _nginx_rate_limit(stack, rps),
     ]
+    limit = _first_limit(checks, load.concurrent_users / rps)
     return Report(name, stack.phase, load.concurrent_users, round(rps, 1), figures, checks,
-                  _breaks_at(checks, load.concurrent_users / rps))
+                  _breaks_at(checks, limit, rps, load.concurrent_users), limit)
 
 
 def _pool_clients(stack: Stack) -> tuple[int, str]:
@@ -248,11 +251,41 @@ def _nginx_rate_limit(stack: Stack, rps: float) -> Check:
     )
 
 
-def _breaks_at(checks: list[Check], users_per_rps: float) -> dict | None:
+# What to do when a check fails, by check (the verdict's advice)
+REMEDY = {
+    "api_throughput": "raise api.hpa.max_replicas or measure a higher app.pod_rps",
+    "api_ha": "run at least 2 API pods",
+    "db_server_connections": "raise the PgBouncer pool (pgbouncer.default_pool_size x pods) "
+                             "or cut query time",
+    "client_connections": "add PgBouncer (pgbouncer.enabled) or raise max_client_conn x pods",
+    "postgres_budget": "lower the pools or raise postgres.max_connections",
+    "redis_memory": "raise redis.maxmemory_mb or add Cluster masters",
+    "redis_ops": "add Redis Cluster masters",
+    "nginx_throughput": "add nginx replicas (or its HPA)",
+    "nginx_rate_limit": "raise nginx.rate_limit_per_minute: legitimate users hit it",
+}
+
+
+def _first_limit(checks: list[Check], users_per_rps: float) -> dict | None:
     scaled = [c for c in checks if c.limit_rps is not None]
     if not scaled:
         return None
     first = min(scaled, key=lambda c: c.limit_rps)
     return {"check": first.name, "component": first.component,
             "peak_rps": round(first.limit_rps, 1),
-            "users": int(first.limit_rps * users_per_rps)}
+            "users": int(first.limit_rps * users_per_rps), "now": False,
+            "remedy": REMEDY.get(first.name, "")}
+
+
+def _breaks_at(checks: list[Check], first_limit: dict | None, rps: float,
+               users: int) -> dict | None:
+    """The first check to break. One that FAILs at the stack's own load has already broken
+    and comes first (issue 12: plan named the API while a connection check failed): a
+    load-bound one at its limit, one that does not scale with load at today's load."""
+    failing = [c for c in checks if c.status == FAIL]
+    if not failing:
+        return first_limit
+    first = min(failing, key=lambda c: c.limit_rps if c.limit_rps is not None else rps)
+    at = first.limit_rps if first.limit_rps is not None else rps
+    return {"check": first.name, "component": first.component, "peak_rps": round(at, 1),
+            "users": int(at * users / rps), "now": True, "remedy": REMEDY.get(first.name, "")}

@@ -15,8 +15,11 @@ def _breaks(report: Report) -> str:
     b = report.breaks_at
     if not b:
         return "no load-bound check"
+    if b.get("now"):
+        return (f"already broken: {b['component']} ({b['check']}) at this stack's own "
+                f"{b['peak_rps']:,.1f} peak rps ~ {b['users']:,} users; {b['remedy']}")
     return (f"first to break: {b['component']} ({b['check']}) at {b['peak_rps']:,.1f} peak rps "
-            f"~ {b['users']:,} users")
+            f"~ {b['users']:,} users; then {b['remedy']}")
 
 
 def table(report: Report) -> str:

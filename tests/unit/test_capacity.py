@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from phasestack import capacity
 from phasestack.capacity import FAIL, PASS, WARN, plan
 from phasestack.model import Stack
 from phasestack.phases import PRESETS
+from phasestack.report import table
 from phasestack.stackfile import load
 
 ROOT = Path(__file__).parents[2]
@@ -56,9 +58,11 @@ def test_review_002_twenty_connection_pool_fails_at_100k():
     assert c.formula == ("peak_rps 1,666.0 x queries 2 x query_s 0.01 = 33.3 <= min(api pods 1 x "
                          "app_pool 20, max_connections 200 - reserved 3) = 20")
     assert report.verdict == FAIL
-    # the single API pod goes first (1 x 100 x 0.7 = 70 rps), the 20 connections at 1,000 rps
+    # the single API pod goes first (1 x 100 x 0.7 = 70 rps), the 20 connections at 1,000 rps;
+    # both fail today, so plan says it has already broken, at the API's limit
     assert report.breaks_at == {"check": "api_throughput", "component": "api",
-                                "peak_rps": 70.0, "users": 4_201}
+                                "peak_rps": 70.0, "users": 4_201, "now": True,
+                                "remedy": capacity.REMEDY["api_throughput"]}
     assert c.limit_rps == 1000
 
 
@@ -112,7 +116,26 @@ def test_first_to_break_phase1():
     report = plan(preset_stack("phase1"))
     # API: 6 x 100 x 0.7 = 420 rps; 10,000 users / 250 rps x 420 = 16,800 users
     assert report.breaks_at == {"check": "api_throughput", "component": "api",
-                                "peak_rps": 420.0, "users": 16_800}
+                                "peak_rps": 420.0, "users": 16_800, "now": False,
+                                "remedy": capacity.REMEDY["api_throughput"]}
+    assert report.first_limit == report.breaks_at
+
+
+def test_a_check_failing_today_breaks_first_not_the_next_limit():
+    """Issue 12: with client connections already over PgBouncer's limit, plan named the API
+    (at 2,100 rps) as first to break. A check that does not scale with load and fails today
+    is what breaks first, at today's load, with what to do."""
+    stack = preset_stack("phase1", app={"app_pool_per_pod": 100})  # 6 x 100 > 200 x 2
+    report = plan(stack)
+    assert checks(report)["client_connections"].status == FAIL
+    assert report.breaks_at == {"check": "client_connections", "component": "pgbouncer",
+                                "peak_rps": 250.0, "users": 10_000, "now": True,
+                                "remedy": capacity.REMEDY["client_connections"]}
+    assert report.first_limit["check"] == "api_throughput"  # still the next load limit
+    text = table(report)
+    assert ("already broken: pgbouncer (client_connections) at this stack's own 250.0 peak rps "
+            "~ 10,000 users; add PgBouncer (pgbouncer.enabled) or raise max_client_conn x "
+            "pods") in text
 
 
 def test_postgres_budget_counts_the_read_only_pool_until_replicas_exist():
