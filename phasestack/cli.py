@@ -68,7 +68,12 @@ def stacks() -> None:
               show_default=True)
 def plan(stack: str, fmt: str) -> None:
     """Capacity check of STACK against its load target; exit 1 on any FAIL."""
-    loaded = _load(stack)
+    try:
+        loaded = load(stack)
+    except StackError as err:
+        if fmt == "json":  # CI parses stdout: a refused stack is still JSON, an error object
+            click.echo(json.dumps({"error": "bad input", "problems": err.problems}, indent=2))
+        _fail(err)
     r = capacity.plan(loaded.stack, loaded.name)
     click.echo(report.FORMATS[fmt](r))
     sys.exit(1 if r.verdict == capacity.FAIL else 0)

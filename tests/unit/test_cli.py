@@ -120,3 +120,18 @@ def test_cli_never_imports_pulumi():
             "bad = [m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_kubernetes')];"
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_plan_json_of_a_refused_stack_is_an_error_object(tmp_path):
+    """Issue 12: CI parses `plan --format json`; a stack the loader refuses still prints JSON
+    (stdout) besides the error lines (stderr), and exits 2."""
+    bad = tmp_path / "Pulumi.bad.yaml"
+    bad.write_text("config:\n  phasestack:phase: phase9\n")
+    result = subprocess.run([sys.executable, "-m", "phasestack.cli", "plan", str(bad),
+                             "--format", "json"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2
+    out = json.loads(result.stdout)
+    assert out["error"] == "bad input"
+    assert out["problems"] == [f"{bad}: phasestack:phase: must be one of mvp, phase1, phase2, "
+                               "phase3, got 'phase9'"]
+    assert result.stderr.startswith(f"error: {bad}: phasestack:phase:")
