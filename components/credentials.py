@@ -103,8 +103,6 @@ def _fill(text: str, used: list[str], values: list[str]) -> str:
 def _url_safe(credential: str, value: str) -> str:
     """A configured credential goes into connection URLs unescaped, as with render's
     PHASESTACK_* variables; the message names the key, never the value."""
-    if not secrets.SUPPLIED.match(value):
-        raise ValueError(f"{CONFIG_NAMESPACE}:{credential}: use at least 16 characters of "
-                         "letters, digits and . _ ~ - (credentials go into connection URLs "
-                         "unescaped)")
+    if not secrets.url_safe(value):
+        raise ValueError(f"{CONFIG_NAMESPACE}:{credential}: {secrets.SUPPLIED_RULE}")
     return value

@@ -266,15 +266,18 @@ REMEDY = {
 }
 
 
+def _break(check: Check, at_rps: float, users_per_rps: float, now: bool) -> dict:
+    return {"check": check.name, "component": check.component, "peak_rps": round(at_rps, 1),
+            "users": int(at_rps * users_per_rps), "now": now,
+            "remedy": REMEDY.get(check.name, "")}
+
+
 def _first_limit(checks: list[Check], users_per_rps: float) -> dict | None:
     scaled = [c for c in checks if c.limit_rps is not None]
     if not scaled:
         return None
     first = min(scaled, key=lambda c: c.limit_rps)
-    return {"check": first.name, "component": first.component,
-            "peak_rps": round(first.limit_rps, 1),
-            "users": int(first.limit_rps * users_per_rps), "now": False,
-            "remedy": REMEDY.get(first.name, "")}
+    return _break(first, first.limit_rps, users_per_rps, now=False)
 
 
 def _breaks_at(checks: list[Check], first_limit: dict | None, rps: float,
@@ -287,5 +290,4 @@ def _breaks_at(checks: list[Check], first_limit: dict | None, rps: float,
         return first_limit
     first = min(failing, key=lambda c: c.limit_rps if c.limit_rps is not None else rps)
     at = first.limit_rps if first.limit_rps is not None else rps
-    return {"check": first.name, "component": first.component, "peak_rps": round(at, 1),
-            "users": int(at * users / rps), "now": True, "remedy": REMEDY.get(first.name, "")}
+    return _break(first, at, users / rps, now=True)

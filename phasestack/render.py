@@ -55,11 +55,9 @@ def previous_credentials(out: Path) -> dict[str, str]:
         raise TargetError(f"{path}: not the Secret manifests a render writes; move it away "
                           "(or export its credentials as PHASESTACK_*) and render again") from None
     bad = [f"{secret}.{key}" for c, (secret, key) in secrets.CREDENTIALS.items()
-           if c in values and not (isinstance(values[c], str)
-                                   and secrets.SUPPLIED.match(values[c]))]
+           if c in values and not secrets.url_safe(values[c])]
     if bad:
-        raise TargetError(f"{path}: {', '.join(bad)}: use at least 16 characters of letters, "
-                          "digits and . _ ~ - (credentials go into connection URLs unescaped)")
+        raise TargetError(f"{path}: {', '.join(bad)}: {secrets.SUPPLIED_RULE}")
     return values
 
 

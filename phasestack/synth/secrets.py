@@ -29,6 +29,14 @@ def env_var(credential: str) -> str:
 # Credentials go into connection URLs (DATABASE_URL, REDIS_URL) and the PgBouncer userlist
 # unescaped, so a supplied one must be URL-safe; generated ones are (token_urlsafe).
 SUPPLIED = re.compile(r"^[A-Za-z0-9._~-]{16,}$")
+SUPPLIED_RULE = ("use at least 16 characters of letters, digits and . _ ~ - (credentials go "
+                 "into connection URLs unescaped)")
+
+
+def url_safe(value: object) -> bool:
+    """Whether a credential from any source (environment, Pulumi config, an earlier render)
+    may go into a URL or the PgBouncer userlist as it is."""
+    return isinstance(value, str) and SUPPLIED.match(value) is not None
 
 
 def from_environment(environ: dict[str, str] | None = None,
@@ -38,10 +46,9 @@ def from_environment(environ: dict[str, str] | None = None,
     the variables (never their values) that are not URL-safe or shorter than 16 characters."""
     env = os.environ if environ is None else environ
     bad = [env_var(c) for c in CREDENTIALS if env.get(env_var(c))
-           and not SUPPLIED.match(env[env_var(c)])]
+           and not url_safe(env[env_var(c)])]
     if bad:
-        raise ValueError(f"{', '.join(bad)}: use at least 16 characters of letters, digits and "
-                         ". _ ~ - (credentials go into connection URLs unescaped)")
+        raise ValueError(f"{', '.join(bad)}: {SUPPLIED_RULE}")
     prev = previous or {}
     return {c: env.get(env_var(c)) or prev.get(c) or _random.token_urlsafe(32)
             for c in CREDENTIALS}

@@ -6,7 +6,9 @@ user (conftest.as_postgres), on free ports, and is stopped by PID by the `server
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +85,11 @@ def _start(servers: Servers, cluster: PgCluster, data: Path, port: int, name: st
     wait_for(lambda: run_as_postgres([str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p",
                                       str(port)], {}, check=False).returncode == 0,
              timeout=30, what=f"postgres {name} accepting connections")
+
+
+def crash(data: Path) -> None:
+    """SIGKILL the postmaster of the cluster in `data`: no shutdown, connections reset."""
+    os.kill(int((data / "postmaster.pid").read_text().split()[0]), signal.SIGKILL)
 
 
 REPLICA_POD = "postgres-replica-0"  # the StatefulSet's first pod; names its slot

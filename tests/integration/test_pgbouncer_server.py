@@ -17,7 +17,7 @@ from tests.integration.conftest import (
     require,
     wait_for,
 )
-from tests.integration.pg_helpers import PATH, start_cluster, write
+from tests.integration.pg_helpers import PATH, crash, start_cluster, write
 
 
 def table(text: str) -> list[dict[str, str]]:
@@ -27,13 +27,9 @@ def table(text: str) -> list[dict[str, str]]:
     return [dict(zip(header, line.split("|"), strict=True)) for line in lines[1:]]
 
 
-def test_pgbouncer_pools_the_primary_and_routes_ro_to_the_replica(servers, workdir):
+def start_pgbouncer(stack, c, servers, workdir) -> int:
+    """The rendered pgbouncer.ini and the Secret's userlist in front of cluster `c`; its port."""
     binary = require("/usr/sbin/pgbouncer")
-    require(str(PG_BIN / "pgbench"))
-    stack = load("phase2").stack
-    pg, pgb = stack.postgres, stack.pgbouncer
-    c = start_cluster(stack, servers, workdir)
-
     port = free_port()
     userlist = write(workdir / "userlist.txt", secrets.userlist(stack, c.app_password), 0o640)
     subprocess.run(["chown", "root:postgres", str(userlist)], check=True)
@@ -44,6 +40,16 @@ def test_pgbouncer_pools_the_primary_and_routes_ro_to_the_replica(servers, workd
         pidfile=str(workdir / "pgbouncer.pid"), unix_socket_dir=""))
     servers.start(as_postgres([binary, str(ini)]), workdir / "pgbouncer.out")
     wait_for(lambda: port_open(port), timeout=15, what="pgbouncer")
+    return port
+
+
+def test_pgbouncer_pools_the_primary_and_routes_ro_to_the_replica(servers, workdir):
+    require(str(PG_BIN / "pgbench"))
+    stack = load("phase2").stack
+    pg, pgb = stack.postgres, stack.pgbouncer
+    c = start_cluster(stack, servers, workdir)
+
+    port = start_pgbouncer(stack, c, servers, workdir)
 
     # the app logs in through PgBouncer (SCRAM against the userlist) to both databases
     assert c.psql_app(port, "SELECT pg_is_in_recovery()", db=pg.database).stdout.strip() == "f"
@@ -102,29 +108,16 @@ def test_a_dead_primary_is_an_error_in_seconds_not_a_two_minute_wait(servers, wo
     """The audit (issue 11): with PgBouncer's default query_wait_timeout a write blocked 119.7 s
     after the primary died, while nginx gives up at 35 s. The rendered settings must answer
     the client with an error before nginx's read timeout."""
-    import os
-    import signal
     import time
 
-    binary = require("/usr/sbin/pgbouncer")
     stack = load("phase2").stack
     pg = stack.postgres
     c = start_cluster(stack, servers, workdir)
-    port = free_port()
-    userlist = write(workdir / "userlist.txt", secrets.userlist(stack, c.app_password), 0o640)
-    subprocess.run(["chown", "root:postgres", str(userlist)], check=True)
-    ini = write(workdir / "pgbouncer.ini", pgbouncer.pgbouncer_ini(
-        stack, rw_host="127.0.0.1", rw_port=c.primary_port, ro_host="127.0.0.1",
-        ro_port=c.replica_port, listen_addr="127.0.0.1", listen_port=port,
-        auth_file=str(userlist), logfile=str(workdir / "pgbouncer.log"),
-        pidfile=str(workdir / "pgbouncer.pid"), unix_socket_dir=""))
-    servers.start(as_postgres([binary, str(ini)]), workdir / "pgbouncer.out")
-    wait_for(lambda: port_open(port), timeout=15, what="pgbouncer")
+    port = start_pgbouncer(stack, c, servers, workdir)
     c.psql_app(port, "CREATE TABLE IF NOT EXISTS t (v int)", db=pg.database)
 
     # the primary crashes (SIGKILL to the postmaster: no shutdown, connections reset)
-    pid = int((workdir / "primary" / "postmaster.pid").read_text().split()[0])
-    os.kill(pid, signal.SIGKILL)
+    crash(workdir / "primary")
     wait_for(lambda: not port_open(c.primary_port), timeout=15, what="primary gone")
 
     read_timeout = pg.statement_timeout_s + 5  # nginx's proxy_read_timeout (synth/nginx.py)

@@ -10,6 +10,7 @@ from tests.integration.conftest import PG_BIN, wait_for
 from tests.integration.pg_helpers import (
     PATH,
     REPLICA_POD,
+    crash,
     exporter_stat_statements,
     mean_statement_seconds,
     run_as_postgres,
@@ -141,9 +142,6 @@ def test_replica_streams_through_its_slot_and_is_unready_when_it_stops(servers, 
     """Issue 11: without a slot a replica down too long could never resume, and pg_isready
     kept it in postgres-ro. Now it streams through a slot named after its pod, the primary
     bounds the WAL a slot keeps, and the readiness script fails once it stops streaming."""
-    import os
-    import signal
-
     from phasestack.synth import postgres_config
 
     stack = load("phase2").stack
@@ -164,8 +162,7 @@ def test_replica_streams_through_its_slot_and_is_unready_when_it_stops(servers, 
 
     wait_for(replica_ready, timeout=30, what="replica ready while streaming")
     # the primary crashes: the replica still answers pg_isready, but must leave postgres-ro
-    pid = int((workdir / "primary" / "postmaster.pid").read_text().split()[0])
-    os.kill(pid, signal.SIGKILL)
+    crash(workdir / "primary")
     wait_for(lambda: not replica_ready(), timeout=30, what="replica unready without a primary")
     assert run_as_postgres([str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p",
                             str(c.replica_port)], {}, check=False).returncode == 0
@@ -175,9 +172,6 @@ def test_replica_that_lost_its_slot_is_recloned_and_streams_again(servers, workd
     """Issue 11: a replica down while more WAL was written than the primary keeps for its
     slot can never resume; its bootstrap kept the stale data directory. Now the bootstrap
     sees the invalidated slot, clones afresh, and the replica streams (and has the rows)."""
-    import os
-    import signal
-
     from phasestack.model import Stack
     from phasestack.phases import preset
     from phasestack.stackfile import deep_merge
@@ -190,7 +184,7 @@ def test_replica_that_lost_its_slot_is_recloned_and_streams_again(servers, workd
     c = start_cluster(stack, servers, workdir)
     slot = postgres_config.slot_name(REPLICA_POD)
     replica = workdir / "replica"
-    os.kill(int((replica / "postmaster.pid").read_text().split()[0]), signal.SIGKILL)
+    crash(replica)
     wait_for(lambda: not (replica / "postmaster.pid").exists() or run_as_postgres(
         [str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(c.replica_port)], {},
         check=False).returncode != 0, timeout=30, what="replica down")
