@@ -117,9 +117,10 @@ def render(stack: str, out: Path | None, to_stdout: bool, fmt: str) -> None:
     """Render STACK's manifests (or docker-compose files) without a cluster.
 
     Secrets come from PHASESTACK_POSTGRES_PASSWORD, PHASESTACK_APP_PASSWORD,
-    PHASESTACK_REPLICATION_PASSWORD, PHASESTACK_REDIS_PASSWORD and PHASESTACK_GRAFANA_PASSWORD
-    when set, else from OUT/secrets.yaml of an earlier render, else are generated; they go only
-    to OUT/secrets.yaml (mode 0600, git-ignored). OUT must be new, empty, or an earlier render.
+    PHASESTACK_REPLICATION_PASSWORD, PHASESTACK_MONITOR_PASSWORD, PHASESTACK_REDIS_PASSWORD,
+    PHASESTACK_REDIS_ADMIN_PASSWORD and PHASESTACK_GRAFANA_PASSWORD when set, else from
+    OUT/secrets.yaml of an earlier render, else are generated; they go only to
+    OUT/secrets.yaml (mode 0600, git-ignored). OUT must be new, empty, or an earlier render.
     """
     from phasestack import render as rendering
     from phasestack.synth import secrets

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from phasestack.model import Stack
+from phasestack.model import MONITOR_USER, Stack
 from phasestack.synth import api, nginx, postgres, postgres_config, prometheus, redis, secrets
-from phasestack.synth.common import API, IMAGES, NGINX, PORTS, POSTGRES, PROMETHEUS, REDIS
+from phasestack.synth.common import API, NGINX, PORTS, POSTGRES, PROMETHEUS, REDIS
 
 # review 000 (000_f42598e3354b7376.txt), docker-compose.prod.yml: nginx publishes port 80
 HTTP_HOST_PORT = 80
@@ -81,7 +81,7 @@ def services(stack: Stack) -> list[Service]:
     then drops to the postgres user itself (the command starts with `postgres`)."""
     check(stack)
     a, pg = stack.api, stack.postgres
-    api_cmd = api.api_container(stack).get("command")
+    api_cmd = api.api_container(stack, {}).get("command")
     out = [
         Service(API, a.image, command=api_cmd, replicas=a.replicas, tmpfs=[api.TMP],
                 user=_as(api.UID),
@@ -91,7 +91,8 @@ def services(stack: Stack) -> list[Service]:
                     # review 002 (002_f99052a1f9a0162e.txt), Recommendation 3: DB_POOL_SIZE
                     "DB_POOL_SIZE": str(stack.app.app_pool_per_pod),
                     "REDIS_CLUSTER_ENABLED": "false",
-                    "REDIS_URL": ("redis://:", Ref("redisPassword"),
+                    "REDIS_USERNAME": redis.APP_USER,
+                    "REDIS_URL": (f"redis://{redis.APP_USER}:", Ref("redisPassword"),
                                   f"@{REDIS}:{PORTS.redis}/0")},
                 depends_on=[POSTGRES, REDIS]),
         Service(NGINX, stack.nginx.image,
@@ -100,7 +101,7 @@ def services(stack: Stack) -> list[Service]:
                 # the pod's user: nginx.conf keeps pid and temp paths under the tmpfs
                 files={f"{nginx.CONF_DIR}/nginx.conf": "nginx.conf"}, tmpfs=[nginx.TMP],
                 depends_on=[API], user=_as(nginx.UID)),
-        Service("nginx-exporter", IMAGES.nginx_exporter, sidecar_of=NGINX, user=_as(nginx.UID),
+        Service("nginx-exporter", stack.nginx.exporter_image, sidecar_of=NGINX, user=_as(nginx.UID),
                 command=[
             f"--nginx.scrape-uri=http://127.0.0.1:{PORTS.nginx_status}/stub_status",
             f"--web.listen-address=:{PORTS.nginx_exporter}"]),
@@ -110,37 +111,41 @@ def services(stack: Stack) -> list[Service]:
         # user. A redis_data volume an earlier root-run server wrote needs `chown -R 999` once.
         Service(REDIS, stack.redis.image, command=[
             "sh", "-c", f'exec redis-server {redis.CONF_DIR}/redis.conf '
-            '--requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD"'],
-            environment={"REDIS_PASSWORD": Ref("redisPassword")},
+            '--requirepass "$REDIS_ADMIN_PASSWORD" --masterauth "$REDIS_ADMIN_PASSWORD" '
+            f'--user {redis.APP_USER} on ">$REDIS_PASSWORD" '
+            + " ".join(f'"{rule}"' for rule in redis.APP_RULES)],
+            environment={"REDIS_PASSWORD": Ref("redisPassword"),
+                         "REDIS_ADMIN_PASSWORD": Ref("redisAdminPassword")},
             files={f"{redis.CONF_DIR}/redis.conf": "redis.conf"},
             volumes={"redis_data": redis.DATA_DIR}, user=_as(redis.UID)),
-        Service("redis-exporter", IMAGES.redis_exporter, sidecar_of=REDIS, user=_as(redis.UID),
+        Service("redis-exporter", stack.redis.exporter_image, sidecar_of=REDIS, user=_as(redis.UID),
                 environment={
             "REDIS_ADDR": f"redis://localhost:{PORTS.redis}",
-            "REDIS_PASSWORD": Ref("redisPassword")}),
+            "REDIS_PASSWORD": Ref("redisAdminPassword")}),
         Service(POSTGRES, pg.image,
                 command=["postgres", "-c",
                          f"config_file={postgres_config.CONFIG_DIR}/postgresql.conf"],
                 environment={"PGDATA": postgres.PGDATA,
                              "POSTGRES_PASSWORD": Ref("postgresPassword"),
                              "APP_PASSWORD": Ref("appPassword"),
-                             "REPLICATION_PASSWORD": Ref("replicationPassword")},
+                             "REPLICATION_PASSWORD": Ref("replicationPassword"),
+                             "MONITOR_PASSWORD": Ref("monitorPassword")},
                 files={**{f"{postgres_config.CONFIG_DIR}/{n}": n
                           for n in ("postgresql.conf", "pg_hba.conf", "init-roles.sql")},
                        f"{postgres.INITDB_DIR}/10-init-roles.sh": "init-roles.sh"},
                 volumes={"postgres_data": postgres.DATA_MOUNT},
                 tmpfs=["/tmp", postgres_config.SOCKET_DIR], read_only=False),
-        Service("postgres-exporter", IMAGES.postgres_exporter, sidecar_of=POSTGRES,
+        Service("postgres-exporter", pg.exporter_image, sidecar_of=POSTGRES,
                 user=_as(postgres.UID), command=list(postgres.EXPORTER_ARGS), environment={
             "DATA_SOURCE_URI": f"127.0.0.1:{PORTS.postgres}/postgres?sslmode=disable",
-            "DATA_SOURCE_USER": "postgres", "DATA_SOURCE_PASS": Ref("postgresPassword")}),
+            "DATA_SOURCE_USER": MONITOR_USER, "DATA_SOURCE_PASS": Ref("monitorPassword")}),
     ]
     if stack.monitoring.prometheus:
         conf = prometheus.CONFIG_DIR
         rules = {f"{conf}/{prometheus.RULES_FILE}": prometheus.RULES_FILE} \
             if stack.monitoring.alerts else {}
         out.append(Service(
-            PROMETHEUS, IMAGES.prometheus,
+            PROMETHEUS, stack.monitoring.prometheus_image,
             command=[f"--config.file={conf}/prometheus.yml",
                      f"--storage.tsdb.path={prometheus.DATA_DIR}",
                      f"--storage.tsdb.retention.time={stack.monitoring.retention}"],

@@ -17,7 +17,8 @@ from phasestack.problems import NAMESPACE, describe, duplicate_keys, hint
 # Keys set with `pulumi config set --secret`; they override generated credentials and are not
 # part of the topology (DESIGN.md layer 5).
 SECRET_KEYS = frozenset(
-    {"postgresPassword", "appPassword", "replicationPassword", "redisPassword", "grafanaPassword"}
+    {"postgresPassword", "appPassword", "replicationPassword", "monitorPassword",
+     "redisPassword", "redisAdminPassword", "grafanaPassword"}
 )
 # Other config namespaces a Pulumi stack file may carry for providers.
 PROVIDER_NAMESPACES = frozenset({"kubernetes", "docker", "random", "pulumi"})

@@ -5,11 +5,20 @@ each field. Phase presets (phasestack.phases) and stack files only override thes
 """
 
 from phasestack.model.base import Hpa, Resources, Spec, cpu_cores, memory_bytes
-from phasestack.model.data import RESERVED_ROLES, PgBouncer, Postgres, Redis
+from phasestack.model.data import (
+    MONITOR_USER,
+    REPLICATION_USER,
+    RESERVED_ROLES,
+    SUPERUSER,
+    PgBouncer,
+    Postgres,
+    Redis,
+)
 from phasestack.model.load import AppProfile, LoadTarget
 from phasestack.model.services import Api, Nginx, Worker
 from phasestack.model.stack import PHASES, RESERVED_NAMESPACES, Monitoring, Stack
 
-__all__ = ["PHASES", "RESERVED_NAMESPACES", "RESERVED_ROLES", "Api", "AppProfile", "Hpa",
+__all__ = ["MONITOR_USER", "PHASES", "REPLICATION_USER", "RESERVED_NAMESPACES", "RESERVED_ROLES",
+           "SUPERUSER", "Api", "AppProfile", "Hpa",
            "LoadTarget", "Monitoring", "Nginx", "PgBouncer", "Postgres", "Redis", "Resources",
            "Spec", "Stack", "Worker", "cpu_cores", "memory_bytes"]

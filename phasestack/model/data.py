@@ -9,7 +9,9 @@ from pydantic import Field, model_validator
 from phasestack.model.base import IMAGE, MANY, Resources, Spec, memory_bytes
 
 # Roles the PostgreSQL init script creates itself; the app cannot take their names.
-RESERVED_ROLES = frozenset({"postgres", "replicator"})
+SUPERUSER, REPLICATION_USER = "postgres", "replicator"
+MONITOR_USER = "exporter"  # postgres_exporter: a member of pg_monitor, not a superuser
+RESERVED_ROLES = frozenset({SUPERUSER, REPLICATION_USER, MONITOR_USER})
 # maxmemory must leave the pod room for AOF rewrites, buffers and fragmentation
 REDIS_MEMORY_SHARE = 0.8
 
@@ -17,6 +19,8 @@ REDIS_MEMORY_SHARE = 0.8
 class Redis(Spec):
     mode: Literal["standalone", "cluster"] = Field("standalone", description="Topology.")
     image: str = Field("redis:7.0-alpine", pattern=IMAGE, description="Redis image.")
+    exporter_image: str = Field("oliver006/redis_exporter:v1.62.0", pattern=IMAGE,
+                                description="redis_exporter sidecar image.")
     masters: int = Field(1, ge=1, le=100, description="Masters (cluster mode needs at least 3).")
     replicas_per_master: int = Field(0, ge=0, le=5, description="Replicas of each master.")
     # review 002 (002_f99052a1f9a0162e.txt), Recommendation 4: 256MB -> 2GB
@@ -68,6 +72,8 @@ class Redis(Spec):
 
 class Postgres(Spec):
     image: str = Field("postgres:15-alpine", pattern=IMAGE, description="PostgreSQL image.")
+    exporter_image: str = Field("quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
+                                pattern=IMAGE, description="postgres_exporter sidecar image.")
     max_connections: int = Field(200, ge=10, le=10_000, description="max_connections.")
     superuser_reserved_connections: int = Field(3, ge=0, le=100,
                                                 description="Kept for superusers.")
@@ -111,6 +117,8 @@ class PgBouncer(Spec):
     enabled: bool = Field(False, description="Put PgBouncer between the API and PostgreSQL.")
     image: str = Field("bitnami/pgbouncer:1.23.1", pattern=IMAGE,
                        description="PgBouncer image.")
+    exporter_image: str = Field("prometheuscommunity/pgbouncer-exporter:v0.9.0", pattern=IMAGE,
+                                description="pgbouncer_exporter sidecar image.")
     replicas: int = Field(2, ge=1, le=100, description="PgBouncer pods.")
     # review 002, Appendix "Phase 2: PgBouncer" compose block: transaction, 200 / 25 / 5
     pool_mode: Literal["transaction", "session", "statement"] = Field(

@@ -58,6 +58,8 @@ class Api(Spec):
 class Nginx(Spec):
     image: str = Field("nginx:1.27.3-alpine", pattern=IMAGE,
                        description="nginx image (1.27.3+ for `resolve`).")
+    exporter_image: str = Field("nginx/nginx-prometheus-exporter:1.3.0", pattern=IMAGE,
+                                description="nginx-prometheus-exporter sidecar image.")
     replicas: int = Field(1, ge=1, le=100, description="nginx pods when the HPA is off.")
     hpa: Hpa = Field(
         default_factory=lambda: Hpa(min_replicas=3, max_replicas=6),
@@ -82,8 +84,10 @@ class Nginx(Spec):
         description="nginx pod resources.",
     )
     trusted_proxies: list[str] = Field(
-        default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
-        description="CIDRs whose X-Forwarded-For is trusted for the client IP.",
+        default_factory=list,
+        description="CIDRs whose X-Forwarded-For is trusted for the client IP. Default none: "
+                    "with externalTrafficPolicy Local the connecting address is the client. "
+                    "Name your L7 load balancer's range if one sits in front of nginx.",
     )
     trust_public_proxies: bool = Field(
         False,

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from phasestack.model.base import Spec
+from phasestack.model.base import IMAGE, Spec
 from phasestack.model.data import PgBouncer, Postgres, Redis
 from phasestack.model.load import AppProfile, LoadTarget
 from phasestack.model.services import Api, Nginx
@@ -23,6 +23,13 @@ class Monitoring(Spec):
     retention: str = Field("15d", pattern=r"^[0-9]+[hdw]$", description="Prometheus retention.")
     scrape_interval: str = Field("15s", pattern=r"^[0-9]+[sm]$", description="Scrape interval.")
     storage_gb: int = Field(10, ge=1, le=65_536, description="Prometheus volume size, GiB.")
+    prometheus_image: str = Field("prom/prometheus:v2.54.1", pattern=IMAGE,
+                                  description="Prometheus image.")
+    grafana_image: str = Field("grafana/grafana:11.2.0", pattern=IMAGE,
+                               description="Grafana image.")
+    kube_state_metrics_image: str = Field(
+        "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0", pattern=IMAGE,
+        description="kube-state-metrics image (stacks with an HPA and Prometheus).")
 
     @model_validator(mode="after")
     def _needs_prometheus(self) -> Monitoring:
@@ -88,6 +95,12 @@ class Stack(Spec):
         pg = self.postgres
         return pg.read_replicas + pg.monitoring_connections + pg.superuser_reserved_connections
 
+    @property
+    def request_timeout_s(self) -> int:
+        """How long nginx waits for the API (proxy_read_timeout): a query may run up to
+        statement_timeout (review 003), plus 5 s for the app to answer."""
+        return self.postgres.statement_timeout_s + 5
+
     @model_validator(mode="after")
     def _cross(self) -> Stack:
         pg, pgb = self.postgres, self.pgbouncer
@@ -106,8 +119,7 @@ class Stack(Spec):
                     f"{pg.superuser_reserved_connections} = {used} exceed postgres "
                     f"max_connections {pg.max_connections}"
                 )
-            # nginx's read timeout is statement_timeout + 5 s (synth/nginx.py read_timeout)
-            read_timeout = pg.statement_timeout_s + 5
+            read_timeout = self.request_timeout_s
             if pgb.query_wait_timeout_s >= read_timeout:
                 raise ValueError(
                     f"pgbouncer: query_wait_timeout_s {pgb.query_wait_timeout_s} must be below "

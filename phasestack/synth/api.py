@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from phasestack.model import Stack, Worker
 from phasestack.synth import common as c
+from phasestack.synth import redis
 
 COMPONENT = "api"
 WORKER_COMPONENT = "worker"
@@ -60,7 +61,9 @@ def env(stack: Stack) -> list[dict]:
         {"name": "DATABASE_READ_URL", "value": ro},
         # review 002 (002_f99052a1f9a0162e.txt), Recommendation 3: DB_POOL_SIZE per process
         {"name": "DB_POOL_SIZE", "value": str(stack.app.app_pool_per_pod)},
-        c.secret_env("REDIS_PASSWORD", c.REDIS_SECRET, "redis-password"),
+        # the ACL user that cannot run @dangerous commands (FLUSHALL, CONFIG, KEYS, ...)
+        {"name": "REDIS_USERNAME", "value": redis.APP_USER},
+        c.secret_env("REDIS_PASSWORD", c.REDIS_SECRET, redis.APP_KEY),
     ]
     if stack.redis.mode == "cluster":
         # review 002 (002_f99052a1f9a0162e.txt), Appendix Phase 2: Redis Cluster env variables
@@ -68,7 +71,7 @@ def env(stack: Stack) -> list[dict]:
                 {"name": "REDIS_CLUSTER_NODES", "value": ",".join(redis_cluster_nodes(stack))}]
     else:
         out += [{"name": "REDIS_CLUSTER_ENABLED", "value": "false"},
-                {"name": "REDIS_URL", "value": f"redis://:$(REDIS_PASSWORD)@"
+                {"name": "REDIS_URL", "value": f"redis://{redis.APP_USER}:$(REDIS_PASSWORD)@"
                  f"{c.dns(stack, c.REDIS)}:{c.PORTS.redis}/0"}]
     return out
 
@@ -85,14 +88,14 @@ def _api_command(stack: Stack) -> dict:
                         f"--data-path={TMP}/data"]}
 
 
-def api_container(stack: Stack) -> dict:
+def api_container(stack: Stack, lifecycle: dict) -> dict:
     a = stack.api
     return c.container(
         "api", a.image, c.resources(a.resources), {"http": a.port},
         liveness=c.http_probe(a.health_path, "http"),
         readiness=c.http_probe(a.ready_path, "http", period=5, delay=2),
         env=[*env(stack), {"name": "PORT", "value": str(a.port)}],
-        volumeMounts=_tmp_mount(), **_api_command(stack))
+        volumeMounts=_tmp_mount(), lifecycle=lifecycle, **_api_command(stack))
 
 
 def worker_probe(stack: Stack, worker: Worker) -> dict:
@@ -118,8 +121,11 @@ def worker_container(stack: Stack, worker: Worker) -> dict:
 
 def manifests(stack: Stack) -> list[dict]:
     a = stack.api
-    spec = c.pod_spec(c.API, UID, [api_container(stack)], service_account=c.API,
-                      volumes=[c.empty_dir("tmp")], terminationGracePeriodSeconds=30)
+    # nginx stops sending before the pod stops: no POST in flight is cut (nginx retries only
+    # idempotent requests on another pod)
+    lifecycle, grace = c.drain(stack, c.API_DRAIN_S)
+    spec = c.pod_spec(c.API, UID, [api_container(stack, lifecycle)], service_account=c.API,
+                      volumes=[c.empty_dir("tmp")], terminationGracePeriodSeconds=grace)
     docs = [
         c.service_account(stack, c.API, COMPONENT),
         c.service(stack, c.API, COMPONENT, {"http": a.port}, type="ClusterIP"),

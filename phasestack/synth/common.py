@@ -19,7 +19,6 @@ from phasestack.synth.wiring import (  # noqa: F401 - re-exported for the synthe
     API_HEADLESS,
     GRAFANA,
     GRAFANA_SECRET,
-    IMAGES,
     NGINX,
     PG_SECRET,
     PGB_SECRET,
@@ -35,7 +34,6 @@ from phasestack.synth.wiring import (  # noqa: F401 - re-exported for the synthe
     REDIS_HEADLESS,
     REDIS_SECRET,
     Flow,
-    Images,
     Ports,
     dns,
 )
@@ -125,6 +123,27 @@ def config_hash(*texts: str) -> dict[str, str]:
     a hash of a Secret value in a manifest helps an offline guess of the password."""
     digest = hashlib.sha256("\0".join(texts).encode()).hexdigest()[:16]
     return {CONFIG_HASH: digest}
+
+
+# Graceful termination. A pod that is going away first leaves its Service's endpoints; until
+# every proxy has noticed, it must keep serving. nginx re-resolves the API's headless Service
+# every RESOLVER_VALID_S and CoreDNS answers from its cache for up to KUBE_DNS_TTL_S (the
+# kubernetes plugin's default ttl), so an API pod sleeps that long before it gets SIGTERM.
+RESOLVER_VALID_S = 10
+KUBE_DNS_TTL_S = 5
+API_DRAIN_S = RESOLVER_VALID_S + KUBE_DNS_TTL_S
+# A cloud load balancer marks a target unhealthy after 2-3 failed checks 5 s apart.
+NGINX_DRAIN_S = 15
+# after its drain a pod gets SIGTERM and this long to finish what it holds
+STOP_MARGIN_S = 5
+
+
+def drain(stack: Stack, seconds: int) -> tuple[dict, int]:
+    """(container `lifecycle`, pod terminationGracePeriodSeconds) for a server that drains for
+    `seconds`, then finishes requests of up to the stack's request timeout. The preStop `sleep`
+    action (Kubernetes 1.30+) needs no shell in the image, so it works for distroless apps."""
+    return ({"preStop": {"sleep": {"seconds": seconds}}},
+            seconds + stack.request_timeout_s + STOP_MARGIN_S)
 
 
 def pod_spec(name: str, uid: int, containers: list[dict], service_account: str | None = None,
@@ -220,6 +239,26 @@ def hpa(stack: Stack, name: str, component: str, min_replicas: int, max_replicas
 
 def secret_env(name: str, secret: str, key: str) -> dict:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+SECRETS_DIR = "/run/secrets"
+
+
+def secret_volume(name: str, secret: str, keys: list[str]) -> dict:
+    """A Secret as files (only `keys`), readable by the pod's group (fsGroup): servers that
+    read a password from a file get it this way rather than from their environment."""
+    return {"name": name, "secret": {"secretName": secret, "defaultMode": 0o440,
+                                     "items": [{"key": k, "path": k} for k in keys]}}
+
+
+def secret_mount(name: str) -> dict:
+    return {"name": name, "mountPath": f"{SECRETS_DIR}/{name}", "readOnly": True}
+
+
+def secret_file_env(var: str, volume: str, key: str) -> dict:
+    """VAR_FILE=<the key's file in the secret_volume `volume`> (the *_FILE convention of the
+    postgres image, postgres_exporter and phasestack's own scripts)."""
+    return {"name": f"{var}_FILE", "value": f"{SECRETS_DIR}/{volume}/{key}"}
 
 
 def empty_dir(name: str, medium: str | None = None) -> dict:

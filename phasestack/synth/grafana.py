@@ -12,7 +12,6 @@ from phasestack.model import Resources, Stack
 from phasestack.synth.common import (
     GRAFANA,
     GRAFANA_SECRET,
-    IMAGES,
     PORTS,
     PROMETHEUS,
     config_hash,
@@ -25,7 +24,9 @@ from phasestack.synth.common import (
     pod_spec,
     render_template,
     resources,
-    secret_env,
+    secret_file_env,
+    secret_mount,
+    secret_volume,
     service,
 )
 from phasestack.synth.prometheus import THRESHOLDS as T
@@ -157,7 +158,8 @@ def manifests(stack: Stack) -> list[dict]:
             CM_PROVIDERS: {"phasestack.yml": providers_yml()},
             CM_DASHBOARDS: dashboards(stack)}
     port = PORTS.grafana
-    env = [secret_env("GF_SECURITY_ADMIN_PASSWORD", GRAFANA_SECRET, "admin-password"),
+    # Grafana reads any GF_* setting from the file GF_*__FILE names
+    env = [secret_file_env("GF_SECURITY_ADMIN_PASSWORD_", "credentials", "admin-password"),
            {"name": "GF_SECURITY_ADMIN_USER", "value": "admin"},
            {"name": "GF_USERS_ALLOW_SIGN_UP", "value": "false"},
            {"name": "GF_AUTH_ANONYMOUS_ENABLED", "value": "false"},
@@ -166,7 +168,7 @@ def manifests(stack: Stack) -> list[dict]:
            {"name": "GF_LOG_MODE", "value": "console"},  # read-only root: no log files
            {"name": "GF_PATHS_PROVISIONING", "value": PROVISIONING}]
     main = container(
-        GRAFANA, IMAGES.grafana,
+        GRAFANA, stack.monitoring.grafana_image,
         resources(Resources(cpu_request="100m", cpu_limit="500m", memory_request="128Mi",
                             memory_limit="256Mi")),
         {"http": port},
@@ -177,12 +179,13 @@ def manifests(stack: Stack) -> list[dict]:
             {"name": "providers", "mountPath": f"{PROVISIONING}/dashboards", "readOnly": True},
             {"name": "dashboards", "mountPath": DASHBOARD_DIR, "readOnly": True},
             {"name": "data", "mountPath": "/var/lib/grafana"},
-            {"name": "tmp", "mountPath": "/tmp"}])
+            {"name": "tmp", "mountPath": "/tmp"}, secret_mount("credentials")])
     spec = pod_spec(GRAFANA, UID, [main], spread=False, volumes=[
         {"name": "datasources", "configMap": {"name": CM_DATASOURCES}},
         {"name": "providers", "configMap": {"name": CM_PROVIDERS}},
         {"name": "dashboards", "configMap": {"name": CM_DASHBOARDS}},
-        empty_dir("data"), empty_dir("tmp")])
+        empty_dir("data"), empty_dir("tmp"),
+        secret_volume("credentials", GRAFANA_SECRET, ["admin-password"])])
     return [*(config_map(stack, name, COMPONENT, data, pod=GRAFANA)
               for name, data in maps.items()),
             deployment(stack, GRAFANA, COMPONENT, 1, spec,

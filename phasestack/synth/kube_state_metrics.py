@@ -24,7 +24,6 @@ from phasestack.synth.common import (
 
 NAME = "kube-state-metrics"
 COMPONENT = "monitoring"
-IMAGE = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0"
 UID = 65534                    # nobody, as upstream's examples/standard/deployment.yaml runs it
 PORT, TELEMETRY_PORT = 8080, 8081   # metrics (scraped) and its own telemetry
 API_SERVER_PORTS = (443, 6443)      # kubernetes.default Service port and the apiserver's own
@@ -80,7 +79,7 @@ def _role_binding(stack: Stack) -> dict:
 
 def _deployment(stack: Stack) -> dict:
     main = container(
-        NAME, IMAGE,
+        NAME, stack.monitoring.kube_state_metrics_image,
         # phasestack's choice: three kinds in one namespace are a few dozen series
         resources(Resources(cpu_request="10m", cpu_limit="100m", memory_request="32Mi",
                             memory_limit="128Mi")),

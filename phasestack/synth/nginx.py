@@ -23,7 +23,6 @@ TMP = "/tmp"
 CONF_DIR = "/etc/nginx/phasestack"
 # kube-dns is resolved once at startup; nginx then re-resolves the API's headless Service itself
 DEFAULT_RESOLVER = "kube-dns.kube-system.svc.cluster.local"
-RESOLVER_VALID = "10s"
 # Proxy tuning (not review numbers): retries bounded in count and time.
 CONNECT_TIMEOUT, SEND_TIMEOUT = "5s", "30s"
 NEXT_UPSTREAM_TRIES, NEXT_UPSTREAM_TIMEOUT = 3, "10s"
@@ -51,8 +50,7 @@ def worker_processes(stack: Stack) -> int:
 
 
 def read_timeout(stack: Stack) -> str:
-    """Long enough for a query that runs up to statement_timeout (review 003), plus headroom."""
-    return f"{stack.postgres.statement_timeout_s + 5}s"
+    return f"{stack.request_timeout_s}s"
 
 
 def upstream_dns(stack: Stack) -> str:
@@ -76,7 +74,7 @@ def nginx_conf(stack: Stack, upstreams: list[str] | None = None, listen: int = c
         rate_per_minute=n.rate_limit_per_minute, auth_rate_per_minute=n.auth_rate_limit_per_minute,
         general_limit=limit_req("general", n.burst),
         auth_limit=limit_req("auth", auth_burst(stack)), auth_path=n.auth_path,
-        resolver=resolver if dynamic else None, resolver_valid=RESOLVER_VALID,
+        resolver=resolver if dynamic else None, resolver_valid=f"{c.RESOLVER_VALID_S}s",
         upstreams=[upstream_dns(stack)] if dynamic else list(upstreams), resolve=dynamic,
         max_fails=MAX_FAILS, fail_timeout=FAIL_TIMEOUT, keepalive=KEEPALIVE,
         connect_timeout=CONNECT_TIMEOUT, send_timeout=SEND_TIMEOUT,
@@ -89,7 +87,7 @@ def replicas(stack: Stack) -> int:
     return n.hpa.min_replicas if n.hpa.enabled else n.replicas
 
 
-def _containers(stack: Stack) -> list[dict]:
+def _containers(stack: Stack, lifecycle: dict) -> list[dict]:
     n = stack.nginx
     nginx = c.container(
         "nginx", n.image, c.resources(n.resources), {"http": c.PORTS.nginx_http},
@@ -98,10 +96,11 @@ def _containers(stack: Stack) -> list[dict]:
         command=["nginx", "-e", "stderr", "-c", f"{CONF_DIR}/nginx.conf"],
         volumeMounts=[{"name": "config", "mountPath": CONF_DIR, "readOnly": True},
                       {"name": "tmp", "mountPath": TMP}],
-        # let the load balancer drain this pod before nginx stops accepting
-        lifecycle={"preStop": {"exec": {"command": ["/bin/sh", "-c", "sleep 5"]}}})
+        # the cloud load balancer drains this pod before nginx stops accepting; the image's
+        # STOPSIGNAL (SIGQUIT) then lets nginx finish the requests it holds
+        lifecycle=lifecycle)
     exporter = c.container(
-        "exporter", c.IMAGES.nginx_exporter, c.small_resources(),
+        "exporter", n.exporter_image, c.small_resources(),
         {"metrics": c.PORTS.nginx_exporter},
         liveness=c.http_probe("/metrics", "metrics"),
         readiness=c.http_probe("/metrics", "metrics", period=15),
@@ -125,10 +124,11 @@ def service(stack: Stack) -> dict:
 def manifests(stack: Stack) -> list[dict]:
     n = stack.nginx
     conf = nginx_conf(stack)
-    spec = c.pod_spec(c.NGINX, UID, _containers(stack), service_account=c.NGINX,
+    lifecycle, grace = c.drain(stack, c.NGINX_DRAIN_S)
+    spec = c.pod_spec(c.NGINX, UID, _containers(stack, lifecycle), service_account=c.NGINX,
                       volumes=[{"name": "config", "configMap": {"name": c.NGINX}},
                                c.empty_dir("tmp")],
-                      terminationGracePeriodSeconds=30)
+                      terminationGracePeriodSeconds=grace)
     docs = [
         c.service_account(stack, c.NGINX, COMPONENT),
         c.config_map(stack, c.NGINX, COMPONENT, {"nginx.conf": conf}),

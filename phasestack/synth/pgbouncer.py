@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from phasestack.model import Stack
 from phasestack.synth.common import (
-    IMAGES,
     PG_SECRET,
     PGB_SECRET,
     PGBOUNCER,
@@ -89,7 +88,7 @@ def _exporter(stack: Stack) -> dict:
     dsn = (f"postgres://{stack.postgres.app_user}@127.0.0.1:{PORTS.pgbouncer}/pgbouncer"
            "?sslmode=disable")
     return container(
-        "pgbouncer-exporter", IMAGES.pgbouncer_exporter, small_resources(),
+        "pgbouncer-exporter", stack.pgbouncer.exporter_image, small_resources(),
         {"metrics": PORTS.pgbouncer_exporter}, liveness=tcp_probe("metrics"),
         readiness=tcp_probe("metrics", period=5, delay=2),
         args=[f"--pgBouncer.connectionString={dsn}",

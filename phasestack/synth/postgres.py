@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 
-from phasestack.model import Stack
+from phasestack.model import MONITOR_USER, SUPERUSER, Stack
 from phasestack.synth.common import (
-    IMAGES,
     PG_SECRET,
     PORTS,
     POSTGRES,
@@ -31,7 +30,9 @@ from phasestack.synth.common import (
     pod_spec,
     pod_template,
     resources,
-    secret_env,
+    secret_file_env,
+    secret_mount,
+    secret_volume,
     selector,
     service,
     small_resources,
@@ -59,6 +60,13 @@ UID = 70                                  # user postgres in the postgres:*-alpi
 DATA_MOUNT = "/var/lib/postgresql/data"   # the PersistentVolumeClaim
 PGDATA = f"{DATA_MOUNT}/pgdata"           # a subdirectory: the volume root may hold lost+found
 INITDB_DIR = "/docker-entrypoint-initdb.d"
+# Secret volumes: every password is a file, none in a container's environment
+PRIMARY_SECRETS = {"POSTGRES_PASSWORD": "postgres-password", "APP_PASSWORD": "app-password",
+                   "REPLICATION_PASSWORD": "replication-password",
+                   "MONITOR_PASSWORD": "monitor-password"}
+CREDENTIALS_VOLUME = "credentials"        # the primary's postgres container: PRIMARY_SECRETS
+REPLICATION_VOLUME = "replication"        # the replica's bootstrap: replication-password
+MONITOR_VOLUME = "monitor"                # postgres_exporter: monitor-password
 
 
 def _env_value(name: str, value: str) -> dict:
@@ -69,8 +77,10 @@ def _mount(name: str, path: str, read_only: bool = False) -> dict:
     return {"name": name, "mountPath": path, **({"readOnly": True} if read_only else {})}
 
 
-def _pg_isready() -> list[str]:
-    return ["pg_isready", "-q", "-U", "postgres", "-h", "127.0.0.1", "-p", str(PORTS.postgres)]
+def pg_isready(port: int = PORTS.postgres) -> list[str]:
+    """The probes' command. pg_isready never authenticates: a `reject` for the superuser over
+    TCP (pg_hba.conf) still answers "accepting connections"."""
+    return ["pg_isready", "-q", "-U", SUPERUSER, "-h", "127.0.0.1", "-p", str(port)]
 
 
 def _postgres(stack: Stack, replica: bool) -> dict:
@@ -78,18 +88,17 @@ def _postgres(stack: Stack, replica: bool) -> dict:
     mounts = [_mount("data", DATA_MOUNT), _mount("config", CONFIG_DIR, True),
               _mount("run", SOCKET_DIR), _mount("tmp", "/tmp"), _mount("shm", "/dev/shm")]
     if not replica:  # the image's entrypoint initialises an empty volume and runs init-roles.sh
-        env += [secret_env("POSTGRES_PASSWORD", PG_SECRET, "postgres-password"),
-                secret_env("APP_PASSWORD", PG_SECRET, "app-password"),
-                secret_env("REPLICATION_PASSWORD", PG_SECRET, "replication-password")]
-        mounts.append(_mount("initdb", INITDB_DIR, True))
+        env += [secret_file_env(var, CREDENTIALS_VOLUME, key)
+                for var, key in PRIMARY_SECRETS.items()]
+        mounts += [_mount("initdb", INITDB_DIR, True), secret_mount(CREDENTIALS_VOLUME)]
     # a replica serves reads only while streaming and caught up (replica-ready.sh)
-    ready = ["sh", f"{CONFIG_DIR}/replica-ready.sh"] if replica else _pg_isready()
+    ready = ["sh", f"{CONFIG_DIR}/replica-ready.sh"] if replica else pg_isready()
     return container(
         "postgres", stack.postgres.image, resources(stack.postgres.resources),
-        {"postgres": PORTS.postgres}, liveness=exec_probe(_pg_isready(), period=10, delay=0),
+        {"postgres": PORTS.postgres}, liveness=exec_probe(pg_isready(), period=10, delay=0),
         readiness=exec_probe(ready, period=5, delay=0),
         # initdb, init scripts or WAL replay may take minutes before the first TCP accept
-        startupProbe={**exec_probe(_pg_isready(), period=5, delay=5), "failureThreshold": 120},
+        startupProbe={**exec_probe(pg_isready(), period=5, delay=5), "failureThreshold": 120},
         args=["postgres", "-c", f"config_file={CONFIG_DIR}/postgresql.conf"],
         env=env, volumeMounts=mounts)
 
@@ -99,15 +108,16 @@ def _postgres(stack: Stack, replica: bool) -> dict:
 EXPORTER_ARGS = ["--collector.stat_statements"]
 
 
-def _exporter() -> dict:
+def _exporter(stack: Stack) -> dict:
     return container(
-        "postgres-exporter", IMAGES.postgres_exporter, small_resources(),
+        "postgres-exporter", stack.postgres.exporter_image, small_resources(),
         {"metrics": PORTS.postgres_exporter}, liveness=http_probe("/", "metrics"),
         readiness=http_probe("/", "metrics"), args=list(EXPORTER_ARGS),
         env=[_env_value("DATA_SOURCE_URI",
                         f"127.0.0.1:{PORTS.postgres}/{EXPORTER_DATABASE}?sslmode=disable"),
-             _env_value("DATA_SOURCE_USER", "postgres"),
-             secret_env("DATA_SOURCE_PASS", PG_SECRET, "postgres-password")])
+             _env_value("DATA_SOURCE_USER", MONITOR_USER),
+             secret_file_env("DATA_SOURCE_PASS", MONITOR_VOLUME, "monitor-password")],
+        volumeMounts=[secret_mount(MONITOR_VOLUME)])
 
 
 def _bootstrap(stack: Stack) -> dict:
@@ -118,17 +128,21 @@ def _bootstrap(stack: Stack) -> dict:
             "env": [_env_value("PGDATA", PGDATA),
                     {"name": "POD_NAME", "valueFrom": {"fieldRef": {
                         "fieldPath": "metadata.name"}}},
-                    secret_env("PGPASSWORD", PG_SECRET, "replication-password")],
+                    secret_file_env("PGPASSWORD", REPLICATION_VOLUME, "replication-password")],
             "resources": resources(stack.postgres.resources),
             "securityContext": container_security(),
             "volumeMounts": [_mount("data", DATA_MOUNT), _mount("config", CONFIG_DIR, True),
-                             _mount("tmp", "/tmp")]}
+                             _mount("tmp", "/tmp"), secret_mount(REPLICATION_VOLUME)]}
 
 
 def _volumes(replica: bool) -> list[dict]:
     vols = [{"name": "config", "configMap": {"name": POSTGRES, "defaultMode": 0o444}},
-            empty_dir("run"), empty_dir("tmp"), empty_dir("shm", "Memory")]
-    if not replica:
+            empty_dir("run"), empty_dir("tmp"), empty_dir("shm", "Memory"),
+            secret_volume(MONITOR_VOLUME, PG_SECRET, ["monitor-password"])]
+    if replica:
+        vols.append(secret_volume(REPLICATION_VOLUME, PG_SECRET, ["replication-password"]))
+    else:
+        vols.append(secret_volume(CREDENTIALS_VOLUME, PG_SECRET, list(PRIMARY_SECRETS.values())))
         vols.append({"name": "initdb", "configMap": {
             "name": POSTGRES, "defaultMode": 0o555,
             "items": [{"key": "init-roles.sh", "path": "10-init-roles.sh"}]}})
@@ -137,7 +151,7 @@ def _volumes(replica: bool) -> list[dict]:
 
 def _statefulset(stack: Stack, name: str, replicas: int, replica: bool,
                  rolls_on: dict[str, str]) -> dict:
-    spec = pod_spec(name, UID, [_postgres(stack, replica), _exporter()],
+    spec = pod_spec(name, UID, [_postgres(stack, replica), _exporter(stack)],
                     volumes=_volumes(replica), terminationGracePeriodSeconds=60,
                     **({"initContainers": [_bootstrap(stack)]} if replica else {}))
     spec["securityContext"]["fsGroupChangePolicy"] = "OnRootMismatch"

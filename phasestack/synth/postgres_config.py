@@ -7,10 +7,9 @@ the scripts read them from the environment (Secret PG_SECRET).
 
 from __future__ import annotations
 
-from phasestack.model import Stack
+from phasestack.model import MONITOR_USER, REPLICATION_USER, SUPERUSER, Stack
 from phasestack.synth.common import PG_SECRET, PORTS, POSTGRES, dns, render_template
 
-REPLICATION_USER = "replicator"
 CONFIG_DIR = "/etc/postgresql"          # the ConfigMap, read-only
 SOCKET_DIR = "/var/run/postgresql"      # emptyDir
 # Kept whatever the slots say: small, since each replica has a slot (max_slot_wal_keep_size
@@ -66,24 +65,29 @@ def postgresql_conf(stack: Stack, *, listen_addresses: str = "*", port: int = PO
 
 
 def pg_hba(stack: Stack) -> str:
-    return render_template("postgres/pg_hba.conf.j2", replication_user=REPLICATION_USER)
+    return render_template("postgres/pg_hba.conf.j2", replication_user=REPLICATION_USER,
+                           superuser=SUPERUSER)
 
 
 def init_sql(stack: Stack) -> str:
-    """Roles and database; passwords are psql variables :'app_password', :'replication_password'."""
+    """Roles and database; passwords are psql variables :'app_password',
+    :'replication_password' and :'monitor_password'."""
     pg = stack.postgres
     return render_template(
         "postgres/init-roles.sql.j2", app_user=pg.app_user, database=pg.database,
         replication_user=REPLICATION_USER, statement_timeout_s=pg.statement_timeout_s,
-        lock_timeout_s=pg.lock_timeout_s,
+        lock_timeout_s=pg.lock_timeout_s, monitor_user=MONITOR_USER,
+        monitoring_connections=pg.monitoring_connections,
         extension_databases=list(dict.fromkeys([EXPORTER_DATABASE, pg.database])))
 
 
 def init_script(stack: Stack, *, init_sql_path: str = f"{CONFIG_DIR}/init-roles.sql") -> str:
-    """Runs init_sql() with psql, passwords from APP_PASSWORD / REPLICATION_PASSWORD."""
+    """Runs init_sql() with psql, passwords from APP_PASSWORD, REPLICATION_PASSWORD and
+    MONITOR_PASSWORD."""
     return render_template(
         "postgres/init-roles.sh.j2", secret=PG_SECRET, init_sql_path=init_sql_path,
-        app_user=stack.postgres.app_user, replication_user=REPLICATION_USER)
+        app_user=stack.postgres.app_user, replication_user=REPLICATION_USER,
+        monitor_user=MONITOR_USER)
 
 
 def replica_bootstrap_script(stack: Stack, *, wait_seconds: int = 300) -> str:

@@ -12,7 +12,6 @@ from phasestack.model import Resources, Stack
 from phasestack.synth import kube_state_metrics as ksm
 from phasestack.synth.common import (
     API,
-    IMAGES,
     NGINX,
     PGBOUNCER,
     PORTS,
@@ -136,7 +135,7 @@ def manifests(stack: Stack) -> list[dict]:
                     "resources": {"requests": {"storage": f"{mon.storage_gb}Gi"}}}}
     port = PORTS.prometheus
     main = container(
-        PROMETHEUS, IMAGES.prometheus,
+        PROMETHEUS, stack.monitoring.prometheus_image,
         resources(Resources(cpu_request="250m", cpu_limit="1", memory_request="512Mi",
                             memory_limit="1Gi")),
         {"http": port},

@@ -1,7 +1,10 @@
 """Redis: standalone (mvp, phase1) or Redis Cluster (phase2, phase3) as one StatefulSet.
 
-The password never reaches a ConfigMap: the container passes `--requirepass $(REDIS_PASSWORD)`
-(Kubernetes expands it from the Secret) after the ConfigMap's redis.conf.
+Two ACL users: the app's (`app`, REDIS_PASSWORD) may run every command but the @dangerous
+ones (FLUSHALL, CONFIG, KEYS, DEBUG, SHUTDOWN, REPLICAOF, ...; INFO stays, clients ask for it);
+the default user (REDIS_ADMIN_PASSWORD) is the admin: replication, the cluster bootstrap, the
+exporter, probes and the runbook. The passwords never reach a ConfigMap: the container passes
+them as arguments after the ConfigMap's redis.conf (Kubernetes expands $(VAR) from the Secret).
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ from __future__ import annotations
 from phasestack.model import Stack
 from phasestack.phases import R002
 from phasestack.synth.common import (
-    IMAGES,
     PORTS,
     REDIS,
     REDIS_BOOTSTRAP,
@@ -36,7 +38,10 @@ from phasestack.synth.common import (
 
 COMPONENT = "cache"
 UID = 999  # the redis user of the official redis:7.0-alpine image
-SECRET_KEY = "redis-password"
+APP_KEY, ADMIN_KEY = "redis-password", "admin-password"  # keys of REDIS_SECRET
+APP_USER = "app"
+# every key and channel; every command but @dangerous, except INFO (ioredis' ready check, BullMQ)
+APP_RULES = ("~*", "&*", "+@all", "-@dangerous", "+info")
 CONF_DIR, DATA_DIR = "/etc/redis", "/data"
 # review 001 (001_9fbd6927d93be06f.txt), Redis Cluster Configuration: cluster-node-timeout 5000
 CLUSTER_NODE_TIMEOUT_MS = 5000
@@ -83,13 +88,16 @@ def redis_conf(stack: Stack, port: int = PORTS.redis, dir: str = DATA_DIR,  # no
 
 def server_args(stack: Stack, conf_path: str = f"{CONF_DIR}/redis.conf",
                 password_ref: str = "$(REDIS_PASSWORD)",
+                admin_ref: str = "$(REDIS_ADMIN_PASSWORD)",
                 hostname: str | None = None) -> list[str]:
-    """redis-server arguments: the config file, the password, and in a cluster the hostname
-    announced to clients (default: the pod's DNS name, `$(POD_NAME)` expanded by Kubernetes).
+    """redis-server arguments: the config file, the admin (default user) password, which
+    replicas also authenticate with, the app user, and in a cluster the hostname announced to
+    clients (default: the pod's DNS name, `$(POD_NAME)` expanded by Kubernetes).
 
-    In the pod password_ref is a Kubernetes $(VAR) expansion; tests pass real values.
+    In the pod the refs are Kubernetes $(VAR) expansions; tests pass real values.
     """
-    args = [conf_path, "--requirepass", password_ref, "--masterauth", password_ref]
+    args = [conf_path, "--requirepass", admin_ref, "--masterauth", admin_ref,
+            "--user", APP_USER, "on", f">{password_ref}", *APP_RULES]
     if cluster_mode(stack):
         args += ["--cluster-announce-hostname", hostname or pod_hostname(stack, "$(POD_NAME)")]
     return args
@@ -103,9 +111,10 @@ def _ports(stack: Stack) -> dict[str, int]:
 
 
 def _redis_container(stack: Stack) -> dict:
-    env = [secret_env("REDIS_PASSWORD", REDIS_SECRET, SECRET_KEY),
+    env = [secret_env("REDIS_PASSWORD", REDIS_SECRET, APP_KEY),
+           secret_env("REDIS_ADMIN_PASSWORD", REDIS_SECRET, ADMIN_KEY),
            # redis-cli reads REDISCLI_AUTH, so probes never put the password on a command line
-           secret_env("REDISCLI_AUTH", REDIS_SECRET, SECRET_KEY)]
+           secret_env("REDISCLI_AUTH", REDIS_SECRET, ADMIN_KEY)]
     if cluster_mode(stack):
         env.append({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
     ping = f"redis-cli -p {PORTS.redis} ping"
@@ -120,17 +129,19 @@ def _redis_container(stack: Stack) -> dict:
                       {"name": "tmp", "mountPath": "/tmp"}])
 
 
-def _exporter_container() -> dict:
+def _exporter_container(stack: Stack) -> dict:
     return container(
-        "exporter", IMAGES.redis_exporter, small_resources(), {"metrics": PORTS.redis_exporter},
+        "exporter", stack.redis.exporter_image, small_resources(),
+        {"metrics": PORTS.redis_exporter},
         http_probe("/health", "metrics"), http_probe("/health", "metrics"),
         env=[{"name": "REDIS_ADDR", "value": f"redis://localhost:{PORTS.redis}"},
-             secret_env("REDIS_PASSWORD", REDIS_SECRET, SECRET_KEY)])
+             # CONFIG GET, SLOWLOG and LATENCY are admin commands
+             secret_env("REDIS_PASSWORD", REDIS_SECRET, ADMIN_KEY)])
 
 
 def statefulset(stack: Stack, conf: str) -> dict:
     r = stack.redis
-    spec = pod_spec(REDIS, UID, [_redis_container(stack), _exporter_container()],
+    spec = pod_spec(REDIS, UID, [_redis_container(stack), _exporter_container(stack)],
                     volumes=[{"name": "config", "configMap": {"name": REDIS}}, empty_dir("tmp")],
                     terminationGracePeriodSeconds=30)
     body = {

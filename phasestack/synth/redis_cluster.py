@@ -42,7 +42,7 @@ def node_addresses(stack: Stack) -> list[str]:
 
 
 def bootstrap_env(stack: Stack) -> dict[str, str]:
-    """The script's plain inputs (the password comes from the Secret as REDISCLI_AUTH)."""
+    """The script's plain inputs (the admin password comes from the Secret as REDISCLI_AUTH)."""
     return {"REDIS_NODES": " ".join(node_addresses(stack)),
             "REDIS_REPLICAS": str(stack.redis.replicas_per_master),
             "BOOTSTRAP_TIMEOUT": str(DEFAULT_TIMEOUT_S)}
@@ -50,7 +50,8 @@ def bootstrap_env(stack: Stack) -> dict[str, str]:
 
 def job(stack: Stack) -> dict:
     env = [{"name": k, "value": v} for k, v in bootstrap_env(stack).items()]
-    env.append(secret_env("REDISCLI_AUTH", REDIS_SECRET, _redis.SECRET_KEY))
+    # CLUSTER MEET / ADDSLOTS / RESET are admin commands: the default (admin) user's password
+    env.append(secret_env("REDISCLI_AUTH", REDIS_SECRET, _redis.ADMIN_KEY))
     # Runs to completion: no probes (nothing to restart or unroute); the script's own waits,
     # backoffLimit and activeDeadlineSeconds bound it.
     c = job_container("bootstrap", stack.redis.image, small_resources(),

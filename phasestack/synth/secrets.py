@@ -15,7 +15,9 @@ CREDENTIALS: dict[str, tuple[str, str]] = {
     "postgresPassword": (PG_SECRET, "postgres-password"),
     "appPassword": (PG_SECRET, "app-password"),
     "replicationPassword": (PG_SECRET, "replication-password"),
+    "monitorPassword": (PG_SECRET, "monitor-password"),
     "redisPassword": (REDIS_SECRET, "redis-password"),
+    "redisAdminPassword": (REDIS_SECRET, "admin-password"),
     "grafanaPassword": (GRAFANA_SECRET, "admin-password"),
 }
 

@@ -39,19 +39,6 @@ class Ports:
 PORTS = Ports()
 
 
-@dataclass(frozen=True)
-class Images:
-    nginx_exporter: str = "nginx/nginx-prometheus-exporter:1.3.0"
-    redis_exporter: str = "oliver006/redis_exporter:v1.62.0"
-    postgres_exporter: str = "quay.io/prometheuscommunity/postgres-exporter:v0.15.0"
-    pgbouncer_exporter: str = "prometheuscommunity/pgbouncer-exporter:v0.9.0"
-    prometheus: str = "prom/prometheus:v2.54.1"
-    grafana: str = "grafana/grafana:11.2.0"
-
-
-IMAGES = Images()
-
-
 # Flow peer meaning any client (as src) or any address, e.g. the kube-apiserver (as dst).
 ANY = "*"
 

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from phasestack.model import Stack
+from phasestack.model import MONITOR_USER, Stack
 from phasestack.synth import postgres
 from tests.integration.conftest import (
     PG_BIN,
@@ -37,6 +37,7 @@ class PgCluster:
     replica_port: int
     app_password: str
     replication_password: str
+    monitor_password: str
 
     def psql_super(self, port: int, sql: str, db: str = "postgres") -> str:
         """As superuser postgres over the socket (peer auth from the rendered pg_hba.conf)."""
@@ -48,10 +49,15 @@ class PgCluster:
                  check: bool = True) -> subprocess.CompletedProcess:
         """As the app role over TCP with its password (SCRAM)."""
         pg = self.stack.postgres
+        return self.psql_tcp(pg.app_user, self.app_password, port, sql, db or pg.database, check)
+
+    def psql_tcp(self, user: str, password: str, port: int, sql: str, db: str,
+                 check: bool = True) -> subprocess.CompletedProcess:
+        """As `user` over TCP on 127.0.0.1 with its password, as a pod connects."""
         proc = subprocess.run(
             [str(PG_BIN / "psql"), "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
-             "-p", str(port), "-U", pg.app_user, "-d", db or pg.database, "-c", sql],
-            env={"PATH": PATH, "PGPASSWORD": self.app_password, "PGCONNECT_TIMEOUT": "5"},
+             "-p", str(port), "-U", user, "-d", db, "-c", sql],
+            env={"PATH": PATH, "PGPASSWORD": password, "PGCONNECT_TIMEOUT": "5"},
             capture_output=True, text=True, timeout=30)
         if check:
             assert proc.returncode == 0, proc.stderr
@@ -103,7 +109,7 @@ def start_cluster(stack: Stack, servers: Servers, workdir: Path) -> PgCluster:
     socket_dir.mkdir(mode=0o777)
     socket_dir.chmod(0o777)
     cluster = PgCluster(stack, workdir, socket_dir, free_port(), free_port(),
-                        secrets.token_urlsafe(24), secrets.token_urlsafe(24))
+                        *(secrets.token_urlsafe(24) for _ in range(3)))
     write(workdir / "pg_hba.conf", postgres.pg_hba(stack))
 
     primary = workdir / "primary"
@@ -111,13 +117,19 @@ def start_cluster(stack: Stack, servers: Servers, workdir: Path) -> PgCluster:
                      "--no-sync", "-E", "UTF8", "--locale=C"], {})
     _start(servers, cluster, primary, cluster.primary_port, "primary")
 
-    # the same init-roles.sh / init-roles.sql text the pod's entrypoint runs
+    # the same init-roles.sh / init-roles.sql text the pod's entrypoint runs, the passwords as
+    # files named by *_FILE, as the pod mounts them from the Secret
     sql = write(workdir / "init-roles.sql", postgres.init_sql(stack))
     script = write(workdir / "init-roles.sh", postgres.init_script(stack), 0o755)
+    secret_dir = workdir / "secrets"
+    secret_dir.mkdir()
+    files = {f"{var}_FILE": str(write(secret_dir / key, value)) for var, key, value in [
+        ("APP_PASSWORD", "app-password", cluster.app_password),
+        ("REPLICATION_PASSWORD", "replication-password", cluster.replication_password),
+        ("MONITOR_PASSWORD", "monitor-password", cluster.monitor_password)]}
     run_as_postgres(["sh", str(script)], {
         "PGHOST": str(socket_dir), "PGPORT": str(cluster.primary_port), "INIT_SQL": str(sql),
-        "APP_PASSWORD": cluster.app_password,
-        "REPLICATION_PASSWORD": cluster.replication_password})
+        **files})
 
     # the same replica-bootstrap.sh the replica's init container runs
     bootstrap = write(workdir / "replica-bootstrap.sh",
@@ -125,7 +137,8 @@ def start_cluster(stack: Stack, servers: Servers, workdir: Path) -> PgCluster:
     replica = workdir / "replica"
     run_as_postgres(["sh", str(bootstrap)], {
         "PGDATA": str(replica), "PRIMARY_HOST": "127.0.0.1",
-        "PRIMARY_PORT": str(cluster.primary_port), "PGPASSWORD": cluster.replication_password,
+        "PRIMARY_PORT": str(cluster.primary_port),
+        "PGPASSWORD_FILE": files["REPLICATION_PASSWORD_FILE"],
         "WAIT_SECONDS": "20", "POD_NAME": REPLICA_POD}, timeout=120)
     assert (replica / "standby.signal").exists(), "pg_basebackup -R wrote no standby.signal"
     _start(servers, cluster, replica, cluster.replica_port, "replica")
@@ -154,8 +167,10 @@ SELECT pg_get_userbyid(userid) as user, pg_database.datname, pg_stat_statements.
 
 def exporter_stat_statements(cluster: PgCluster, port: int,
                              db: str = postgres.EXPORTER_DATABASE) -> list[dict]:
-    """The rows the exporter would turn into series, read the way it reads them."""
-    out = cluster.psql_super(port, EXPORTER_STAT_STATEMENTS_SQL, db=db)
+    """The rows the exporter would turn into series, read the way it reads them: as its
+    pg_monitor role over TCP."""
+    out = cluster.psql_tcp(MONITOR_USER, cluster.monitor_password, port,
+                           EXPORTER_STAT_STATEMENTS_SQL, db).stdout.strip()
     keys = ("user", "datname", "queryid", "calls_total", "seconds_total", "rows_total",
             "block_read_seconds_total", "block_write_seconds_total")
     return [dict(zip(keys, line.split("|"), strict=True)) for line in out.splitlines() if line]

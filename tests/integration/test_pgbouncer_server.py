@@ -120,7 +120,7 @@ def test_a_dead_primary_is_an_error_in_seconds_not_a_two_minute_wait(servers, wo
     crash(workdir / "primary")
     wait_for(lambda: not port_open(c.primary_port), timeout=15, what="primary gone")
 
-    read_timeout = pg.statement_timeout_s + 5  # nginx's proxy_read_timeout (synth/nginx.py)
+    read_timeout = stack.request_timeout_s  # nginx's proxy_read_timeout
     started = time.monotonic()
     write_ = c.psql_app(port, "INSERT INTO t VALUES (1)", db=pg.database, check=False)
     elapsed = time.monotonic() - started

@@ -3,6 +3,7 @@ bootstrap script: roles, timeouts, streaming replication and a read-only hot sta
 
 from __future__ import annotations
 
+from phasestack.model import MONITOR_USER, SUPERUSER
 from phasestack.stackfile import load
 from phasestack.synth import postgres
 from phasestack.synth.prometheus import THRESHOLDS
@@ -212,3 +213,53 @@ def test_replica_that_lost_its_slot_is_recloned_and_streams_again(servers, workd
     assert c.psql_super(c.replica_port, "SELECT count(*) FROM w") == "1500000"
     assert c.psql_super(c.primary_port, "SELECT wal_status FROM pg_replication_slots "
                         f"WHERE slot_name = '{slot}'") in ("reserved", "extended")
+
+
+def test_least_privilege_roles(servers, workdir):
+    """Issue 11: postgres_exporter connected as the superuser and pg_hba let the superuser in
+    over TCP. Now the exporter is a pg_monitor member that sees every statistic and writes
+    nothing, and the superuser is refused over TCP even with its right password."""
+    stack = load("phase2").stack
+    c = start_cluster(stack, servers, workdir)
+    wait_for(lambda: c.psql_super(c.primary_port,
+                                  "SELECT state FROM pg_stat_replication") == "streaming",
+             timeout=20, what="replica streaming")
+
+    def as_exporter(port: int, sql: str, check: bool = True):
+        return c.psql_tcp(MONITOR_USER, c.monitor_password, port, sql,
+                          postgres.EXPORTER_DATABASE, check)
+
+    for port in (c.primary_port, c.replica_port):  # the role is replicated with the catalog
+        assert as_exporter(port, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+                           ).stdout.strip() == "f"
+        assert as_exporter(port, "SELECT pg_has_role('pg_monitor', 'member')").stdout.strip() \
+            == "t"
+    # pg_monitor reads what the exporter's collectors read, other sessions' details included
+    assert as_exporter(c.primary_port, "SELECT state, client_addr IS NOT NULL "
+                                       "FROM pg_stat_replication").stdout.strip() == "streaming|t"
+    assert as_exporter(c.replica_port, "SELECT status FROM pg_stat_wal_receiver"
+                       ).stdout.strip() == "streaming"
+    assert as_exporter(c.primary_port, "SELECT count(*) > 0 FROM pg_stat_statements"
+                       ).stdout.strip() == "t"
+    # and changes nothing: read-only by default, and without the privileges when it opts out
+    refused = as_exporter(c.primary_port, "CREATE TABLE x (v int)", check=False)
+    assert "cannot execute CREATE TABLE in a read-only transaction" in refused.stderr
+    for sql, error in [
+            ("CREATE TABLE x (v int)", "permission denied for schema public"),
+            ("SELECT pg_terminate_backend(pid) FROM pg_stat_replication",
+             "must be a member of the role whose process is being terminated"),
+            (f"ALTER ROLE {SUPERUSER} PASSWORD 'x'", "must be superuser to alter superuser roles"),
+            ("SELECT pg_reload_conf()", "permission denied for function pg_reload_conf")]:
+        refused = as_exporter(c.primary_port, f"BEGIN READ WRITE; {sql}; COMMIT", check=False)
+        assert refused.returncode != 0 and error in refused.stderr, (sql, refused.stderr)
+
+    # the superuser, with its right password, is refused over TCP; the socket still works
+    password = "a-right-superuser-password-1"
+    c.psql_super(c.primary_port, f"ALTER ROLE {SUPERUSER} PASSWORD '{password}'")
+    tcp = c.psql_tcp(SUPERUSER, password, c.primary_port, "SELECT 1", "postgres", check=False)
+    assert tcp.returncode != 0 and "pg_hba.conf rejects connection" in tcp.stderr, tcp.stderr
+    assert c.psql_super(c.primary_port, "SELECT current_user") == SUPERUSER
+    # the probes' pg_isready -U postgres -h 127.0.0.1 still reports the server up
+    probe = run_as_postgres([str(PG_BIN / "pg_isready"),
+                             *postgres.pg_isready(c.primary_port)[1:]], {}, check=False)
+    assert probe.returncode == 0, probe.stdout

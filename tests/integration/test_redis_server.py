@@ -1,7 +1,7 @@
 """Debian's redis-server 7.0 runs the rendered redis.conf and the rendered bootstrap script.
 
-The password reaches the server the way the pod passes it (`--requirepass <value>` after the
-config file), never through the config text.
+The passwords reach the server the way the pod passes them (`--requirepass <admin>` and
+`--user app on ><app> ...` after the config file), never through the config text.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from phasestack.synth import redis
 from phasestack.synth.redis_cluster import bootstrap_script
 from tests.integration.conftest import free_port, require, wait_for
 
-# starts with "--" and holds a space and quotes: argv parsing and quoting must keep it whole
+# the admin's (default user): starts with "--" and holds a space and quotes, so argv parsing
+# and quoting must keep it whole; the app's is URL-safe, as every credential phasestack takes
 PASSWORD = "--not-an-option 'q\"uoted' pw"
+APP_PASSWORD = "app-Password_0123456789"
 FAST_STOP = ["--shutdown-on-sigterm", "nosave", "now"]
 
 
@@ -37,7 +39,8 @@ def start(servers, stack, workdir: Path, name: str, port: int, ip: str = "127.0.
     d.mkdir(exist_ok=True)
     conf = d / "redis.conf"
     conf.write_text(redis.redis_conf(stack, port=port, dir=str(d), bind=ip, **conf_kw))
-    args = redis.server_args(stack, conf_path=str(conf), password_ref=PASSWORD, hostname=ip)
+    args = redis.server_args(stack, conf_path=str(conf), password_ref=APP_PASSWORD,
+                             admin_ref=PASSWORD, hostname=ip)
     return servers.start([require("redis-server"), *args, *FAST_STOP], d / "server.log")
 
 
@@ -57,6 +60,51 @@ def test_standalone_serves_the_rendered_config(servers, workdir):
     assert cli(port, "config", "get", "requirepass").splitlines() == ["requirepass", PASSWORD]
     assert "NOAUTH" in cli(port, "get", "k", auth=False)
     assert cli(port, "set", "k", "v") == "OK"
+    assert proc.poll() is None
+
+
+def app_cli(port: int, *args: str, cluster: bool = False) -> subprocess.CompletedProcess:
+    """redis-cli as the API connects: user app, its password (REDIS_URL redis://app:...@)."""
+    cmd = [require("redis-cli"), "--no-auth-warning", "-h", "127.0.0.1", "-p", str(port),
+           "--user", redis.APP_USER, "--pass", APP_PASSWORD, *(["-c"] if cluster else []), *args]
+    return subprocess.run(cmd, env={"PATH": os.environ["PATH"]}, capture_output=True,
+                          text=True, timeout=10)
+
+
+# what the app's password must not do (issue 11: it could CONFIG SET and FLUSHALL)
+ADMIN_ONLY = [("flushall",), ("flushdb",), ("config", "set", "maxmemory", "1"),
+              ("config", "get", "requirepass"), ("keys", "*"), ("bgsave",), ("save",),
+              ("shutdown", "nosave"), ("replicaof", "127.0.0.1", "1"), ("acl", "list"),
+              ("client", "kill", "type", "normal"), ("monitor",)]
+
+
+def test_app_user_cannot_run_admin_commands(servers, workdir):
+    stack = load("phase1").stack
+    port = free_port()
+    proc = start(servers, stack, workdir, "acl", port)
+    wait_for(lambda: cli(port, "ping") == "PONG", 15, "redis-server")
+    # what an app and its queue library use
+    for args, out in [(("set", "session:1", "v", "EX", "60"), "OK"), (("get", "session:1"), "v"),
+                      (("lpush", "bull:q:wait", "job"), "1"), (("scan", "0"), None),
+                      (("eval", "return redis.call('get', KEYS[1])", "1", "session:1"), "v"),
+                      (("client", "setname", "api-1"), "OK")]:
+        done = app_cli(port, *args)
+        assert done.returncode == 0 and "NOPERM" not in done.stdout, (args, done.stdout)
+        assert out is None or done.stdout.strip() == out, (args, done.stdout)
+    assert "redis_version:7." in app_cli(port, "info", "server").stdout
+    for args in ADMIN_ONLY:
+        refused = app_cli(port, *args).stdout
+        assert refused.startswith("NOPERM"), (args, refused)
+    # nor from inside a script
+    assert "can't run this command" in app_cli(port, "eval", "return redis.call('flushall')",
+                                               "0").stdout
+    # the default user is the admin; with no password nothing authenticates
+    assert cli(port, "dbsize") == "2" and cli(port, "flushall") == "OK"
+    assert "NOAUTH" in cli(port, "get", "k", auth=False)
+    wrong = subprocess.run([require("redis-cli"), "--no-auth-warning", "-p", str(port), "--user",
+                            redis.APP_USER, "--pass", PASSWORD, "ping"],
+                           capture_output=True, text=True, timeout=10)
+    assert "WRONGPASS" in wrong.stderr and "NOAUTH" in wrong.stdout
     assert proc.poll() is None
 
 
@@ -145,8 +193,11 @@ def test_cluster_bootstrap_and_failover(servers, workdir):
     assert {n["id"] for n in nodes_table(ports[0])} == {n["id"] for n in table}
 
     keys = {f"session:{i}": f"value-{i}" for i in range(60)}
-    for k, v in keys.items():
-        assert cli(ports[0], "set", k, v, cluster=True) == "OK"
+    for k, v in keys.items():  # as the app: its ACL user follows MOVED and reads CLUSTER SLOTS
+        done = app_cli(ports[0], "set", k, v, cluster=True)
+        assert done.stdout.strip() == "OK", done.stdout + done.stderr
+    assert app_cli(ports[0], "cluster", "slots").stdout.count(str(ports[0])) >= 1
+    assert app_cli(ports[0], "cluster", "reset").stdout.startswith("NOPERM")
 
     victim = masters[0]
     heir = next(n for n in replicas if n["master"] == victim["id"])

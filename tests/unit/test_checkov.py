@@ -51,3 +51,52 @@ def test_checkov_only_allowlisted_findings(tmp_path):
     assert not unexpected, unexpected
     stale = set(allow) - {f["check_id"] for f in failed}
     assert not stale, f"allow-list entries no longer needed: {sorted(stale)}"
+
+
+def _all_docs() -> list[tuple[object, list[dict]]]:
+    values = {c: "checkov-placeholder" for c in CREDENTIALS}
+    return [(loaded.stack, synthesize(loaded.stack, values))
+            for loaded in map(load, list_stack_files(ROOT))]
+
+
+def _pods(docs: list[dict]) -> list[dict]:
+    return [d["spec"]["template"]["spec"] for d in docs
+            if d["kind"] in ("Deployment", "StatefulSet", "Job")]
+
+
+def _image_fields(model) -> set[str]:
+    """Every *image* field value of a stack, nested models included."""
+    out = set()
+    for name, value in model:
+        if hasattr(value, "model_fields"):
+            out |= _image_fields(value)
+        elif "image" in name and isinstance(value, str):
+            out.add(value)
+    return out
+
+
+def test_allowlist_reasons_stay_true():
+    """The reasons are claims about the manifests: each is checked here (issue 11 found three
+    untrue: hard-coded images, credential files, a missing UID)."""
+    allow = yaml.safe_load((ROOT / "checkov-allowlist.yaml").read_text())
+    for stack, docs in _all_docs():
+        pods = _pods(docs)
+        containers = [c for p in pods for c in [*p["containers"], *p.get("initContainers", [])]]
+        # CKV_K8S_43: every image is a stack field
+        assert {c["image"] for c in containers} <= _image_fields(stack), stack.namespace
+        # CKV_K8S_40: every UID under 10000 is named in the reason
+        for p in pods:
+            uid = p["securityContext"]["runAsUser"]
+            assert uid >= 10000 or f" {uid}" in allow["CKV_K8S_40"], uid
+        # CKV_K8S_35: a password from the environment only in the containers the reason names
+        named = {"api", "worker", "redis", "bootstrap", "exporter", "pgbouncer-exporter"}
+        for p in pods:
+            for c in p["containers"] + p.get("initContainers", []):
+                if any("secretKeyRef" in e.get("valueFrom", {}) for e in c.get("env", [])):
+                    assert c["name"] in named, c["name"]
+        # ... and never in PostgreSQL's, postgres_exporter's or Grafana's
+        for c in containers:
+            if c["name"] in ("postgres", "postgres-exporter", "grafana") or (
+                    c["image"] == stack.postgres.image):
+                assert not [e for e in c.get("env", []) if "valueFrom" in e and
+                            "secretKeyRef" in e["valueFrom"]], c["name"]

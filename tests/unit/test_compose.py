@@ -67,9 +67,11 @@ def test_credentials_are_environment_references_only(files):
     assert api_env["DATABASE_URL"].endswith("}@postgres:5432/app")
     refs = set(re.findall(r"\$\{(PHASESTACK_[A-Z_]+):\?", text))
     assert refs == {secrets.env_var(c) for c in
-                    ("postgresPassword", "appPassword", "replicationPassword", "redisPassword")}
+                    ("postgresPassword", "appPassword", "replicationPassword", "monitorPassword",
+                     "redisPassword", "redisAdminPassword")}
     # the shell variable in redis' command is escaped from compose interpolation
-    assert '"$$REDIS_PASSWORD"' in doc["services"]["redis"]["command"][2]
+    assert '"$$REDIS_ADMIN_PASSWORD"' in doc["services"]["redis"]["command"][2]
+    assert '">$$REDIS_PASSWORD"' in doc["services"]["redis"]["command"][2]
     # no credential in any mounted file: redis gets requirepass from its environment
     assert not re.search(r"^requirepass", files["redis.conf"], re.M)
 

@@ -155,7 +155,7 @@ def test_secret_values_are_masked_and_only_keys_reported():
     secret = docs[("Secret", "postgres-credentials")]
     assert set(secret["stringData"].values()) == {diffing.MASKED}
     assert set(secret["stringData"]) == {"postgres-password", "app-password",
-                                         "replication-password"}
+                                         "replication-password", "monitor-password"}
 
 
 @pytest.mark.parametrize("fmt", runbook.FORMATS)
@@ -230,9 +230,12 @@ def test_runbook_keeps_the_live_credentials_before_rendering():
         _export("PHASESTACK_APP_PASSWORD", "postgres-credentials", "app-password"),
         _export("PHASESTACK_REPLICATION_PASSWORD", "postgres-credentials",
                 "replication-password"),
+        _export("PHASESTACK_MONITOR_PASSWORD", "postgres-credentials", "monitor-password"),
         _export("PHASESTACK_REDIS_PASSWORD", "redis-credentials", "redis-password"),
+        _export("PHASESTACK_REDIS_ADMIN_PASSWORD", "redis-credentials", "admin-password"),
         ': "${PHASESTACK_POSTGRES_PASSWORD:?is empty}" "${PHASESTACK_APP_PASSWORD:?is empty}" '
-        '"${PHASESTACK_REPLICATION_PASSWORD:?is empty}" "${PHASESTACK_REDIS_PASSWORD:?is empty}"']
+        '"${PHASESTACK_REPLICATION_PASSWORD:?is empty}" "${PHASESTACK_MONITOR_PASSWORD:?is empty}" '
+        '"${PHASESTACK_REDIS_PASSWORD:?is empty}" "${PHASESTACK_REDIS_ADMIN_PASSWORD:?is empty}"']
     what = " ".join(keep.what)
     assert "same --out directory" in what and "Pulumi nothing is needed" in what
     # phase2 has every Secret: every credential is exported, with the variable render reads

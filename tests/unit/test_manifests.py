@@ -14,7 +14,7 @@ from phasestack.synth.secrets import CREDENTIALS
 ROOT = Path(__file__).parents[2]
 STACKS = [p.name[len("Pulumi."):-len(".yaml")] for p in list_stack_files(ROOT)]
 VALUES = {c: f"test-{c}" for c in CREDENTIALS}
-VERSIONS = ["1.29", kubernetes_validate.latest_version().rsplit(".", 1)[0]]
+VERSIONS = ["1.30", kubernetes_validate.latest_version().rsplit(".", 1)[0]]
 WORKLOADS = ("Deployment", "StatefulSet", "Job")
 
 

@@ -53,7 +53,8 @@ def test_generated_secrets_differ_and_are_long(tmp_path):
     b = (tmp_path / "b/secrets.yaml").read_text()
     assert a != b
     values = [v for d in yaml.safe_load_all(a) for v in d["stringData"].values()]
-    assert len(values) == 4  # postgres, app, replication, redis (no Grafana in mvp)
+    # postgres, app, replication, monitor, redis app and admin (no Grafana in mvp)
+    assert len(values) == 6
     assert all(len(v) >= 32 for v in values)
 
 

@@ -102,8 +102,12 @@ def test_env_phase1_goes_through_pgbouncer():
         "postgresql://app:$(DB_PASSWORD)@pgbouncer.ps-phase1.svc.cluster.local:6432/app_ro")
     assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
         "name": "redis-credentials", "key": "redis-password"}
+    # the ACL user that cannot FLUSHALL or CONFIG SET (the admin's password is not in the API)
+    assert env["REDIS_USERNAME"]["value"] == "app"
     assert env["REDIS_URL"]["value"] == (
-        "redis://:$(REDIS_PASSWORD)@redis.ps-phase1.svc.cluster.local:6379/0")
+        "redis://app:$(REDIS_PASSWORD)@redis.ps-phase1.svc.cluster.local:6379/0")
+    assert not [e for e in c["env"] if e.get("valueFrom", {}).get("secretKeyRef", {}).get(
+        "key") == "admin-password"]
     assert env["REDIS_CLUSTER_ENABLED"]["value"] == "false"
     assert env["DB_POOL_SIZE"]["value"] == "20"
 
@@ -160,7 +164,7 @@ def test_workers():
     assert Flow("worker-sync", "pgbouncer", 6432) in flows
     assert Flow("worker-sync", "redis", 6379) in flows
     for d in docs:
-        kubernetes_validate.validate(d, "1.29", strict=True)
+        kubernetes_validate.validate(d, "1.30", strict=True)
 
 
 def test_flows():
@@ -176,10 +180,23 @@ def test_namespace_and_labels():
         assert d["metadata"]["labels"]["app.kubernetes.io/name"] == "api"
 
 
-@pytest.mark.parametrize("version", ["1.29", "1.37"])
+@pytest.mark.parametrize("version", ["1.30", "1.37"])
 @pytest.mark.parametrize("name", STACKS)
 def test_manifests_validate_strict(name, version):
     docs = api.manifests(stack(name))
     assert docs
     for d in docs:
         kubernetes_validate.validate(d, version, strict=True)
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_api_pod_drains_before_it_stops(name):
+    """An API pod sleeps in preStop until nginx can no longer pick it (its resolver re-resolves
+    the headless Service every 10 s; CoreDNS caches 5 s), then has the whole proxy read timeout
+    to finish what it holds: a POST in flight is never cut (nginx retries only idempotent ones)."""
+    s = stack(name)
+    spec = by(api.manifests(s), "Deployment", "api")["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": 15}}}
+    assert spec["terminationGracePeriodSeconds"] == 15 + s.request_timeout_s + 5
+    assert s.request_timeout_s == s.postgres.statement_timeout_s + 5

@@ -137,7 +137,7 @@ def test_network_policies_let_it_reach_the_api_server():
         "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}]}]
 
 
-@pytest.mark.parametrize("version", ["1.29", "1.37"])
+@pytest.mark.parametrize("version", ["1.30", "1.37"])
 @pytest.mark.parametrize("name", STACKS)
 def test_kubernetes_validate_strict(name, version):
     for doc in kube_state_metrics.manifests(stack(name)):

@@ -249,9 +249,14 @@ def test_grafana_deployment():
     (c,) = spec["containers"]
     assert spec["securityContext"]["runAsUser"] == 472
     env = {e["name"]: e for e in c["env"]}
-    assert env["GF_SECURITY_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
-        "name": GRAFANA_SECRET, "key": "admin-password"}
-    assert all("value" not in e or "PASSWORD" not in e["name"] for e in c["env"])
+    # the password as a file (GF_*__FILE), never in the environment
+    assert env["GF_SECURITY_ADMIN_PASSWORD__FILE"]["value"] == \
+        "/run/secrets/credentials/admin-password"
+    assert {"name": "credentials", "secret": {
+        "secretName": GRAFANA_SECRET, "defaultMode": 0o440,
+        "items": [{"key": "admin-password", "path": "admin-password"}]}} in spec["volumes"]
+    assert not [e for e in c["env"] if "valueFrom" in e]
+    assert all(e["name"].endswith("__FILE") or "PASSWORD" not in e["name"] for e in c["env"])
     mounts = {m["mountPath"] for m in c["volumeMounts"]}
     assert {"/var/lib/grafana", "/tmp"} <= mounts
     assert c["livenessProbe"]["httpGet"]["path"] == "/api/health"
@@ -296,7 +301,7 @@ def test_flows():
     assert Flow("prometheus", "postgres-replica", 9187) in set(monitoring.flows(stack("phase2")))
 
 
-@pytest.mark.parametrize("version", ["1.29", "1.37"])
+@pytest.mark.parametrize("version", ["1.30", "1.37"])
 @pytest.mark.parametrize("name", STACKS)
 def test_kubernetes_validate_strict(name, version):
     for doc in monitoring.manifests(stack(name)):

@@ -102,8 +102,9 @@ def test_hardening_and_proxy_settings():
     assert "proxy_next_upstream_tries 3;" in d
     # statement_timeout 30 s (review 003) + 5 s
     assert "proxy_read_timeout 35s;" in d
-    assert ["set_real_ip_from 10.0.0.0/8;", "set_real_ip_from 172.16.0.0/12;",
-            "set_real_ip_from 192.168.0.0/16;"] == [x for x in d if "set_real_ip_from" in x]
+    # no proxy is trusted by default: with externalTrafficPolicy Local the connecting address is
+    # the client, and a pod in the cluster cannot choose its own rate-limit key
+    assert [x for x in d if "set_real_ip_from" in x] == []
     assert "real_ip_header X-Forwarded-For;" in d and "real_ip_recursive on;" in d
     assert "gzip on;" in d and "access_log /dev/stdout;" in d and "error_log stderr warn;" in d
     assert "pid /tmp/nginx.pid;" in d
@@ -171,7 +172,7 @@ def test_flows():
                                                   Flow("nginx", "api", 9898)}
 
 
-@pytest.mark.parametrize("version", ["1.29", "1.37"])
+@pytest.mark.parametrize("version", ["1.30", "1.37"])
 @pytest.mark.parametrize("name", STACKS)
 def test_manifests_validate_strict(name, version):
     docs = nginx.manifests(stack(name))
@@ -241,3 +242,21 @@ def test_a_zero_burst_is_written_as_no_burst(settings, general, auth):
     conf = nginx.nginx_conf(Stack.model_validate({"nginx": settings}))
     assert "burst=0" not in conf
     assert f"limit_req {general}" in conf and f"limit_req {auth}" in conf
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_nginx_pod_drains_longer_than_its_proxy_timeout(name):
+    s = stack(name)
+    spec = by(nginx.manifests(s), "Deployment", "nginx")["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": 15}}}
+    # the grace period outlasts the drain plus the longest request nginx proxies
+    assert spec["terminationGracePeriodSeconds"] == 15 + s.request_timeout_s + 5
+    assert f"proxy_read_timeout {s.request_timeout_s}s;" in nginx.nginx_conf(s)
+
+
+def test_trusted_proxy_naming_the_load_balancer():
+    s = Stack.model_validate(deep_merge(preset("phase1"), {
+        "phase": "phase1", "nginx": {"trusted_proxies": ["10.20.0.0/16"]}}))
+    assert [x for x in directives(nginx.nginx_conf(s)) if "set_real_ip_from" in x] == [
+        "set_real_ip_from 10.20.0.0/16;"]

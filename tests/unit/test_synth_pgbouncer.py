@@ -150,7 +150,7 @@ def test_no_secret_material_in_manifests(name):
                 assert "value" not in env and "secretKeyRef" in env["valueFrom"]
 
 
-@pytest.mark.parametrize("version", ["1.29", "1.37"])
+@pytest.mark.parametrize("version", ["1.30", "1.37"])
 @pytest.mark.parametrize("name", STACKS)
 def test_manifests_validate_strict(name, version):
     for doc in pgbouncer.manifests(load(name).stack):

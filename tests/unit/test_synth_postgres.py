@@ -135,8 +135,23 @@ def test_pg_hba_is_scram_only():
              if line and not line.startswith("#")]
     assert ["host", "replication", "replicator", "all", "scram-sha-256"] in rules
     assert ["host", "all", "all", "all", "scram-sha-256"] in rules
-    assert {r[-1] for r in rules} == {"peer", "scram-sha-256"}
+    assert {r[-1] for r in rules} == {"peer", "scram-sha-256", "reject"}
     assert all(r[0] == "local" for r in rules if r[-1] == "peer")
+    # the superuser never over TCP, and the reject comes before any host line could match it
+    hosts = [r for r in rules if r[0] == "host"]
+    assert hosts[0] == ["host", "all", "postgres", "all", "reject"]
+
+
+def test_exporter_is_the_monitoring_role_not_the_superuser():
+    for name in STACKS:
+        for sts in by_kind(postgres.manifests(load(name).stack), "StatefulSet"):
+            env = {e["name"]: e for e in containers(sts)["postgres-exporter"]["env"]}
+            assert env["DATA_SOURCE_USER"]["value"] == "exporter", name
+            assert env["DATA_SOURCE_PASS_FILE"]["value"] == \
+                "/run/secrets/monitor/monitor-password", name
+    sql = postgres.init_sql(load("phase2").stack)
+    assert "CREATE ROLE exporter LOGIN PASSWORD :'monitor_password'\n  CONNECTION LIMIT 2 " \
+           "IN ROLE pg_monitor;" in sql
 
 
 def test_init_sql_sets_review_003_timeouts_and_roles():
@@ -174,12 +189,19 @@ def test_no_password_in_any_configmap_and_secrets_by_reference(name):
             for value in re.findall(r"password=(\S+)", text, flags=re.IGNORECASE):
                 assert value.startswith(('"$', "...")), (key, value)
     assert "stringData" not in json.dumps(docs) and not by_kind(docs, "Secret")
+    # every password is a file of a Secret volume (checkov CKV_K8S_35), none in an environment
     for doc in by_kind(docs, "StatefulSet"):
-        for c in containers(doc).values():
+        spec = doc["spec"]["template"]["spec"]
+        files = {f"/run/secrets/{v['name']}/{item['path']}": v["secret"]["secretName"]
+                 for v in spec["volumes"] if "secret" in v for item in v["secret"]["items"]}
+        for c in [*spec["containers"], *spec.get("initContainers", [])]:
+            mounted = {m["mountPath"] for m in c.get("volumeMounts", [])}
             for env in c.get("env", []):
+                assert "secretKeyRef" not in env.get("valueFrom", {}), env
                 if "PASS" in env["name"]:
-                    assert "value" not in env, env
-                    assert env["valueFrom"]["secretKeyRef"]["name"] == "postgres-credentials"
+                    assert env["name"].endswith("_FILE"), env
+                    assert files[env["value"]] == "postgres-credentials", env
+                    assert env["value"].rsplit("/", 1)[0] in mounted, (c["name"], env)
 
 
 def test_primary_pod_spec():
@@ -207,7 +229,7 @@ def test_replica_bootstraps_from_the_primary():
     boot = replica["spec"]["template"]["spec"]["initContainers"][0]
     assert boot["command"] == ["sh", "/etc/postgresql/replica-bootstrap.sh"]
     assert boot["securityContext"]["readOnlyRootFilesystem"] is True
-    assert {e["name"] for e in boot["env"]} == {"PGDATA", "PGPASSWORD", "POD_NAME"}
+    assert {e["name"] for e in boot["env"]} == {"PGDATA", "PGPASSWORD_FILE", "POD_NAME"}
     # the pod's name names its replication slot
     pod_name = next(e for e in boot["env"] if e["name"] == "POD_NAME")
     assert pod_name["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
@@ -230,7 +252,7 @@ def test_replica_readiness_is_streaming_and_caught_up_not_pg_isready():
     assert "max_slot_wal_keep_size = 5120MB" in cm["data"]["postgresql.conf"]
 
 
-@pytest.mark.parametrize("version", ["1.29", "1.37"])
+@pytest.mark.parametrize("version", ["1.30", "1.37"])
 @pytest.mark.parametrize("name", STACKS)
 def test_manifests_validate_strict(name, version):
     for doc in postgres.manifests(load(name).stack):

@@ -113,8 +113,9 @@ def test_cluster_bootstrap_job():
     assert nodes == node_addresses(stack)
     assert nodes[0] == f"redis-0.redis-headless.{stack.namespace}.svc.cluster.local:6379"
     assert len(nodes) == 6 and env["REDIS_REPLICAS"]["value"] == "1"
+    # CLUSTER MEET and ADDSLOTS are admin commands: the bootstrap is the admin
     assert env["REDISCLI_AUTH"]["valueFrom"]["secretKeyRef"] == {
-        "name": "redis-credentials", "key": "redis-password"}
+        "name": "redis-credentials", "key": "admin-password"}
     script = bootstrap_script()
     assert "--cluster create" in script and "--cluster-replicas" in script
     assert "cluster_slots_assigned" in script and "cluster_state" in script
@@ -150,13 +151,15 @@ def test_no_password_in_any_config_map(name):
             for line in text.splitlines():
                 assert not line.lstrip().startswith(PASSWORD_KEYS), line
     c = sts(stack)["spec"]["template"]["spec"]["containers"]
-    assert c[0]["args"][1:5] == ["--requirepass", "$(REDIS_PASSWORD)",
-                                 "--masterauth", "$(REDIS_PASSWORD)"]
+    # the default user is the admin (replicas authenticate as it); the app is its own user
+    assert c[0]["args"][1:14] == [
+        "--requirepass", "$(REDIS_ADMIN_PASSWORD)", "--masterauth", "$(REDIS_ADMIN_PASSWORD)",
+        "--user", "app", "on", ">$(REDIS_PASSWORD)", "~*", "&*", "+@all", "-@dangerous", "+info"]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in c[0]["env"]
+            if "secretKeyRef" in e.get("valueFrom", {})}
+    assert refs == {"REDIS_PASSWORD": "redis-password", "REDIS_ADMIN_PASSWORD": "admin-password",
+                    "REDISCLI_AUTH": "admin-password"}
     for container in c:
-        refs = [e["valueFrom"]["secretKeyRef"] for e in container["env"]
-                if "secretKeyRef" in e.get("valueFrom", {})]
-        assert refs and all(r == {"name": "redis-credentials", "key": "redis-password"}
-                            for r in refs)
         assert all("value" not in e or "PASSWORD" not in e["name"] for e in container["env"])
 
 
@@ -208,7 +211,7 @@ def test_deterministic():
     assert json.dumps(redis.manifests(stack)) == json.dumps(redis.manifests(stack))
 
 
-@pytest.mark.parametrize("version", ["1.29", "1.37"])
+@pytest.mark.parametrize("version", ["1.30", "1.37"])
 @pytest.mark.parametrize("name", STACKS)
 def test_kubernetes_validate_strict(name, version):
     stack = load(name).stack
