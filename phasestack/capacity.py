@@ -9,25 +9,26 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from phasestack.capacity_data import (  # noqa: F401 - Check and grades re-exported
+    FAIL,
+    HEADROOM,
+    PASS,
+    WARN,
+    Check,
+    client_connections,
+    compared,
+    db_server,
+    grade,
+    keep,
+    num,
+    pool_clients,
+    postgres_budget,
+    ratio,
+    redis_eviction,
+    redis_memory,
+    redis_ops,
+)
 from phasestack.model import Stack
-
-PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
-# A check at more than this share of its limit warns: review 002, Required Metrics, puts the
-# critical Redis memory threshold at 80%.
-HEADROOM = 0.8
-# Redis memory overhead over raw payload bytes (keys, dict entries, allocator fragmentation).
-REDIS_OVERHEAD = 1.5
-MIB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    component: str
-    status: str
-    reason: str
-    formula: str
-    limit_rps: float | None = None  # peak rps at which this check reaches its limit
 
 
 @dataclass(frozen=True)
@@ -53,52 +54,33 @@ class Report:
         return out
 
 
-def _grade(used: float, limit: float) -> str:
-    if used > limit:
-        return FAIL
-    return WARN if used > HEADROOM * limit else PASS
-
-
-def _ratio(used: float, limit: float, unit: str) -> str:
-    pct = 100 * used / limit if limit else float("inf")
-    return f"{used:,.1f} of {limit:,.1f} {unit} ({pct:.0f}%)"
-
-
 def plan(stack: Stack, name: str = "") -> Report:
     load, app = stack.load, stack.app
     rps = load.effective_peak_rps
     query_s = app.query_ms / 1000
     figures = {
-        "average_rps": round(load.average_rps, 1),
-        "peak_rps": round(rps, 1),
-        "inflight_requests": round(rps * load.latency_target_ms / 1000, 1),
-        "inflight_queries": round(rps * app.db_queries_per_request * query_s, 1),
-        "redis_ops_per_s": round(rps * app.redis_ops_per_request, 1),
+        "average_rps": keep(load.average_rps),
+        "peak_rps": keep(rps),
+        "inflight_requests": keep(rps * load.latency_target_ms / 1000),
+        "inflight_queries": keep(rps * app.db_queries_per_request * query_s),
+        "redis_ops_per_s": keep(rps * app.redis_ops_per_request),
         "api_pods_min": stack.api.min_pods,
         "api_pods_max": stack.api.max_pods,
     }
     checks = [
         *_api(stack, rps),
-        _db_server(stack, rps),
-        _client_connections(stack),
-        _postgres_budget(stack),
-        _redis_memory(stack),
-        _redis_ops(stack, rps),
+        db_server(stack, rps),
+        client_connections(stack),
+        postgres_budget(stack),
+        redis_memory(stack),
+        redis_ops(stack, rps),
+        redis_eviction(stack),
         _nginx_throughput(stack, rps),
         _nginx_rate_limit(stack, rps),
     ]
     limit = _first_limit(checks, load.concurrent_users / rps)
-    return Report(name, stack.phase, load.concurrent_users, round(rps, 1), figures, checks,
+    return Report(name, stack.phase, load.concurrent_users, keep(rps), figures, checks,
                   _breaks_at(checks, limit, rps, load.concurrent_users), limit)
-
-
-def _pool_clients(stack: Stack) -> tuple[int, str]:
-    """Pods that open an app pool (API at its ceiling, plus queue workers) and how to say it."""
-    workers = sum(w.replicas for w in stack.api.workers)
-    pods = stack.api.max_pods + workers
-    said = (f"(api pods {stack.api.max_pods} + worker pods {workers})" if workers
-            else f"api pods {stack.api.max_pods}")
-    return pods, said
 
 
 def api_capacity_rps(stack: Stack) -> float:
@@ -113,10 +95,10 @@ def _api(stack: Stack, rps: float) -> list[Check]:
     cap = api_capacity_rps(stack)
     bound = "hpa_max" if api.hpa.enabled else "replicas"
     throughput = Check(
-        "api_throughput", "api", _grade(rps, cap),
-        f"API pods serve {_ratio(rps, cap, 'rps')}",
-        f"peak_rps {rps:,.1f} <= {bound} {api.max_pods} x pod_rps {stack.app.pod_rps:g} x "
-        f"target_utilization {util:g} = {cap:,.1f}",
+        "api_throughput", "api", grade(rps, cap),
+        f"API pods serve {ratio(rps, cap, 'rps')}",
+        compared(f"peak_rps {num(rps)} <= {bound} {api.max_pods} x pod_rps "
+                 f"{stack.app.pod_rps:g} x target_utilization {util:g} = {num(cap)}", rps <= cap),
         cap,
     )
     ha_needed = stack.phase != "mvp"
@@ -125,114 +107,18 @@ def _api(stack: Stack, rps: float) -> list[Check]:
         "api_ha", "api", PASS if ok else (FAIL if ha_needed else WARN),
         f"{api.min_pods} API pod(s) at minimum; "
         + ("survives losing one" if ok else "a single pod is a single point of failure"),
-        f"min_pods {api.min_pods} >= 2 (required from phase1 on)",
+        compared(f"min_pods {api.min_pods} >= 2", ok) + " (required from phase1 on)",
     )
     return [throughput, ha]
-
-
-def _db_server(stack: Stack, rps: float) -> Check:
-    app, pg, pgb = stack.app, stack.postgres, stack.pgbouncer
-    per_rps = app.db_queries_per_request * app.query_ms / 1000
-    need = rps * per_rps
-    if pgb.enabled:
-        have = pgb.default_pool_size * pgb.replicas
-        source = f"pgbouncer default_pool_size {pgb.default_pool_size} x pods {pgb.replicas}"
-    else:
-        usable = pg.max_connections - pg.superuser_reserved_connections
-        pods, said = _pool_clients(stack)
-        have = min(pods * app.app_pool_per_pod, usable)
-        source = (f"min({said} x app_pool {app.app_pool_per_pod}, "
-                  f"max_connections {pg.max_connections} - reserved "
-                  f"{pg.superuser_reserved_connections})")
-    return Check(
-        "db_server_connections", "postgres", _grade(need, have),
-        f"queries in flight need {_ratio(need, have, 'server connections')}",
-        f"peak_rps {rps:,.1f} x queries {app.db_queries_per_request:g} x query_s "
-        f"{app.query_ms / 1000:g} = {need:,.1f} <= {source} = {have}",
-        have / per_rps if per_rps else None,
-    )
-
-
-def _client_connections(stack: Stack) -> Check:
-    app, pg, pgb = stack.app, stack.postgres, stack.pgbouncer
-    pods, said = _pool_clients(stack)
-    clients = pods * app.app_pool_per_pod
-    left = f"{said} x app_pool {app.app_pool_per_pod} = {clients}"
-    if pgb.enabled:
-        limit = pgb.max_client_conn * pgb.replicas
-        right = f"pgbouncer max_client_conn {pgb.max_client_conn} x pods {pgb.replicas}"
-    else:
-        limit = (pg.max_connections - pg.superuser_reserved_connections
-                 - pg.monitoring_connections - pg.read_replicas)
-        right = (f"max_connections {pg.max_connections} - reserved "
-                 f"{pg.superuser_reserved_connections} - monitoring {pg.monitoring_connections}"
-                 f" - replication {pg.read_replicas}")
-    return Check(
-        "client_connections", "pgbouncer" if pgb.enabled else "postgres",
-        _grade(clients, limit), f"API pools open {_ratio(clients, limit, 'client connections')}",
-        f"{left} <= {right} = {limit}",
-    )
-
-
-def _postgres_budget(stack: Stack) -> Check:
-    pg, pgb = stack.postgres, stack.pgbouncer
-    fixed = stack.primary_fixed_connections
-    if pgb.enabled:
-        # the read-write pool lands on the primary; so does the read-only one until replicas exist
-        # (the model refuses a stack over this budget: one formula, Stack's properties)
-        n = stack.pgbouncer_primary_pools
-        pools = stack.pgbouncer_server_connections
-        part = (f"pgbouncer pods {pgb.replicas} x (pool {pgb.default_pool_size} + reserve "
-                f"{pgb.reserve_pool_size}) x {n} pool{'s' if n > 1 else ''}")
-    else:
-        pods, said = _pool_clients(stack)
-        pools = pods * stack.app.app_pool_per_pod
-        part = f"{said} x app_pool {stack.app.app_pool_per_pod}"
-    used = pools + fixed
-    return Check(
-        "postgres_budget", "postgres", _grade(used, pg.max_connections),
-        f"the primary is asked for {_ratio(used, pg.max_connections, 'connections')}",
-        f"{part} + replication {pg.read_replicas} + monitoring {pg.monitoring_connections} + "
-        f"superuser_reserved {pg.superuser_reserved_connections} = {used} <= max_connections "
-        f"{pg.max_connections}",
-    )
-
-
-def _redis_memory(stack: Stack) -> Check:
-    app, redis, users = stack.app, stack.redis, stack.load.concurrent_users
-    per_user = (app.session_bytes + app.rate_limit_key_bytes) * REDIS_OVERHEAD / MIB
-    need = users * per_user
-    have = redis.maxmemory_mb * redis.masters * HEADROOM
-    max_users = have / per_user if per_user else None
-    return Check(
-        "redis_memory", "redis", FAIL if need > have else PASS,
-        f"sessions and rate-limit keys take {_ratio(need, have, 'MiB')} of the alert line",
-        f"users {users:,} x (session {app.session_bytes} + rate_limit_key "
-        f"{app.rate_limit_key_bytes}) B x overhead {REDIS_OVERHEAD} = {need:,.1f} MiB <= "
-        f"maxmemory {redis.maxmemory_mb} MiB x masters {redis.masters} x {HEADROOM} = "
-        f"{have:,.1f} MiB",
-        max_users * stack.load.effective_peak_rps / users if max_users else None,
-    )
-
-
-def _redis_ops(stack: Stack, rps: float) -> Check:
-    ops = stack.app.redis_ops_per_request
-    need, have = rps * ops, stack.redis.ops_per_master * stack.redis.masters
-    return Check(
-        "redis_ops", "redis", _grade(need, have), f"Redis serves {_ratio(need, have, 'ops/s')}",
-        f"peak_rps {rps:,.1f} x redis_ops {ops:g} = {need:,.1f} <= ops_per_master "
-        f"{stack.redis.ops_per_master:,.0f} x masters {stack.redis.masters} = {have:,.0f}",
-        have / ops if ops else None,
-    )
 
 
 def _nginx_throughput(stack: Stack, rps: float) -> Check:
     ngx = stack.nginx
     have = ngx.max_pods * ngx.rps_per_replica
     return Check(
-        "nginx_throughput", "nginx", _grade(rps, have), f"nginx proxies {_ratio(rps, have, 'rps')}",
-        f"peak_rps {rps:,.1f} <= nginx pods {ngx.max_pods} x rps_per_replica "
-        f"{ngx.rps_per_replica:,.0f} = {have:,.0f}",
+        "nginx_throughput", "nginx", grade(rps, have), f"nginx proxies {ratio(rps, have, 'rps')}",
+        compared(f"peak_rps {num(rps)} <= nginx pods {ngx.max_pods} x rps_per_replica "
+                 f"{ngx.rps_per_replica:,.0f} = {have:,.0f}", rps <= have),
         have,
     )
 
@@ -242,12 +128,13 @@ def _nginx_rate_limit(stack: Stack, rps: float) -> Check:
     per_user = rps / users * 60
     effective = ngx.rate_limit_per_minute * ngx.max_pods
     return Check(
-        "nginx_rate_limit", "nginx", _grade(per_user, ngx.rate_limit_per_minute),
-        f"a user at peak sends {per_user:.1f}/min against a limit of "
+        "nginx_rate_limit", "nginx", grade(per_user, ngx.rate_limit_per_minute),
+        f"a user at peak sends {num(per_user)}/min against a limit of "
         f"{ngx.rate_limit_per_minute}/min per IP per nginx pod (up to {effective}/min across "
         f"{ngx.max_pods} pods: limit_req is per replica)",
-        f"peak_rps {rps:,.1f} / users {users:,} x 60 = {per_user:.1f} <= rate_limit_per_minute "
-        f"{ngx.rate_limit_per_minute}",
+        compared(f"peak_rps {num(rps)} / users {users:,} x 60 = {num(per_user)} <= "
+                 f"rate_limit_per_minute {ngx.rate_limit_per_minute}",
+                 per_user <= ngx.rate_limit_per_minute),
     )
 
 
@@ -261,13 +148,14 @@ REMEDY = {
     "postgres_budget": "lower the pools or raise postgres.max_connections",
     "redis_memory": "raise redis.maxmemory_mb or add Cluster masters",
     "redis_ops": "add Redis Cluster masters",
+    "redis_eviction": "set redis.maxmemory_policy: noeviction, or keep a cache in its own Redis",
     "nginx_throughput": "add nginx replicas (or its HPA)",
     "nginx_rate_limit": "raise nginx.rate_limit_per_minute: legitimate users hit it",
 }
 
 
 def _break(check: Check, at_rps: float, users_per_rps: float, now: bool) -> dict:
-    return {"check": check.name, "component": check.component, "peak_rps": round(at_rps, 1),
+    return {"check": check.name, "component": check.component, "peak_rps": keep(at_rps),
             "users": int(at_rps * users_per_rps), "now": now,
             "remedy": REMEDY.get(check.name, "")}
 

@@ -184,14 +184,15 @@ def diff(stack_a: str, stack_b: str, fmt: str) -> None:
 
 @main.command()
 def paths() -> None:
-    """Each scaling review's migration path: its stacks in order."""
+    """Each scaling review's migration path: its stacks in order. A stack file that does not
+    load is reported on stderr and left out; the others are still listed."""
     from phasestack import paths as review_paths
 
-    try:
-        found = review_paths.paths()
-    except StackError as err:
-        _fail(err)
+    skipped: list[str] = []
+    found = review_paths.paths(skipped=skipped)
     click.echo(review_paths.paths_table(found))
+    for problem in skipped:
+        click.echo(f"skipped: {problem}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

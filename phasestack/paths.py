@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from phasestack.stackfile import list_stack_files, load
+from phasestack.stackfile import StackError, list_stack_files, load
 
 
 @dataclass(frozen=True)
@@ -30,15 +30,23 @@ REVIEWS: dict[str, Review] = {r.id: r for r in (
 )}
 
 
-def paths(root: Path | None = None) -> dict[str, list[str]]:
+def paths(root: Path | None = None,
+          skipped: list[str] | None = None) -> dict[str, list[str]]:
     """Review id -> its stack names in path order, from each stack file's phasestack:review.
 
     root is the project directory holding stacks/ (the current directory if None). Stacks
-    without a review are left out; a stack file that does not load raises StackError.
+    without a review are left out. A stack file that does not load raises StackError, or,
+    with `skipped`, adds its problems there and the others are still read.
     """
     out: dict[str, list[str]] = {}
     for path in list_stack_files(root):
-        loaded = load(path)
+        try:
+            loaded = load(path)
+        except StackError as err:
+            if skipped is None:
+                raise
+            skipped.extend(err.problems)
+            continue
         if loaded.stack.review is not None:
             out.setdefault(loaded.stack.review, []).append(loaded.name)
     return {rid: out[rid] for rid in sorted(out)}

@@ -78,7 +78,7 @@ PRESETS: dict[str, dict] = {
         "api": {"hpa": {"enabled": True, "min_replicas": 10, "max_replicas": 40,
                         "cpu_target": 70}},
         # DESIGN.md matrix: 3 nginx + HPA
-        "nginx": {"replicas": 3, "hpa": {"enabled": True, "min_replicas": 3, "max_replicas": 6}},
+        "nginx": {"hpa": {"enabled": True, "min_replicas": 3, "max_replicas": 6}},
         # review 002, Redis Scaling Roadmap, Phase 3: Redis Cluster (6+ masters) + replicas
         "redis": {"mode": "cluster", "masters": 6, "replicas_per_master": 1,
                   "maxmemory_mb": 2048},

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from phasestack.model import Stack
+from phasestack.model.base import MEANING
 
 NAMESPACE = "phasestack"  # the Pulumi config namespace (stack files: phasestack:<key>)
 
@@ -46,6 +47,8 @@ def describe(path: str | Path, exc: ValidationError) -> list[str]:
             problems.append(f"{path}: {key}: unknown key{guess}")
             continue
         msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "string_pattern_mismatch" and err["ctx"]["pattern"] in MEANING:
+            msg = f"must be {MEANING[err['ctx']['pattern']]}"
         got = err.get("input")
         shown = "" if err["type"].startswith("value_error") or isinstance(got, dict) \
             else f" (got {got!r})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from phasestack.capacity import Report
+from phasestack.capacity_data import num
 
 
 def _rows(report: Report) -> list[tuple[str, str, str, str]]:
@@ -17,14 +18,14 @@ def _breaks(report: Report) -> str:
         return "no load-bound check"
     if b.get("now"):
         return (f"already broken: {b['component']} ({b['check']}) at this stack's own "
-                f"{b['peak_rps']:,.1f} peak rps ~ {b['users']:,} users; {b['remedy']}")
-    return (f"first to break: {b['component']} ({b['check']}) at {b['peak_rps']:,.1f} peak rps "
+                f"{num(b['peak_rps'])} peak rps ~ {b['users']:,} users; {b['remedy']}")
+    return (f"first to break: {b['component']} ({b['check']}) at {num(b['peak_rps'])} peak rps "
             f"~ {b['users']:,} users; then {b['remedy']}")
 
 
 def table(report: Report) -> str:
     head = (f"stack {report.stack or '-'} (phase {report.phase}): {report.users:,} users, "
-            f"{report.peak_rps:,.1f} peak rps -> {report.verdict}")
+            f"{num(report.peak_rps)} peak rps -> {report.verdict}")
     figs = "  ".join(f"{k}={v:g}" for k, v in report.figures.items())
     width = max(len(c.name) for c in report.checks)
     lines = [head, f"figures: {figs}", ""]
@@ -37,7 +38,7 @@ def table(report: Report) -> str:
 
 def markdown(report: Report) -> str:
     lines = [f"### Capacity plan: `{report.stack or '-'}` ({report.phase}) — **{report.verdict}**",
-             "", f"{report.users:,} users, {report.peak_rps:,.1f} peak rps. {_breaks(report)}.",
+             "", f"{report.users:,} users, {num(report.peak_rps)} peak rps. {_breaks(report)}.",
              "", "| status | check | reason | formula |", "|---|---|---|---|"]
     for status, name, reason, formula in _rows(report):
         lines.append(f"| {status} | {name} | {reason} | `{formula}` |")

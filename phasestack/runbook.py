@@ -23,8 +23,8 @@ from phasestack.model import Stack
 from phasestack.runbook_steps import Ctx
 
 STEP_BUILDERS = (steps.credentials, steps.prepare, steps.immutable, data.postgres, data.pooler,
-                 cache.redis, stateless.api_hpa, stateless.nginx, stateless.monitoring,
-                 stateless.verify)
+                 cache.redis, stateless.api_hpa, stateless.workers, stateless.nginx,
+                 stateless.monitoring, stateless.verify)
 CONNECTION_CHECKS = ("client_connections", "db_server_connections", "postgres_budget")
 
 

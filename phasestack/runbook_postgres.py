@@ -4,6 +4,7 @@ postgres role's local peer login, so no command carries a credential)."""
 
 from __future__ import annotations
 
+from phasestack.capacity_data import pool_clients
 from phasestack.model import Stack
 from phasestack.runbook_steps import APPLY, PSQL, Ctx
 from phasestack.synth import api
@@ -65,7 +66,10 @@ def postgres(x: Ctx) -> list[dict]:
             "commands": [APPLY.format("database"), PSQL.format(
                 "SELECT name, setting, pending_restart FROM pg_settings WHERE pending_restart")],
             "risks": ["Writes fail while the primary restarts (seconds to a minute): schedule "
-                      "it in a quiet window; PgBouncer holds clients for query_wait_timeout."],
+                      "it in a quiet window" + (
+                          f"; PgBouncer holds clients for query_wait_timeout "
+                          f"({x.b.pgbouncer.query_wait_timeout_s} s)."
+                          if x.b.pgbouncer.enabled else ".")],
         })
     return steps
 
@@ -109,22 +113,23 @@ def pooler(x: Ctx) -> list[dict]:
             "title": "Re-point the API's database URLs", "component": "api",
             "what": [f"DATABASE_URL: {rw_a} -> {rw_b}", f"DATABASE_READ_URL: {ro_a} -> {ro_b}"],
             "commands": [APPLY.format("api")], "risks": []})
-    pool = (pa.enabled, pa.replicas, pa.max_client_conn, pa.default_pool_size,
-            pa.reserve_pool_size, aa.app_pool_per_pod, x.a.api.max_pods,
-            x.a.postgres.max_connections)
-    if pool != (pb.enabled, pb.replicas, pb.max_client_conn, pb.default_pool_size,
-                pb.reserve_pool_size, ab.app_pool_per_pod, x.b.api.max_pods,
-                x.b.postgres.max_connections):
+    changes = [f"{what}: {before} -> {after}" for what, before, after in [
+        ("PgBouncer", _pgb(x.a), _pgb(x.b)),
+        ("app pool per pod", aa.app_pool_per_pod, ab.app_pool_per_pod),
+        ("pods opening a pool", pool_clients(x.a)[1], pool_clients(x.b)[1]),
+        ("postgres max_connections", x.a.postgres.max_connections,
+         x.b.postgres.max_connections)] if before != after]
+    if changes:
+        # the PgBouncer step above already re-points the API when PgBouncer comes or goes
+        pgb_resized = pa.enabled and pb.enabled and _pgb(x.a) != _pgb(x.b)
         steps.append({
             "title": "Re-derive pool sizes", "component": "pooler",
-            "what": [f"PgBouncer: {_pgb(x.a)} -> {_pgb(x.b)}; app pool per pod "
-                     f"{aa.app_pool_per_pod} -> {ab.app_pool_per_pod}; API pods at most "
-                     f"{x.a.api.max_pods} -> {x.b.api.max_pods}.",
-                     "The planner's connection formulas for both sides are listed under "
-                     "Connection formulas; lower app pools before raising pod counts."],
+            "what": [*changes, "The planner's connection formulas for both sides are listed "
+                     "under Connection formulas; lower app pools before raising pod counts."],
             "commands": [APPLY.format("pooler"), 'kubectl rollout status -n "$NS" '
-                         "deployment/pgbouncer"] if pb.enabled else [APPLY.format("api")],
-            "risks": ["A PgBouncer restart drops its client connections: apps must retry."],
+                         "deployment/pgbouncer"] if pgb_resized else [APPLY.format("api")],
+            "risks": ["A PgBouncer restart drops its client connections: apps must retry."]
+            if pgb_resized else [],
         })
     return steps
 

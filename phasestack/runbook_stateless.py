@@ -3,8 +3,10 @@ monitoring) and the final verify-and-converge step (pure)."""
 
 from __future__ import annotations
 
+from phasestack.capacity_data import pool_clients
 from phasestack.model import Stack
-from phasestack.runbook_steps import APPLY, Ctx
+from phasestack.runbook_steps import APPLY, APPLY_NAME, Ctx
+from phasestack.synth.api import worker_name
 
 
 def _hpa(stack: Stack) -> str:
@@ -29,34 +31,67 @@ def handover(deployment: str, before: bool, after: bool) -> tuple[list[str], lis
              "until the HPA scales it back."])
 
 
+def pool_figure(stack: Stack) -> str:
+    """The planner's client-connection figure (capacity_data.pool_clients): API pods at their
+    ceiling plus every queue worker pod, each with its app pool."""
+    pods, said = pool_clients(stack)
+    pool = stack.app.app_pool_per_pod
+    return f"{said} x app_pool {pool} = {pods * pool} database client connections"
+
+
 def api_hpa(x: Ctx) -> list[dict]:
     if _hpa(x.a) == _hpa(x.b):
         return []
-    b = x.b
-    first, risk = handover("api", x.a.api.hpa.enabled, b.api.hpa.enabled)
-    return [{"title": f"API: {_hpa(x.a)} -> {_hpa(b)}", "component": "api",
-             "what": [f"The API runs {b.api.min_pods} to {b.api.max_pods} pods; at the top "
-                      f"they open {b.api.max_pods} x {b.app.app_pool_per_pod} = "
-                      f"{b.api.max_pods * b.app.app_pool_per_pod} database client "
-                      "connections."],
-             "commands": [*first, APPLY.format("api"), 'kubectl get hpa -n "$NS" api'],
-             "risks": [*risk,
-                       f"Raising the minimum starts {b.api.min_pods} pods at once: the nodes "
-                       f"need {b.api.min_pods} x {b.api.resources.cpu_request} CPU and "
-                       f"{b.api.resources.memory_request} memory requested.",
-                       "The HPA needs metrics-server; without it the API stays at its "
-                       "minimum."]}]
+    a, b = x.a.api, x.b.api
+    first, risk = handover("api", a.hpa.enabled, b.hpa.enabled)
+    pods = (f"{b.min_pods} pods" if b.min_pods == b.max_pods
+            else f"{b.min_pods} to {b.max_pods} pods")
+    risks = [*risk]
+    if b.min_pods > a.min_pods:
+        risks.append(f"Raising the minimum from {a.min_pods} starts {b.min_pods - a.min_pods} "
+                     f"more pod(s) at once: the nodes need {b.min_pods} x "
+                     f"{b.resources.cpu_request} CPU and {b.resources.memory_request} memory "
+                     "requested.")
+    if b.hpa.enabled:
+        risks.append("The HPA needs metrics-server; without it the API stays at its minimum.")
+    return [{"title": f"API: {_hpa(x.a)} -> {_hpa(x.b)}", "component": "api",
+             "what": [f"The API runs {pods}; at the top they open {pool_figure(x.b)}."],
+             "commands": [*first, APPLY.format("api"),
+                          *(['kubectl get hpa -n "$NS" api'] if b.hpa.enabled else [])],
+             "risks": risks}]
+
+
+def workers(x: Ctx) -> list[dict]:
+    """Queue workers added, removed or resized: each opens an app pool (issue 12: workers
+    appeared in no step and the connection figure left them out)."""
+    wa = {worker_name(w): w.replicas for w in x.a.api.workers}
+    wb = {worker_name(w): w.replicas for w in x.b.api.workers}
+    if wa == wb:
+        return []
+    what = [f"{n}: {_count(wa.get(n))} -> {_count(wb.get(n))}"
+            for n in sorted(wa.keys() | wb.keys()) if wa.get(n) != wb.get(n)]
+    what.append(f"With the API at its ceiling the pools open {pool_figure(x.b)}.")
+    gone = sorted(wa.keys() - wb.keys())
+    return [{"title": "Queue workers", "component": "worker", "what": what,
+             "commands": [*(APPLY_NAME.format(n) for n in sorted(wb) if wa.get(n) != wb[n]),
+                          *(f'kubectl delete -n "$NS" deployment/{n}   # without Pulumi'
+                            for n in gone)],
+             "risks": [f"Jobs the removed {', '.join(gone)} consumed wait in their queue "
+                       "until another consumer takes them."] if gone else []}]
+
+
+def _count(replicas: int | None) -> str:
+    return "none" if replicas is None else f"{replicas} pod(s)"
 
 
 def nginx(x: Ctx) -> list[dict]:
     na, nb = x.a.nginx, x.b.nginx
-    keys = ("replicas", "rate_limit_per_minute", "auth_rate_limit_per_minute", "burst",
+    keys = ("rate_limit_per_minute", "auth_rate_limit_per_minute", "burst",
             "client_max_body_size", "image")
     what = [f"{k}: {getattr(na, k)} -> {getattr(nb, k)}" for k in keys
             if getattr(na, k) != getattr(nb, k)]
-    if (na.hpa.enabled, na.hpa.min_replicas, na.hpa.max_replicas) != (
-            nb.hpa.enabled, nb.hpa.min_replicas, nb.hpa.max_replicas):
-        what.append(f"HPA: {_nginx_hpa(x.a)} -> {_nginx_hpa(x.b)}")
+    if _nginx_pods(x.a) != _nginx_pods(x.b):
+        what.insert(0, f"pods: {_nginx_pods(x.a)} -> {_nginx_pods(x.b)}")
     if not what:
         return []
     what.append(f"limit_req is per replica: the effective per-client limit goes from "
@@ -70,9 +105,10 @@ def nginx(x: Ctx) -> list[dict]:
                        "while the load balancer moves connections away."]}]
 
 
-def _nginx_hpa(stack: Stack) -> str:
-    h = stack.nginx.hpa
-    return f"{h.min_replicas}-{h.max_replicas}" if h.enabled else "off"
+def _nginx_pods(stack: Stack) -> str:
+    n = stack.nginx
+    return f"HPA {n.hpa.min_replicas}-{n.hpa.max_replicas}" if n.hpa.enabled else \
+        f"{n.replicas} fixed"
 
 
 def monitoring(x: Ctx) -> list[dict]:

@@ -119,7 +119,8 @@ def load(ref: str | Path, root: Path | None = None) -> LoadedStack:
         raise StackError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
     except OSError as exc:
         raise StackError([f"{path}: cannot read: {exc.strerror}"]) from None
-    stack, secrets = from_config(_config_section(path, raw), path)
+    config, problems = _config_section(path, raw)
+    stack, secrets = from_config(config, path, problems)
     return LoadedStack(stack_name(path), path, stack, secrets)
 
 
@@ -130,23 +131,30 @@ STRUCTURED_KEYS = frozenset(
     if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel))
 
 
-def from_config(config: dict, source: str | Path) -> tuple[Stack, frozenset[str]]:
+def from_config(config: dict, source: str | Path,
+                problems: list[str] | None = None) -> tuple[Stack, frozenset[str]]:
     """Validate a stack's `config:` mapping ('phasestack:<key>' -> value): defaults <- phase
     preset <- config. `source` names where it came from in every message. Returns the Stack
-    and the names of the secret keys it sets."""
-    data, secrets = _namespaced(source, config)
+    and the names of the secret keys it sets. Every problem of the file is reported at once
+    (`problems`: those found before), not only the first kind (issue 12)."""
+    problems = list(problems or [])
+    data, secrets = _namespaced(source, config, problems)
     phase = data.get("phase", "mvp")
+    stack = None
     if phase not in PHASES:
-        raise StackError([f"{source}: {NAMESPACE}:phase: must be one of {', '.join(PHASES)}, "
-                          f"got {phase!r}"])
-    try:
-        stack = Stack.model_validate(deep_merge(preset(phase), data))
-    except ValidationError as exc:
-        raise StackError(describe(source, exc)) from None
+        problems.append(f"{source}: {NAMESPACE}:phase: must be one of {', '.join(PHASES)}, "
+                        f"got {phase!r}")
+    else:
+        try:
+            stack = Stack.model_validate(deep_merge(preset(phase), data))
+        except ValidationError as exc:
+            problems.extend(describe(source, exc))
+    if problems or stack is None:
+        raise StackError(problems)
     return stack, frozenset(secrets)
 
 
-def _config_section(path: Path, raw: Any) -> dict:
+def _config_section(path: Path, raw: Any) -> tuple[dict, list[str]]:
     if raw is None:
         raise StackError([f"{path}: the file is empty; expected a 'config:' mapping"])
     if not isinstance(raw, dict):
@@ -157,13 +165,12 @@ def _config_section(path: Path, raw: Any) -> dict:
     config = raw.get("config")
     if not isinstance(config, dict):
         problems.append(f"{path}: config: expected a mapping of '{NAMESPACE}:<key>' entries")
-    if problems:
         raise StackError(problems)
-    return config
+    return config, problems
 
 
-def _namespaced(path: str | Path, config: dict) -> tuple[dict, set[str]]:
-    problems: list[str] = []
+def _namespaced(path: str | Path, config: dict, problems: list[str]) -> tuple[dict, set[str]]:
+    """The phasestack: keys of `config`; what is wrong with the others goes to `problems`."""
     data: dict = {}
     secrets: set[str] = set()
     fields = set(Stack.model_fields)
@@ -186,6 +193,4 @@ def _namespaced(path: str | Path, config: dict) -> tuple[dict, set[str]]:
             problems.append(f"{path}: {key}: unknown key{hint(name, fields | SECRET_KEYS)}")
         else:
             data[name] = value
-    if problems:
-        raise StackError(problems)
     return data, secrets

@@ -11,6 +11,33 @@ MEMORY = r"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"
 # A container image reference's characters (registry[:port]/path[:tag][@digest]): no spaces,
 # quotes, semicolons or newlines, which no reference has
 IMAGE = r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$"
+URL_PATH = r"^/[A-Za-z0-9._~/-]*$"
+SQL_NAME = r"^[a-z_][a-z0-9_]{0,62}$"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+WORKER_NAME = r"^[a-z][a-z0-9-]{0,30}$"
+BODY_SIZE = r"^[0-9]+[kmg]?$"
+RETENTION = r"^[0-9]+[hdw]$"
+INTERVAL = r"^[0-9]+[sm]$"
+CONTEXT = r"^\S{1,253}$"
+REVIEW_NAME = r"^[A-Za-z0-9._-]{1,64}$"
+# What each pattern means, for the error message (issue 12: "cpu_limit: 2GB" printed a regex)
+MEANING = {
+    CPU: "a Kubernetes CPU quantity such as 500m or 2",
+    MEMORY: "a Kubernetes memory quantity such as 256Mi or 1Gi",
+    IMAGE: "a container image reference such as nginx:1.27.3-alpine or "
+           "registry.example.com/app@sha256:<digest>",
+    URL_PATH: "a URL path such as /healthz (letters, digits and . _ ~ / -)",
+    SQL_NAME: "a PostgreSQL name: lower-case letters, digits and _, not starting with a digit, "
+              "at most 63 characters",
+    DNS_LABEL: "a DNS label: lower-case letters, digits and -, at most 63 characters",
+    WORKER_NAME: "a name of lower-case letters, digits and -, starting with a letter, at most "
+                 "31 characters",
+    BODY_SIZE: "an nginx size such as 512k, 1m or 1g",
+    RETENTION: "a duration in hours, days or weeks such as 15d",
+    INTERVAL: "a duration in seconds or minutes such as 15s",
+    CONTEXT: "a kubeconfig context name (no spaces)",
+    REVIEW_NAME: "a review name: letters, digits and . _ -",
+}
 _MEMORY_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
                  "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 # Upper bounds keep every number a real deployment could use and refuse the rest, so the

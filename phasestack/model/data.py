@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from phasestack.model.base import IMAGE, MANY, Resources, Spec, memory_bytes
+from phasestack.model.base import IMAGE, MANY, SQL_NAME, Resources, Spec, memory_bytes
 
 # Roles the PostgreSQL init script creates itself; the app cannot take their names.
 SUPERUSER, REPLICATION_USER = "postgres", "replicator"
@@ -91,8 +91,8 @@ class Postgres(Spec):
     statement_timeout_s: int = Field(30, ge=1, le=86_400,
                                      description="statement_timeout of the app role.")
     lock_timeout_s: int = Field(5, ge=1, le=86_400, description="lock_timeout of the app role.")
-    database: str = Field("app", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="Database.")
-    app_user: str = Field("app", pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+    database: str = Field("app", pattern=SQL_NAME, description="Database.")
+    app_user: str = Field("app", pattern=SQL_NAME,
                           description="Application role (not postgres or replicator).")
     resources: Resources = Field(
         default_factory=lambda: Resources(cpu_request="500m", cpu_limit="2",

@@ -9,16 +9,24 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from phasestack.model.base import IMAGE, MANY, Hpa, Resources, Spec
+from phasestack.model.base import (
+    BODY_SIZE,
+    IMAGE,
+    MANY,
+    URL_PATH,
+    WORKER_NAME,
+    Hpa,
+    Resources,
+    Spec,
+)
 
 # An HTTP path nginx and the probes can take verbatim (no spaces, braces or semicolons).
-URL_PATH = r"^/[A-Za-z0-9._~/-]*$"
 # An IPv4/IPv6 address or CIDR as text; ipaddress judges the rest.
 CIDR_TEXT = re.compile(r"[0-9A-Fa-f.:]+(/[0-9]{1,3})?")
 
 
 class Worker(Spec):
-    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$", description="Worker Deployment name.")
+    name: str = Field(pattern=WORKER_NAME, description="Worker Deployment name.")
     replicas: int = Field(1, ge=1, le=1000, description="Worker pods.")
     command: list[str] = Field(default_factory=list, description="Container command override.")
     resources: Resources = Field(default_factory=Resources, description="Worker pod resources.")
@@ -73,7 +81,7 @@ class Nginx(Spec):
     burst: int = Field(20, ge=0, le=100_000, description="limit_req burst, general zone.")
     # review 003 (003_dcc3c24c5985e7cb.txt): request size limits
     client_max_body_size: str = Field(
-        "1m", pattern=r"^[0-9]+[kmg]?$", description="Largest request body."
+        "1m", pattern=BODY_SIZE, description="Largest request body."
     )
     rps_per_replica: float = Field(
         5000, gt=0, le=MANY, description="Requests per second one nginx pod proxies (planner)."

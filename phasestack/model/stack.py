@@ -6,10 +6,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from phasestack.model.base import IMAGE, Spec
+from phasestack.model.base import CONTEXT, DNS_LABEL, IMAGE, INTERVAL, RETENTION, REVIEW_NAME, Spec
 from phasestack.model.data import PgBouncer, Postgres, Redis
 from phasestack.model.load import AppProfile, LoadTarget
 from phasestack.model.services import Api, Nginx
+from phasestack.phases import PRESETS
 
 PHASES = ("mvp", "phase1", "phase2", "phase3")
 # A stack owns its namespace: default-deny policies and pod-security labels would break these.
@@ -20,8 +21,8 @@ class Monitoring(Spec):
     prometheus: bool = Field(True, description="Deploy Prometheus.")
     grafana: bool = Field(False, description="Deploy Grafana with provisioned dashboards.")
     alerts: bool = Field(False, description="Load the alert rules into Prometheus.")
-    retention: str = Field("15d", pattern=r"^[0-9]+[hdw]$", description="Prometheus retention.")
-    scrape_interval: str = Field("15s", pattern=r"^[0-9]+[sm]$", description="Scrape interval.")
+    retention: str = Field("15d", pattern=RETENTION, description="Prometheus retention.")
+    scrape_interval: str = Field("15s", pattern=INTERVAL, description="Scrape interval.")
     storage_gb: int = Field(10, ge=1, le=65_536, description="Prometheus volume size, GiB.")
     prometheus_image: str = Field("prom/prometheus:v2.54.1", pattern=IMAGE,
                                   description="Prometheus image.")
@@ -45,20 +46,20 @@ class Stack(Spec):
         "mvp", description="Phase preset the stack starts from."
     )
     namespace: str = Field(
-        "phasestack", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
+        "phasestack", pattern=DNS_LABEL,
         description="Kubernetes namespace the stack owns (not default or kube-*).",
     )
     target: Literal["kubernetes", "docker"] = Field(
         "kubernetes", description="Deploy to a Kubernetes cluster, or a single Docker host."
     )
-    kube_context: str | None = Field(None, pattern=r"^\S{1,253}$",
+    kube_context: str | None = Field(None, pattern=CONTEXT,
                                      description="kubeconfig context; current if unset.")
     retain_data: bool = Field(
         True,
         description="Keep the Namespace, and with it the PostgreSQL and Redis volumes, when "
                     "`pulumi destroy` runs or the namespace changes (Pulumi forgets it instead "
                     "of deleting it); false lets destroy delete the data.")
-    review: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,64}$",
+    review: str | None = Field(None, pattern=REVIEW_NAME,
                                description="Scaling review this stack follows, if any.")
     load: LoadTarget = Field(default_factory=LoadTarget, description="Load the stack must carry.")
     app: AppProfile = Field(default_factory=AppProfile, description="How the API uses its tier.")
@@ -126,6 +127,17 @@ class Stack(Spec):
                     f"nginx's read timeout (postgres statement_timeout_s "
                     f"{pg.statement_timeout_s} + 5 = {read_timeout} s), or clients get a 504 "
                     "before PgBouncer's error")
+        for key in ("api", "nginx"):
+            spec = getattr(self, key)
+            # a value other than the default (so a dumped and re-validated stack still loads)
+            if spec.hpa.enabled and spec.replicas != type(spec).model_fields["replicas"].default:
+                # issue 12: the stack said 2, the render said HPA 3-6
+                preset = PRESETS[self.phase].get(key, {}).get("hpa", {}).get("enabled")
+                why = f" (the {self.phase} preset turns it on)" if preset else ""
+                raise ValueError(
+                    f"{key}.replicas: {spec.replicas} has no effect while {key}.hpa.enabled is "
+                    f"true{why}: the HPA sets the pod count; set {key}.hpa.min_replicas and "
+                    f"max_replicas instead, or {key}.hpa.enabled: false")
         if self.target == "docker" and (self.redis.mode == "cluster" or self.api.hpa.enabled):
             raise ValueError("target: docker supports standalone Redis and no HPA (the MVP shape)")
         return self

@@ -120,7 +120,8 @@ def test_containers_run_as_the_compose_users(program):
 def test_container_credentials_are_secret(program):
     run = program(STACK)
     values = list(run.mocks.passwords.values())
-    assert len(values) == 4  # postgres, app, replication, redis (no Grafana on the mvp)
+    # postgres, app, replication, monitor, redis app and admin (no Grafana on the mvp)
+    assert len(values) == 6
     got = containers(run)
     pg_env = got[f"{PREFIX}-postgres"]["envs"]
     assert rpc.is_rpc_secret(pg_env)

@@ -56,7 +56,7 @@ def test_review_002_twenty_connection_pool_fails_at_100k():
     c = checks(report)["db_server_connections"]
     assert c.status == FAIL
     assert c.formula == ("peak_rps 1,666.0 x queries 2 x query_s 0.01 = 33.3 <= min(api pods 1 x "
-                         "app_pool 20, max_connections 200 - reserved 3) = 20")
+                         "app_pool 20, max_connections 200 - reserved 3) = 20: false")
     assert report.verdict == FAIL
     # the single API pod goes first (1 x 100 x 0.7 = 70 rps), the 20 connections at 1,000 rps;
     # both fail today, so plan says it has already broken, at the API's limit
@@ -146,3 +146,41 @@ def test_postgres_budget_counts_the_read_only_pool_until_replicas_exist():
     c = checks(plan(preset_stack("phase3")))["postgres_budget"]
     assert c.formula.startswith("pgbouncer pods 3 x (pool 25 + reserve 5) x 1 pool + "
                                 "replication 3 + monitoring 2 + superuser_reserved 3 = 98")
+
+
+def test_eviction_policy_that_can_drop_sessions_or_jobs_warns():
+    """Issue 12 item 8: allkeys-lru on the Redis that holds sessions and queue jobs planned PASS."""
+    base = load("brivara-phase1").stack
+    assert len(base.api.workers) == 1
+    assert checks(plan(base))["redis_eviction"].status == PASS
+    lru = base.model_copy(update={"redis": base.redis.model_copy(
+        update={"maxmemory_policy": "allkeys-lru"})})
+    c = checks(plan(lru))["redis_eviction"]
+    assert (c.status, c.component) == (WARN, "redis")
+    held = "sessions and the jobs of 1 queue worker(s)"
+    assert c.reason == (f"redis.maxmemory_policy allkeys-lru may evict {held} when maxmemory is "
+                        "reached (review 002 warns it may evict active sessions; an evicted "
+                        "queue job is lost)")
+    assert c.formula == (f"maxmemory_policy allkeys-lru evicts any key at maxmemory "
+                         f"{base.redis.maxmemory_mb} MiB; this Redis holds {held}")
+    assert plan(lru).verdict == WARN
+    ttl = base.model_copy(update={"redis": base.redis.model_copy(
+        update={"maxmemory_policy": "volatile-lru"})})
+    assert "any key with a TTL (sessions)" in checks(plan(ttl))["redis_eviction"].formula
+
+
+
+def test_messages_never_look_like_a_pass():
+    """Issue 12 item 12: 201 of 200 printed "(100%)", `min_pods 1 >= 2` a false inequality,
+    0.033 rps "0.0"."""
+    from phasestack.capacity_data import num, ratio
+    assert ratio(201, 200, "connections") == "201.0 of 200.0 connections (100.5%)"
+    assert ratio(200.04, 200, "x") == "200.0 of 200.0 x (>100%)"
+    assert ratio(199, 200, "x") == "199.0 of 200.0 x (100%)"
+    assert num(0.0333) == "0.033" and num(0) == "0.0" and num(1234.56) == "1,234.6"
+    single = preset_stack("phase1", api={"replicas": 1, "hpa": {"enabled": False}})
+    ha = checks(plan(single))["api_ha"]
+    assert (ha.status, ha.formula) == (FAIL, "min_pods 1 >= 2: false (required from phase1 on)")
+    tiny = preset_stack("mvp", load={"concurrent_users": 1, "peak_rps": 0.033})
+    report = plan(tiny)
+    assert report.peak_rps == 0.033 and "0.033 peak rps" in table(report)

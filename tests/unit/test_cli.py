@@ -135,3 +135,28 @@ def test_plan_json_of_a_refused_stack_is_an_error_object(tmp_path):
     assert out["problems"] == [f"{bad}: phasestack:phase: must be one of mvp, phase1, phase2, "
                                "phase3, got 'phase9'"]
     assert result.stderr.startswith(f"error: {bad}: phasestack:phase:")
+
+
+def test_paths_reports_a_broken_stack_and_carries_on(tmp_path, monkeypatch):
+    """Issue 12 item 12: one unrelated broken stack file made `paths` fail."""
+    (tmp_path / "stacks").mkdir()
+    for name in ("zeropay-mvp", "zeropay-phase2"):
+        (tmp_path / "stacks" / f"Pulumi.{name}.yaml").write_text(
+            (ROOT / "stacks" / f"Pulumi.{name}.yaml").read_text())
+    (tmp_path / "stacks" / "Pulumi.wip.yaml").write_text("config:\n  phasestack:bogus: 1\n")
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["paths"], catch_exceptions=False)
+    assert r.exit_code == 0
+    assert r.stdout.splitlines()[1].endswith("zeropay-mvp -> zeropay-phase2")
+    wip = tmp_path / 'stacks' / 'Pulumi.wip.yaml'
+    assert r.stderr == f"skipped: {wip}: phasestack:bogus: unknown key\n"
+
+
+def test_schema_shows_each_components_real_defaults():
+    """Issue 12 item 12: the schema showed generic Resources defaults for every component."""
+    schema = json.loads(run("schema").output)
+    redis = schema["$defs"]["Redis"]["properties"]["resources"]["default"]
+    assert redis == {"cpu_request": "250m", "cpu_limit": "1", "memory_request": "2560Mi",
+                     "memory_limit": "2560Mi"}
+    api = schema["properties"]["config"]["properties"]["phasestack:api"]["default"]
+    assert api["resources"]["memory_limit"] == "512Mi" and api["port"] == 9898

@@ -16,6 +16,7 @@ from phasestack.model import (
     Stack,
 )
 from phasestack.phases import PRESETS
+from phasestack.synth import nginx
 
 
 def message(exc: pytest.ExceptionInfo) -> str:
@@ -137,8 +138,9 @@ def test_phase_matrix_numbers():
     assert (p["mvp"].api.replicas, p["mvp"].api.hpa.enabled) == (2, False)
     assert [(s.api.hpa.min_replicas, s.api.hpa.max_replicas) for s in
             (p["phase1"], p["phase2"], p["phase3"])] == [(2, 6), (3, 20), (10, 40)]
-    assert [s.nginx.replicas for s in p.values()] == [1, 2, 2, 3]
-    assert p["phase3"].nginx.hpa.enabled
+    # nginx pods: fixed 1, 2, 2, then the HPA's 3-6 (no replicas the HPA would ignore)
+    assert [nginx.replicas(s) for s in p.values()] == [1, 2, 2, 3]
+    assert p["phase3"].nginx.hpa.enabled and p["phase3"].nginx.max_pods == 6
     assert [(s.redis.mode, s.redis.masters, s.redis.replicas_per_master) for s in p.values()] == [
         ("standalone", 1, 0), ("standalone", 1, 0), ("cluster", 3, 1), ("cluster", 6, 1)]
     assert [s.postgres.read_replicas for s in p.values()] == [0, 0, 1, 3]
@@ -173,3 +175,25 @@ def test_validate_and_plan_share_the_primary_connection_budget():
         Stack(pgbouncer={"enabled": True, "replicas": 1, "default_pool_size": 96,
                          "reserve_pool_size": 3, "min_pool_size": 5})
     assert "= 203 exceed postgres max_connections 200" in str(err.value)
+
+
+def test_replicas_with_an_hpa_is_refused_not_dropped():
+    """Issue 12 item 6: api.replicas vanished when a preset enabled the HPA."""
+    from phasestack.phases import preset
+    from phasestack.stackfile import deep_merge
+    with pytest.raises(ValidationError) as e:
+        Stack.model_validate(deep_merge(preset("phase1"), {"phase": "phase1",
+                                                           "api": {"replicas": 4}}))
+    assert "api.replicas: 4 has no effect while api.hpa.enabled is true (the phase1 preset " \
+           "turns it on): the HPA sets the pod count; set api.hpa.min_replicas and " \
+           "max_replicas instead, or api.hpa.enabled: false" in str(e.value)
+    with pytest.raises(ValidationError) as e:
+        Stack.model_validate({"phase": "mvp", "nginx": {"replicas": 2, "hpa": {"enabled": True}}})
+    assert "nginx.replicas: 2 has no effect while nginx.hpa.enabled is true: the HPA" in \
+        str(e.value)
+    # without the HPA, or without replicas, nothing to refuse
+    Stack.model_validate(deep_merge(preset("phase1"), {
+        "phase": "phase1", "api": {"replicas": 2, "hpa": {"enabled": False}}}))
+    phase3 = Stack.model_validate(deep_merge(preset("phase3"), {"phase": "phase3"}))
+    # a stack dumped and validated again still loads (the default is not a setting)
+    assert Stack.model_validate(phase3.model_dump()) == phase3

@@ -13,8 +13,8 @@ BROKEN = Path(__file__).parent / "broken"
 EXPECTED = {
     "bad_namespace.yaml": "config.phasestak:phase: unknown namespace 'phasestak' "
                           "(did you mean 'phasestack'?)",
-    "bad_namespace_name.yaml": "phasestack:namespace: String should match pattern "
-                               "'^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' (got 'Phase_One')",
+    "bad_namespace_name.yaml": "phasestack:namespace: must be a DNS label: lower-case "
+                               "letters, digits and -, at most 63 characters (got 'Phase_One')",
     "bad_phase.yaml": "phasestack:phase: must be one of mvp, phase1, phase2, phase3, "
                       "got 'phase9'",
     "bad_policy.yaml": "phasestack:redis.maxmemory_policy: Input should be 'noeviction', "
@@ -40,8 +40,8 @@ EXPECTED = {
     "duplicate_key.yaml": "config.phasestack:api: key given twice (line 4); only one value can "
                           "win",
     "duplicate_workers.yaml": "phasestack:api: worker names must be unique: mail given twice",
-    "injected_path.yaml": "phasestack:nginx.auth_path: String should match pattern "
-                          "'^/[A-Za-z0-9._~/-]*$' (got '/auth/ { return 200; }')",
+    "injected_path.yaml": "phasestack:nginx.auth_path: must be a URL path such as /healthz "
+                          "(letters, digits and . _ ~ / -) (got '/auth/ { return 200; }')",
     "plain_secret.yaml": "phasestack:postgresPassword: plain-text secret; set it with "
                          "`pulumi config set --secret phasestack:postgresPassword`",
     "section_not_mapping.yaml": "phasestack:api: Input should be a valid dictionary or instance "
@@ -162,3 +162,18 @@ def test_values_are_not_loosely_converted(tmp_path, section, value, message):
 def test_stack_names_follow_pulumis_convention_else_the_stem(file, name):
     # issue 12: names were sliced from any file name ("", "v", "mi")
     assert stack_name(Path(file)) == name
+
+
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
+    """Issue 12 item 12: one unknown key hid every other problem; a pattern printed a regex."""
+    f = tmp_path / "Pulumi.bad.yaml"
+    f.write_text("extra: 1\nconfig:\n  phasestack:phase: mvp\n  phasestack:bogus: 1\n"
+                 "  phasestack:api:\n    resources:\n      cpu_limit: 2GB\n")
+    with pytest.raises(StackError) as e:
+        load(f)
+    assert e.value.problems == [
+        f"{f}: extra: unknown top-level key (Pulumi stack files hold config, encryptedkey, "
+        "encryptionsalt, secretsprovider)",
+        f"{f}: phasestack:bogus: unknown key",
+        f"{f}: phasestack:api.resources.cpu_limit: must be a Kubernetes CPU quantity such as "
+        "500m or 2 (got '2GB')"]

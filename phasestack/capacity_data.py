@@ -1,0 +1,186 @@
+"""Capacity checks of the data stores (pure): PostgreSQL connections and budget, Redis memory,
+operations and eviction. The Check type and grading shared with phasestack.capacity live here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from phasestack.model import Stack
+
+PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
+# A check at more than this share of its limit warns: review 002, Required Metrics, puts the
+# critical Redis memory threshold at 80%.
+HEADROOM = 0.8
+# Redis memory overhead over raw payload bytes (keys, dict entries, allocator fragmentation).
+REDIS_OVERHEAD = 1.5
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    component: str
+    status: str
+    reason: str
+    formula: str
+    limit_rps: float | None = None  # peak rps at which this check reaches its limit
+
+
+def grade(used: float, limit: float) -> str:
+    if used > limit:
+        return FAIL
+    return WARN if used > HEADROOM * limit else PASS
+
+
+def num(x: float) -> str:
+    """A figure for people: one decimal, but small ones keep two significant digits
+    (0.033 rps is not 0.0)."""
+    return f"{x:.2g}" if 0 < abs(x) < 0.1 else f"{x:,.1f}"
+
+
+def keep(x: float) -> float:
+    """A figure as the report stores it: rounded like num() shows it."""
+    return float(f"{x:.2g}") if 0 < abs(x) < 0.1 else round(x, 1)
+
+
+def ratio(used: float, limit: float, unit: str) -> str:
+    """"201.0 of 200.0 connections (100.5%)": a share over the limit never rounds down to a
+    pass-looking 100%."""
+    pct = 100 * used / limit if limit else float("inf")
+    shown = f"{pct:.0f}%"
+    if used > limit and round(pct) <= 100:
+        shown = f"{pct:.1f}%" if round(pct, 1) > 100 else ">100%"
+    return f"{num(used)} of {num(limit)} {unit} ({shown})"
+
+
+def compared(formula: str, holds: bool) -> str:
+    """A check's formula with the result of its comparison when it does not hold
+    ("min_pods 1 >= 2: false"), so a failing check never prints a false inequality as fact."""
+    return formula if holds else f"{formula}: false"
+
+
+def pool_clients(stack: Stack) -> tuple[int, str]:
+    """Pods that open an app pool (API at its ceiling, plus queue workers) and how to say it."""
+    workers = sum(w.replicas for w in stack.api.workers)
+    pods = stack.api.max_pods + workers
+    said = (f"(api pods {stack.api.max_pods} + worker pods {workers})" if workers
+            else f"api pods {stack.api.max_pods}")
+    return pods, said
+
+
+def db_server(stack: Stack, rps: float) -> Check:
+    app, pg, pgb = stack.app, stack.postgres, stack.pgbouncer
+    per_rps = app.db_queries_per_request * app.query_ms / 1000
+    need = rps * per_rps
+    if pgb.enabled:
+        have = pgb.default_pool_size * pgb.replicas
+        source = f"pgbouncer default_pool_size {pgb.default_pool_size} x pods {pgb.replicas}"
+    else:
+        usable = pg.max_connections - pg.superuser_reserved_connections
+        pods, said = pool_clients(stack)
+        have = min(pods * app.app_pool_per_pod, usable)
+        source = (f"min({said} x app_pool {app.app_pool_per_pod}, "
+                  f"max_connections {pg.max_connections} - reserved "
+                  f"{pg.superuser_reserved_connections})")
+    return Check(
+        "db_server_connections", "postgres", grade(need, have),
+        f"queries in flight need {ratio(need, have, 'server connections')}",
+        compared(f"peak_rps {num(rps)} x queries {app.db_queries_per_request:g} x query_s "
+                 f"{app.query_ms / 1000:g} = {num(need)} <= {source} = {have}", need <= have),
+        have / per_rps if per_rps else None,
+    )
+
+
+def client_connections(stack: Stack) -> Check:
+    app, pg, pgb = stack.app, stack.postgres, stack.pgbouncer
+    pods, said = pool_clients(stack)
+    clients = pods * app.app_pool_per_pod
+    left = f"{said} x app_pool {app.app_pool_per_pod} = {clients}"
+    if pgb.enabled:
+        limit = pgb.max_client_conn * pgb.replicas
+        right = f"pgbouncer max_client_conn {pgb.max_client_conn} x pods {pgb.replicas}"
+    else:
+        limit = (pg.max_connections - pg.superuser_reserved_connections
+                 - pg.monitoring_connections - pg.read_replicas)
+        right = (f"max_connections {pg.max_connections} - reserved "
+                 f"{pg.superuser_reserved_connections} - monitoring {pg.monitoring_connections}"
+                 f" - replication {pg.read_replicas}")
+    return Check(
+        "client_connections", "pgbouncer" if pgb.enabled else "postgres",
+        grade(clients, limit), f"API pools open {ratio(clients, limit, 'client connections')}",
+        compared(f"{left} <= {right} = {limit}", clients <= limit),
+    )
+
+
+def postgres_budget(stack: Stack) -> Check:
+    pg, pgb = stack.postgres, stack.pgbouncer
+    fixed = stack.primary_fixed_connections
+    if pgb.enabled:
+        # the read-write pool lands on the primary; so does the read-only one until replicas exist
+        # (the model refuses a stack over this budget: one formula, Stack's properties)
+        n = stack.pgbouncer_primary_pools
+        pools = stack.pgbouncer_server_connections
+        part = (f"pgbouncer pods {pgb.replicas} x (pool {pgb.default_pool_size} + reserve "
+                f"{pgb.reserve_pool_size}) x {n} pool{'s' if n > 1 else ''}")
+    else:
+        pods, said = pool_clients(stack)
+        pools = pods * stack.app.app_pool_per_pod
+        part = f"{said} x app_pool {stack.app.app_pool_per_pod}"
+    used = pools + fixed
+    return Check(
+        "postgres_budget", "postgres", grade(used, pg.max_connections),
+        f"the primary is asked for {ratio(used, pg.max_connections, 'connections')}",
+        compared(f"{part} + replication {pg.read_replicas} + monitoring "
+                 f"{pg.monitoring_connections} + superuser_reserved "
+                 f"{pg.superuser_reserved_connections} = {used} <= max_connections "
+                 f"{pg.max_connections}", used <= pg.max_connections),
+    )
+
+
+def redis_memory(stack: Stack) -> Check:
+    app, redis, users = stack.app, stack.redis, stack.load.concurrent_users
+    per_user = (app.session_bytes + app.rate_limit_key_bytes) * REDIS_OVERHEAD / MIB
+    need = users * per_user
+    have = redis.maxmemory_mb * redis.masters * HEADROOM
+    max_users = have / per_user if per_user else None
+    return Check(
+        "redis_memory", "redis", FAIL if need > have else PASS,
+        f"sessions and rate-limit keys take {ratio(need, have, 'MiB')} of the alert line",
+        compared(f"users {users:,} x (session {app.session_bytes} + rate_limit_key "
+                 f"{app.rate_limit_key_bytes}) B x overhead {REDIS_OVERHEAD} = {num(need)} MiB "
+                 f"<= maxmemory {redis.maxmemory_mb} MiB x masters {redis.masters} x "
+                 f"{HEADROOM} = {num(have)} MiB", need <= have),
+        max_users * stack.load.effective_peak_rps / users if max_users else None,
+    )
+
+
+def redis_ops(stack: Stack, rps: float) -> Check:
+    ops = stack.app.redis_ops_per_request
+    need, have = rps * ops, stack.redis.ops_per_master * stack.redis.masters
+    return Check(
+        "redis_ops", "redis", grade(need, have), f"Redis serves {ratio(need, have, 'ops/s')}",
+        compared(f"peak_rps {num(rps)} x redis_ops {ops:g} = {num(need)} <= ops_per_master "
+                 f"{stack.redis.ops_per_master:,.0f} x masters {stack.redis.masters} = "
+                 f"{have:,.0f}", need <= have),
+        have / ops if ops else None,
+    )
+
+
+def redis_eviction(stack: Stack) -> Check:
+    """Review 002 (002_f99052a1f9a0162e.txt), section 3: allkeys-lru "may evict active
+    sessions"; a queue job evicted from Redis is lost. noeviction refuses writes instead."""
+    r, workers = stack.redis, stack.api.workers
+    policy = r.maxmemory_policy
+    if policy == "noeviction":
+        return Check("redis_eviction", "redis", PASS,
+                     "a full Redis refuses writes: no session or queue job is dropped",
+                     "maxmemory_policy noeviction")
+    victims = "any key" if policy.startswith("allkeys-") else "any key with a TTL (sessions)"
+    held = "sessions" + (f" and the jobs of {len(workers)} queue worker(s)" if workers else "")
+    return Check(
+        "redis_eviction", "redis", WARN,
+        f"redis.maxmemory_policy {policy} may evict {held} when maxmemory is reached "
+        "(review 002 warns it may evict active sessions; an evicted queue job is lost)",
+        f"maxmemory_policy {policy} evicts {victims} at maxmemory {r.maxmemory_mb} MiB; this "
+        f"Redis holds {held}")

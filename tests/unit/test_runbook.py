@@ -1,0 +1,75 @@
+"""Runbook steps say only what changes, with the planner's figures (issue 12 items 4 and 11)."""
+
+from __future__ import annotations
+
+from phasestack import runbook
+from phasestack.model import Stack
+from phasestack.phases import preset
+from phasestack.stackfile import deep_merge
+
+
+def stack(phase: str, **override) -> Stack:
+    return Stack.model_validate(deep_merge(preset(phase), {"phase": phase, "namespace": "t",
+                                                            **override}))
+
+
+def steps(a: Stack, b: Stack) -> dict[str, runbook.Step]:
+    return {s.title: s for s in runbook.runbook(a, b, "a", "b").steps}
+
+
+def text(a: Stack, b: Stack) -> str:
+    return "\n".join(" ".join([s.title, *s.what, *s.risks])
+                     for s in runbook.runbook(a, b, "a", "b").steps)
+
+
+def test_api_step_fits_the_change():
+    fixed = stack("phase1", api={"replicas": 14, "hpa": {"enabled": False}})
+    pinned = stack("phase1", api={"hpa": {"enabled": True, "min_replicas": 14,
+                                          "max_replicas": 14}})
+    step = steps(fixed, pinned)["API: 14 fixed pod(s) -> HPA 14-14 at 70% CPU"]
+    assert step.what == ["The API runs 14 pods; at the top they open api pods 14 x app_pool 20 "
+                         "= 280 database client connections."]
+    # the minimum did not change: no "starts N pods" risk; the HPA does need metrics-server
+    assert not [r for r in step.risks if "Raising the minimum" in r]
+    assert any("metrics-server" in r for r in step.risks)
+    back = steps(pinned, fixed)["API: HPA 14-14 at 70% CPU -> 14 fixed pod(s)"]
+    assert not [r for r in back.risks if "metrics-server" in r or "Raising" in r]
+    assert back.commands == ['kubectl apply -n "$NS" -f out/next/ -l '
+                             "app.kubernetes.io/component=api"]
+
+
+def test_no_pgbouncer_no_pgbouncer_text():
+    a = stack("mvp")
+    b = stack("mvp", app={"app_pool_per_pod": 10})
+    step = steps(a, b)["Re-derive pool sizes"]
+    assert step.what[0] == "app pool per pod: 50 -> 10"
+    assert step.risks == [] and "PgBouncer" not in text(a, b)
+    restart = stack("mvp", postgres={"max_connections": 300})
+    body = text(a, restart)
+    assert "the primary restarts" in body and "query_wait_timeout" not in body
+    assert "PgBouncer" not in body
+
+
+def test_nginx_hpa_bounds_changed_while_off_is_no_step():
+    a = stack("phase1")
+    b = stack("phase1", nginx={"hpa": {"enabled": False, "min_replicas": 4, "max_replicas": 8}})
+    assert "nginx" not in steps(a, b) and "off -> off" not in text(a, b)
+
+
+def test_workers_get_a_step_with_the_planners_connection_figure():
+    a = stack("phase2")
+    b = stack("phase2", api={"workers": [{"name": "mail", "replicas": 3}]})
+    step = steps(a, b)["Queue workers"]
+    # the planner counts the workers' pools too: (20 + 3) x 20 = 460, not 20 x 20 = 400
+    assert step.what == ["worker-mail: none -> 3 pod(s)",
+                         "With the API at its ceiling the pools open (api pods 20 + worker pods "
+                         "3) x app_pool 20 = 460 database client connections."]
+    assert step.commands == ['kubectl apply -n "$NS" -f out/next/ -l '
+                             "app.kubernetes.io/name=worker-mail"]
+    gone = steps(b, a)["Queue workers"]
+    assert gone.what[0] == "worker-mail: 3 pod(s) -> none"
+    assert gone.commands == ['kubectl delete -n "$NS" deployment/worker-mail   # without Pulumi']
+    assert gone.risks == ["Jobs the removed worker-mail consumed wait in their queue until "
+                          "another consumer takes them."]
+    pool = steps(a, b)["Re-derive pool sizes"]
+    assert "pods opening a pool: api pods 20 -> (api pods 20 + worker pods 3)" in pool.what
