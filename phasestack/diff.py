@@ -80,6 +80,8 @@ class Diff:
     removed: list[Ref]
     changed: list[Change]
     unchanged: int
+    # (from, to) when the stacks deploy to different targets: the biggest change there is
+    target: tuple[str, str] | None = None
 
     def components(self) -> list[str]:
         names = {r.component for r in self.added + self.removed}
@@ -197,8 +199,16 @@ def compare(old: Any, new: Any, path: str = "") -> list[FieldChange]:
     return [FieldChange(path, old, new)]
 
 
+def _resources(stack: Stack, other: Stack) -> dict[tuple[str, str], dict]:
+    """A Docker host has no Kubernetes resources: moving to or from one adds or removes all of
+    the cluster's (issue 12: docker -> kubernetes said "0 changed")."""
+    if stack.target == "docker" and other.target != "docker":
+        return {}
+    return normalise(stack)
+
+
 def diff(stack_a: Stack, stack_b: Stack, name_a: str = "a", name_b: str = "b") -> Diff:
-    a, b = normalise(stack_a), normalise(stack_b)
+    a, b = _resources(stack_a, stack_b), _resources(stack_b, stack_a)
 
     def ref(doc: dict) -> Ref:
         return Ref(doc["kind"], doc["metadata"]["name"], component_of(doc) or "namespace")
@@ -216,12 +226,17 @@ def diff(stack_a: Stack, stack_b: Stack, name_a: str = "a", name_b: str = "b") -
             changed.append(Change(ref(doc), fields))
         else:
             same += 1
-    return Diff(name_a, name_b, added, removed, changed, same)
+    moved = (stack_a.target, stack_b.target) if stack_a.target != stack_b.target else None
+    return Diff(name_a, name_b, added, removed, changed, same, moved)
 
 
 def summary(d: Diff) -> str:
-    return (f"{len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed, "
-            f"{d.unchanged} unchanged")
+    counts = (f"{len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed, "
+              f"{d.unchanged} unchanged")
+    if d.target:
+        return (f"target {d.target[0]} -> {d.target[1]}: every component is deployed anew "
+                f"and the data moves by dump and restore; Kubernetes resources {counts}")
+    return counts
 
 
 def text(d: Diff) -> str:
@@ -270,4 +285,5 @@ def as_json(d: Diff) -> dict:
             "added": [asdict(r) for r in d.added], "removed": [asdict(r) for r in d.removed],
             "changed": [{**asdict(c.ref), "fields": [field_json(f) for f in c.fields]}
                         for c in d.changed],
-            "unchanged": d.unchanged}
+            "unchanged": d.unchanged,
+            "target": {"from": d.target[0], "to": d.target[1]} if d.target else None}

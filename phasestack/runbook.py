@@ -19,6 +19,8 @@ from phasestack import runbook_postgres as data
 from phasestack import runbook_redis as cache
 from phasestack import runbook_stateless as stateless
 from phasestack import runbook_steps as steps
+from phasestack import runbook_target as target
+from phasestack.capacity_data import num
 from phasestack.model import Stack
 from phasestack.runbook_steps import Ctx
 
@@ -57,7 +59,10 @@ def runbook(stack_a: Stack, stack_b: Stack, name_a: str = "a", name_b: str = "b"
             d: diffing.Diff | None = None) -> Runbook:
     d = d or diffing.diff(stack_a, stack_b, name_a, name_b)
     ctx = Ctx(stack_a, stack_b, name_a, name_b, d)
-    steps = [Step(**s) for build in STEP_BUILDERS for s in build(ctx)]
+    # a move between a Docker host and Kubernetes is its own runbook: kubectl steps over a
+    # Docker host would be wrong (issue 12)
+    builders = (target.target,) if stack_a.target != stack_b.target else STEP_BUILDERS
+    steps = [Step(**s) for build in builders for s in build(ctx)]
     return Runbook(name_a, name_b, steps, capacity.plan(stack_a, name_a),
                    capacity.plan(stack_b, name_b))
 
@@ -77,7 +82,7 @@ def text(rb: Runbook) -> str:
     for name, r in _verdicts(rb):
         fails = [c.name for c in r.checks if c.status != capacity.PASS]
         extra = f" ({', '.join(fails)})" if fails else ""
-        lines.append(f"  {name}: {r.verdict}{extra}; {r.users:,} users, {r.peak_rps:,.1f} peak "
+        lines.append(f"  {name}: {r.verdict}{extra}; {r.users:,} users, {num(r.peak_rps)} peak "
                      f"rps; {_breaks(r)}")
     lines += ["", "connection formulas (planner):"]
     for check, fa, fb in rb.formulas():
@@ -95,7 +100,7 @@ def markdown(rb: Runbook) -> str:
     lines = [f"## Runbook `{rb.name_a}` → `{rb.name_b}`", "", "| stack | verdict | users | "
              "peak rps | first to break |", "|---|---|---|---|---|"]
     for name, r in _verdicts(rb):
-        lines.append(f"| `{name}` | **{r.verdict}** | {r.users:,} | {r.peak_rps:,.1f} | "
+        lines.append(f"| `{name}` | **{r.verdict}** | {r.users:,} | {num(r.peak_rps)} | "
                      f"{_breaks(r)} |")
     lines += ["", "Connection formulas (planner):", "", f"| check | `{rb.name_a}` | "
               f"`{rb.name_b}` |", "|---|---|---|"]

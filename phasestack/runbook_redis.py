@@ -65,6 +65,9 @@ def _to_cluster(x: Ctx) -> dict:
             APPLY_NAME.format("redis"),
             'kubectl rollout status -n "$NS" statefulset/redis --timeout=15m',
             f"{RCLI} FLUSHALL   # the old keys; the snapshot keeps them",
+            # started in cluster mode on its old data, redis-0 claimed its keys' slots; they
+            # stay claimed after FLUSHALL and the bootstrap would refuse it (issue 12)
+            f"{RCLI} CLUSTER RESET   # release those slots",
             APPLY_NAME.format("redis-cluster-bootstrap"),
             'kubectl wait -n "$NS" --for=condition=complete job/redis-cluster-bootstrap '
             "--timeout=20m",

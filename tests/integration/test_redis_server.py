@@ -16,9 +16,10 @@ from phasestack.synth import redis
 from phasestack.synth.redis_cluster import bootstrap_script
 from tests.integration.conftest import free_port, require, wait_for
 
-# the admin's (default user): starts with "--" and holds a space and quotes, so argv parsing
-# and quoting must keep it whole; the app's is URL-safe, as every credential phasestack takes
-PASSWORD = "--not-an-option 'q\"uoted' pw"
+# the admin's (default user): starts with "--", so argv parsing must keep it a value; URL-safe,
+# as every credential phasestack takes (redis-cli's --cluster import, MIGRATE ... AUTH, fails on
+# a password with spaces and quotes)
+PASSWORD = "--not-an-option-Password_0123"
 APP_PASSWORD = "app-Password_0123456789"
 FAST_STOP = ["--shutdown-on-sigterm", "nosave", "now"]
 

@@ -73,3 +73,27 @@ def test_workers_get_a_step_with_the_planners_connection_figure():
                           "another consumer takes them."]
     pool = steps(a, b)["Re-derive pool sizes"]
     assert "pods opening a pool: api pods 20 -> (api pods 20 + worker pods 3)" in pool.what
+
+
+def test_a_target_change_is_the_biggest_change_not_zero():
+    """Issue 12 item 3: docker -> kubernetes printed "0 changed" and kubectl steps."""
+    from phasestack import diff as diffing
+    from phasestack.stackfile import load
+    a, b = load("mvp-docker").stack, load("mvp").stack
+    d = diffing.diff(a, b, "mvp-docker", "mvp")
+    assert d.target == ("docker", "kubernetes") and not d.removed and not d.changed
+    assert len(d.added) == len(diffing.normalise(b))
+    assert diffing.summary(d).startswith(
+        "target docker -> kubernetes: every component is deployed anew and the data moves by "
+        "dump and restore; Kubernetes resources ")
+    assert diffing.as_json(d)["target"] == {"from": "docker", "to": "kubernetes"}
+    titles = [s.title for s in runbook.runbook(a, b, "mvp-docker", "mvp").steps]
+    assert titles == ["Build the kubernetes side next to the docker one",
+                      "Stop writes on `mvp-docker` (downtime starts)",
+                      "Move PostgreSQL: pg_dump, pg_restore", "Redis: drained, not copied",
+                      "Cut over to `mvp`"]
+    back = runbook.runbook(b, a, "mvp", "mvp-docker").steps
+    assert back[2].commands[0].startswith('kubectl exec -n "$NS" postgres-0 -c postgres -- '
+                                          "pg_dump -U postgres -Fc app")
+    assert back[2].commands[1].startswith("docker exec -i -u postgres ps-mvp-docker-postgres ")
+    assert diffing.diff(b, b).target is None

@@ -1,0 +1,203 @@
+"""The rendered runbooks' Redis and PostgreSQL commands, executed in order against Debian's
+real servers (issue 12 item 10: a standalone -> Cluster runbook ran FLUSHALL without CLUSTER
+RESET and the bootstrap Job then exited 1). Every command of a step is either run here,
+rewritten only for addresses (the pod's 6379 and /data become this test's port and
+directory), or mapped to what Kubernetes would do; a command this test does not know fails it,
+so a runbook cannot drift from what works."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+from phasestack import runbook
+from phasestack.stackfile import load
+from tests.integration.conftest import free_port, require, wait_for
+from tests.integration.pg_helpers import PgCluster, run_as_postgres, start_cluster
+from tests.integration.test_redis_server import (
+    PASSWORD,
+    bootstrap_script,
+    cli,
+    cluster_info,
+    run_bootstrap,
+    start,
+)
+
+REDIS_POD = 'kubectl exec -n "$NS" redis-0 -c redis -- '
+
+
+def step(a: str, b: str, title_start: str) -> runbook.Step:
+    rb = runbook.runbook(load(a).stack, load(b).stack, a, b)
+    [found] = [s for s in rb.steps if s.title.startswith(title_start)]
+    return found
+
+
+def in_pod(command: str, port: int, temp_port: int, data: str) -> str:
+    """A command run inside redis-0, as it runs here: same text, this test's addresses."""
+    c = command.removeprefix(REDIS_POD)
+    c = c.replace("--dir /data", f"--dir {data}").replace("/data/", f"{data}/")
+    c = c.replace("127.0.0.1:6379", f"127.0.0.1:{port}").replace("6390", str(temp_port))
+    if c.startswith("redis-cli ") and " -p " not in c and "--cluster" not in c:
+        c = c.replace("redis-cli ", f"redis-cli -p {port} ", 1)
+    if "--cluster" in c and c.startswith("redis-cli "):  # a cluster command names its node
+        c = c.replace("redis-cli ", "redis-cli --no-auth-warning ", 1)
+    return c
+
+
+def test_standalone_to_cluster_runbook_runs_on_real_servers(servers, workdir):
+    phase1, phase2 = load("phase1").stack, load("phase2").stack
+    s = step("phase1", "phase2", "Redis: standalone")
+    ports = [free_port() for _ in range(phase2.redis.pods)]
+    temp_port = free_port()
+    data = workdir / f"k{ports[0]}"
+    old = start(servers, phase1, workdir, f"k{ports[0]}", ports[0])
+    wait_for(lambda: cli(ports[0], "ping") == "PONG", 15, "standalone redis")
+    sessions = {f"session:{i}": f"user-{i}" for i in range(40)}
+    for k, v in sessions.items():
+        assert cli(ports[0], "set", k, v) == "OK"
+    script = workdir / "bootstrap.sh"
+    script.write_text(bootstrap_script(poll_seconds=0.2))
+    env = {"PATH": os.environ["PATH"], "REDISCLI_AUTH": PASSWORD}
+    bootstrap = None
+
+    def apply_redis() -> None:  # the StatefulSet rolls redis-0 onto the cluster config
+        servers.stop(old)
+        for p in ports:
+            start(servers, phase2, workdir, f"k{p}", p, cluster_port=free_port(),
+                  node_timeout_ms=1000)
+
+    def apply_bootstrap() -> None:
+        nonlocal bootstrap
+        bootstrap = run_bootstrap(script, ports, phase2.redis.replicas_per_master)
+
+    actions = {
+        "kubectl cp ": lambda: None,  # the snapshot is already where this test reads it
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=redis-cluster-bootstrap':
+            apply_bootstrap,
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=redis': apply_redis,
+        'kubectl rollout status -n "$NS" statefulset/redis': lambda: [
+            wait_for(lambda p=p: cli(p, "ping") == "PONG", 15, f"node {p}") for p in ports],
+        'kubectl wait -n "$NS" --for=condition=complete job/redis-cluster-bootstrap': lambda: (
+            None if bootstrap.returncode == 0 else
+            (_ for _ in ()).throw(AssertionError(bootstrap.stdout + bootstrap.stderr))),
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/component=api': lambda: None,
+        'kubectl rollout status -n "$NS" deployment/api': lambda: None,
+    }
+    ran = []
+    try:
+        for command in s.commands:
+            if command.startswith("#"):
+                continue
+            action = next((f for prefix, f in sorted(actions.items(), key=lambda kv: -len(kv[0]))
+                           if command.startswith(prefix)), None)
+            if action is not None:
+                action()
+                continue
+            assert command.startswith(REDIS_POD), f"a command this test does not know: {command}"
+            local = in_pod(command, ports[0], temp_port, str(data))
+            done = subprocess.run(["bash", "-c", local], env=env, capture_output=True,
+                                  text=True, timeout=120)
+            assert done.returncode == 0, (command, done.stdout, done.stderr)
+            assert "ERR" not in done.stdout, (command, done.stdout)
+            ran.append(local)
+    finally:  # the runbook's temporary server daemonizes; never leave it behind
+        subprocess.run([require("redis-cli"), "-p", str(temp_port), "shutdown", "nosave"],
+                       env={"PATH": os.environ["PATH"]}, capture_output=True, timeout=10)
+    assert any("CLUSTER RESET" in c for c in ran) and any("--cluster import" in c for c in ran)
+    # the cluster formed around the former standalone node and holds every session again
+    for p in ports:
+        assert cluster_info(p)["cluster_state"] == "ok"
+    for k, v in sessions.items():
+        assert cli(ports[0], "get", k, cluster=True) == v
+    assert shutil.which("redis-server")
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+PG_POD = re.compile(r'^kubectl exec (-i )?-n "\$NS" (postgres(-replica)?-0) -c postgres -- ')
+PG_HOST = re.compile(r"^docker exec (-i )?-u postgres \S+-postgres ")
+# commands a test cannot run (the platform's own): each is named so a new one fails the test
+PLATFORM = ("pulumi up", "phasestack plan", "phasestack render", "kubectl rollout status",
+            "kubectl apply", "kubectl get svc", "kubectl delete -n \"$NS\" hpa", "kubectl scale",
+            "docker stop", "docker ps", "curl ")
+
+
+def run_pg_commands(commands: list[str], where: dict[str, tuple[PgCluster, int]],
+                    workdir) -> list[str]:
+    """Run each PostgreSQL command of a step on the server it names: `where` maps "host",
+    "postgres-0" and "postgres-replica-0" to (cluster, port). The dump files land in workdir."""
+    outputs = []
+    for command in commands:
+        pod, host = PG_POD.match(command), PG_HOST.match(command)
+        if pod or host:
+            cluster, port = where[pod.group(2) if pod else "host"]
+            body = command[(pod or host).end():]
+            done = run_as_postgres(["bash", "-c", f"cd {workdir} && {body}"], {
+                "PGHOST": str(cluster.socket_dir), "PGPORT": str(port)}, check=False)
+            assert done.returncode == 0, (command, done.stdout, done.stderr)
+            outputs.append(done.stdout.strip())
+        else:
+            assert command.startswith(PLATFORM), f"a command this test does not know: {command}"
+    return outputs
+
+
+def seed(c: PgCluster, port: int) -> None:
+    c.psql_app(port, "CREATE TABLE orders (id int PRIMARY KEY, total numeric);"
+                     "INSERT INTO orders SELECT g, g * 1.5 FROM generate_series(1, 500) g;"
+                     "CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE);"
+                     "INSERT INTO users SELECT g, 'u' || g || '@example.com' "
+                     "FROM generate_series(1, 50) g")
+
+
+def test_docker_to_kubernetes_runbook_moves_the_database(servers, workdir):
+    """The target-move runbook (issue 12 item 3) run both ways: pg_dump on one side,
+    pg_restore on the other, the table count check; every row arrives, owned by the app."""
+    for a, b in (("mvp-docker", "mvp"), ("mvp", "mvp-docker")):
+        here = workdir / f"{a}-to-{b}"
+        here.mkdir(mode=0o777)
+        here.chmod(0o777)
+        (here / "a").mkdir(mode=0o777)
+        (here / "b").mkdir(mode=0o777)
+        for d in (here / "a", here / "b"):
+            d.chmod(0o777)
+        old = start_cluster(load(a).stack, servers, here / "a")
+        new = start_cluster(load(b).stack, servers, here / "b")
+        seed(old, old.primary_port)
+        side = {"host": None, "postgres-0": None}
+        if load(a).stack.target == "docker":
+            side = {"host": (old, old.primary_port), "postgres-0": (new, new.primary_port)}
+        else:
+            side = {"postgres-0": (old, old.primary_port), "host": (new, new.primary_port)}
+        s = step(a, b, "Move PostgreSQL")
+        out = run_pg_commands(s.commands, side, here)
+        assert out[-1] == "2"  # the count check: both tables
+        assert new.psql_app(new.primary_port, "SELECT count(*), sum(total) FROM orders"
+                            ).stdout.strip() == "500|187875.0"
+        owner = new.psql_app(new.primary_port, "SELECT tableowner FROM pg_tables "
+                             "WHERE tablename = 'users'").stdout.strip()
+        assert owner == load(b).stack.postgres.app_user
+        # every other command of the move is one the platform runs
+        rb = runbook.runbook(load(a).stack, load(b).stack, a, b)
+        for other in rb.steps:
+            if other.title != s.title:
+                run_pg_commands(other.commands, side, here)
+
+
+def test_read_replica_runbook_queries_run_on_real_servers(servers, workdir):
+    """phase1 -> phase2: the prepare step's pg_dump and the read-replica step's checks."""
+    old = start_cluster(load("phase2").stack, servers, workdir)
+    seed(old, old.primary_port)
+    wait_for(lambda: old.psql_super(old.primary_port,
+                                    "SELECT state FROM pg_stat_replication") == "streaming",
+             timeout=20, what="replica streaming")
+    where = {"postgres-0": (old, old.primary_port),
+             "postgres-replica-0": (old, old.replica_port)}
+    prepare = step("phase1", "phase2", "Prepare")
+    run_pg_commands(prepare.commands, where, workdir)
+    assert (workdir / "before-phase2.dump").read_bytes().startswith(b"PGDMP")
+    replicas = step("phase1", "phase2", "PostgreSQL: read replicas")
+    out = run_pg_commands(replicas.commands, where, workdir)
+    assert out[0].split("|")[1:3] == ["streaming", "async"], out
+    assert out[1].startswith("t|"), out  # the replica is in recovery and replaying
