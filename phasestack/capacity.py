@@ -17,6 +17,7 @@ from phasestack.capacity_data import (  # noqa: F401 - Check and grades re-expor
     Check,
     client_connections,
     compared,
+    db_reads,
     db_server,
     grade,
     keep,
@@ -70,6 +71,7 @@ def plan(stack: Stack, name: str = "") -> Report:
     checks = [
         *_api(stack, rps),
         db_server(stack, rps),
+        *db_reads(stack, rps),
         client_connections(stack),
         postgres_budget(stack),
         redis_memory(stack),
@@ -144,6 +146,7 @@ REMEDY = {
     "api_ha": "run at least 2 API pods",
     "db_server_connections": "raise the PgBouncer pool (pgbouncer.default_pool_size x pods) "
                              "or cut query time",
+    "db_read_connections": "raise the read pool or add read replicas, or cache more reads",
     "client_connections": "add PgBouncer (pgbouncer.enabled) or raise max_client_conn x pods",
     "postgres_budget": "lower the pools or raise postgres.max_connections",
     "redis_memory": "raise redis.maxmemory_mb or add Cluster masters",

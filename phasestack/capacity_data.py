@@ -69,9 +69,33 @@ def pool_clients(stack: Stack) -> tuple[int, str]:
     return pods, said
 
 
+def query_split(stack: Stack) -> tuple[float, float, float]:
+    """Per request: (queries on the primary, reads on the replicas, reads served by the cache).
+    Reads for DATABASE_READ_URL land on the primary when the stack has no replicas."""
+    app = stack.app
+    reads = app.db_queries_per_request * app.read_fraction
+    cached = reads * app.cache_hit_rate
+    primary = app.db_queries_per_request - reads
+    if not stack.postgres.read_replicas:
+        return primary + reads - cached, 0.0, cached
+    return primary, reads - cached, cached
+
+
+def _split_formula(stack: Stack) -> str:
+    app = stack.app
+    if not (app.read_fraction or app.cache_hit_rate):
+        return f"queries {app.db_queries_per_request:g}"
+    primary, _, _ = query_split(stack)
+    reads = "" if stack.postgres.read_replicas else \
+        f" + reads {app.read_fraction:g} x (1 - cache_hit {app.cache_hit_rate:g})"
+    return (f"queries {app.db_queries_per_request:g} x (1 - read_fraction "
+            f"{app.read_fraction:g}){reads} = {primary:g} on the primary")
+
+
 def db_server(stack: Stack, rps: float) -> Check:
     app, pg, pgb = stack.app, stack.postgres, stack.pgbouncer
-    per_rps = app.db_queries_per_request * app.query_ms / 1000
+    primary, _, _ = query_split(stack)
+    per_rps = primary * app.query_ms / 1000
     need = rps * per_rps
     if pgb.enabled:
         have = pgb.default_pool_size * pgb.replicas
@@ -86,10 +110,39 @@ def db_server(stack: Stack, rps: float) -> Check:
     return Check(
         "db_server_connections", "postgres", grade(need, have),
         f"queries in flight need {ratio(need, have, 'server connections')}",
-        compared(f"peak_rps {num(rps)} x queries {app.db_queries_per_request:g} x query_s "
+        compared(f"peak_rps {num(rps)} x {_split_formula(stack)} x query_s "
                  f"{app.query_ms / 1000:g} = {num(need)} <= {source} = {have}", need <= have),
         have / per_rps if per_rps else None,
     )
+
+
+def db_reads(stack: Stack, rps: float) -> list[Check]:
+    """Reads on the read replicas (issue 12: replicas added no read capacity). Through
+    PgBouncer its read-only pool; directly, the pods' pools, at most what the replicas accept."""
+    app, pg, pgb = stack.app, stack.postgres, stack.pgbouncer
+    _, reads, _ = query_split(stack)
+    if not (pg.read_replicas and reads):
+        return []
+    per_rps = reads * app.query_ms / 1000
+    need = rps * per_rps
+    if pgb.enabled:
+        have = pgb.default_pool_size * pgb.replicas
+        source = (f"pgbouncer {pg.database}_ro default_pool_size {pgb.default_pool_size} x pods "
+                  f"{pgb.replicas}")
+    else:
+        pods, said = pool_clients(stack)
+        usable = pg.read_replicas * (pg.max_connections - pg.superuser_reserved_connections)
+        have = min(pods * app.app_pool_per_pod, usable)
+        source = (f"min({said} x app_pool {app.app_pool_per_pod}, replicas {pg.read_replicas} "
+                  f"x (max_connections {pg.max_connections} - reserved "
+                  f"{pg.superuser_reserved_connections}))")
+    return [Check(
+        "db_read_connections", "postgres", grade(need, have),
+        f"reads in flight on the replicas need {ratio(need, have, 'connections')}",
+        compared(f"peak_rps {num(rps)} x queries {app.db_queries_per_request:g} x read_fraction "
+                 f"{app.read_fraction:g} x (1 - cache_hit {app.cache_hit_rate:g}) x query_s "
+                 f"{app.query_ms / 1000:g} = {num(need)} <= {source} = {have}", need <= have),
+        have / per_rps)]
 
 
 def client_connections(stack: Stack) -> Check:
@@ -156,11 +209,14 @@ def redis_memory(stack: Stack) -> Check:
 
 
 def redis_ops(stack: Stack, rps: float) -> Check:
-    ops = stack.app.redis_ops_per_request
+    _, _, cached = query_split(stack)
+    ops = stack.app.redis_ops_per_request + cached
+    said = (f"(redis_ops {stack.app.redis_ops_per_request:g} + cache hits {cached:g})"
+            if cached else f"redis_ops {ops:g}")
     need, have = rps * ops, stack.redis.ops_per_master * stack.redis.masters
     return Check(
         "redis_ops", "redis", grade(need, have), f"Redis serves {ratio(need, have, 'ops/s')}",
-        compared(f"peak_rps {num(rps)} x redis_ops {ops:g} = {num(need)} <= ops_per_master "
+        compared(f"peak_rps {num(rps)} x {said} = {num(need)} <= ops_per_master "
                  f"{stack.redis.ops_per_master:,.0f} x masters {stack.redis.masters} = "
                  f"{have:,.0f}", need <= have),
         have / ops if ops else None,

@@ -50,6 +50,14 @@ class AppProfile(Spec):
     )
     query_ms: float = Field(10, gt=0, le=600_000,
                             description="Mean PostgreSQL query time in milliseconds.")
+    read_fraction: float = Field(
+        0, ge=0, le=1,
+        description="Share of the queries that are reads the app sends to DATABASE_READ_URL "
+                    "(read replicas when the stack has them). 0: everything on the primary.")
+    cache_hit_rate: float = Field(
+        0, ge=0, le=1,
+        description="Share of those reads answered from Redis instead of PostgreSQL (each hit "
+                    "is one more Redis operation).")
     redis_ops_per_request: float = Field(
         # review 002, 3. Redis Operations Breakdown: 3-5 round-trips per request
         5, ge=0, le=1000, description="Redis operations per request."

@@ -184,3 +184,28 @@ def test_messages_never_look_like_a_pass():
     tiny = preset_stack("mvp", load={"concurrent_users": 1, "peak_rps": 0.033})
     report = plan(tiny)
     assert report.peak_rps == 0.033 and "0.033 peak rps" in table(report)
+
+
+def test_reads_on_replicas_and_cache_hits_change_the_numbers():
+    """Issue 12 item 9: read replicas added no read capacity and caching changed nothing."""
+    base = preset_stack("phase2")  # 833 peak rps, 1 read replica, PgBouncer 2 x 50
+    assert "db_read_connections" not in checks(plan(base))  # read_fraction 0: all on primary
+    split = preset_stack("phase2", app={"read_fraction": 0.75})
+    c = checks(plan(split))
+    assert c["db_server_connections"].formula == (
+        "peak_rps 833.0 x queries 2 x (1 - read_fraction 0.75) = 0.5 on the primary x query_s "
+        "0.01 = 4.2 <= pgbouncer default_pool_size 50 x pods 2 = 100")
+    assert c["db_read_connections"].formula == (
+        "peak_rps 833.0 x queries 2 x read_fraction 0.75 x (1 - cache_hit 0) x query_s 0.01 = "
+        "12.5 <= pgbouncer app_ro default_pool_size 50 x pods 2 = 100")
+    assert c["db_read_connections"].limit_rps == pytest.approx(100 / 0.015)
+    cached = checks(plan(preset_stack("phase2", app={"read_fraction": 0.75,
+                                                      "cache_hit_rate": 0.5})))
+    assert "= 6.2 <=" in cached["db_read_connections"].formula
+    assert cached["redis_ops"].formula.startswith(
+        "peak_rps 833.0 x (redis_ops 5 + cache hits 0.75) = 4,789.8 <= ops_per_master")
+    # without replicas the read URL is the primary: uncached reads stay there
+    mvp = checks(plan(preset_stack("mvp", app={"read_fraction": 0.5, "cache_hit_rate": 0.5})))
+    assert "db_read_connections" not in mvp
+    assert "queries 2 x (1 - read_fraction 0.5) + reads 0.5 x (1 - cache_hit 0.5) = 1.5 on " \
+           "the primary" in mvp["db_server_connections"].formula
