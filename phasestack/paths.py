@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from phasestack.capacity import PASS, Report
 from phasestack.stackfile import StackError, list_stack_files, load
 
 
@@ -65,3 +66,16 @@ def paths_table(found: dict[str, list[str]]) -> str:
         cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
         lines.append("  ".join([*cells, row[3]]))
     return "\n".join(lines)
+
+
+def planner_cell(report: Report) -> str:
+    """The planner column of docs/reviews.md for one step, computed (issue 12: the doc's typed
+    figures had drifted from the planner's): the verdict, what breaks first, and every check
+    that is not a PASS with its figure."""
+    out = [report.verdict]
+    b = report.breaks_at
+    if b:
+        out.append(f"{'broken now' if b['now'] else 'breaks first'}: {b['component']} "
+                   f"({b['check']}) at ~{b['users']:,} users")
+    out += [f"{c.status} {c.name}: {c.reason}" for c in report.checks if c.status != PASS]
+    return "; ".join(out)

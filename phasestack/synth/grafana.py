@@ -1,7 +1,8 @@
 """Grafana: provisioned Prometheus datasource, one dashboard per component, its manifests.
 
-Panel thresholds are the alert thresholds (phasestack.synth.prometheus.THRESHOLDS, review 002
-(002_f99052a1f9a0162e.txt), "12. Required Metrics / Monitoring Dashboard Thresholds").
+Panel thresholds are the stack's alert thresholds (phasestack.synth.prometheus.thresholds:
+review 002 (002_f99052a1f9a0162e.txt), "12. Required Metrics / Monitoring Dashboard
+Thresholds", with the stack's error and request rates).
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ from phasestack.synth.common import (
     secret_volume,
     service,
 )
-from phasestack.synth.prometheus import THRESHOLDS as T
-from phasestack.synth.prometheus import jobs, rps_critical
+from phasestack.synth.prometheus import jobs, thresholds
 
 COMPONENT = "monitoring"
 UID = 472  # grafana/grafana's user
@@ -39,7 +39,8 @@ DASHBOARD_DIR = "/etc/grafana/dashboards"
 PROVISIONING = "/etc/grafana/provisioning"
 CM_DATASOURCES, CM_PROVIDERS, CM_DASHBOARDS = (
     "grafana-datasources", "grafana-dashboard-providers", "grafana-dashboards")
-# stands for the stack's own request-rate threshold (prometheus.rps_critical) in PANELS
+# a threshold in PANELS is a key of the stack's prometheus.thresholds() (per stack: the error
+# and request rates are stack settings)
 RPS = "rps_critical"
 
 # (title, expr, unit, warning, critical, legend, description)
@@ -49,10 +50,10 @@ PANELS: dict[str, list[tuple]] = {
          None, RPS, "rps", "All API pods together."),
         ("Error rate (5xx)", 'sum(rate(http_requests_total{job="api", status=~"5.."}[5m])) / '
          'sum(rate(http_requests_total{job="api"}[5m]))', "percentunit",
-         T["error_rate_warning"], T["error_rate_critical"], "5xx share", "Share of 5xx answers."),
+         "error_rate_warning", "error_rate_critical", "5xx share", "Share of 5xx answers."),
         ("Latency P99", 'histogram_quantile(0.99, sum by (le) '
          '(rate(http_request_duration_seconds_bucket{job="api"}[5m])))', "s",
-         T["latency_p99_warning"], T["latency_p99_critical"], "p99", "99th percentile."),
+         "latency_p99_warning", "latency_p99_critical", "p99", "99th percentile."),
         ("Pods up", 'sum(up{job="api"})', "short", None, None, "pods", "Scraped API pods."),
     ],
     "nginx": [
@@ -64,11 +65,11 @@ PANELS: dict[str, list[tuple]] = {
     "redis": [
         ("Memory used / maxmemory", 'redis_memory_used_bytes{job="redis"} / '
          '(redis_memory_max_bytes{job="redis"} > 0)', "percentunit",
-         T["redis_memory_warning"], T["redis_memory_critical"], "{{instance}}",
+         "redis_memory_warning", "redis_memory_critical", "{{instance}}",
          "Per Redis server."),
         ("CPU (one core = 100%)", 'rate(redis_cpu_sys_seconds_total{job="redis"}[5m]) + '
          'rate(redis_cpu_user_seconds_total{job="redis"}[5m])', "percentunit",
-         T["redis_cpu_warning"], T["redis_cpu_critical"], "{{instance}}", "Main thread CPU."),
+         "redis_cpu_warning", "redis_cpu_critical", "{{instance}}", "Main thread CPU."),
         ("Commands per second", 'sum by (instance) (rate(redis_commands_processed_total'
          '{job="redis"}[1m]))', "ops", None, None, "{{instance}}", "Per Redis server."),
         ("Connected clients", 'redis_connected_clients{job="redis"}', "short", None, None,
@@ -77,18 +78,18 @@ PANELS: dict[str, list[tuple]] = {
     "postgres": [
         ("Connections / max_connections", 'sum by (job, instance) (pg_stat_activity_count) / '
          'max by (job, instance) (pg_settings_max_connections)', "percentunit",
-         T["pg_connections_warning"], T["pg_connections_critical"], "{{instance}}",
+         "pg_connections_warning", "pg_connections_critical", "{{instance}}",
          "Review 002: 12/20 and 18/20."),
         ("Mean query time", 'sum by (instance) (rate(pg_stat_statements_seconds_total[5m])) / '
          'sum by (instance) (rate(pg_stat_statements_calls_total[5m]))', "s",
-         T["pg_query_warning"], T["pg_query_critical"], "{{instance}}",
+         "pg_query_warning", "pg_query_critical", "{{instance}}",
          "pg_stat_statements via postgres_exporter --collector.stat_statements."),
         ("Commits per second", 'sum by (instance) (rate(pg_stat_database_xact_commit[1m]))', "ops",
          None, None, "{{instance}}", "Committed transactions."),
     ],
     "postgres-replica": [
         ("Replication lag", 'pg_replication_lag_seconds{job="postgres-replica"}', "s", None,
-         T["replication_lag_seconds"], "{{instance}}", "Seconds behind the primary."),
+         "replication_lag_seconds", "{{instance}}", "Seconds behind the primary."),
     ],
     "pgbouncer": [
         ("Clients waiting", 'sum by (instance) (pgbouncer_pools_client_waiting_connections'
@@ -126,6 +127,7 @@ def dashboards(stack: Stack) -> dict[str, str]:
     """ConfigMap key (<component>.json) -> dashboard JSON, for the components present.
     The replica panels join the postgres dashboard."""
     present = [j.name for j in jobs(stack)]
+    t = thresholds(stack)
     out = {}
     for component in (c for c in present if c != "postgres-replica"):
         rows = list(PANELS[component])
@@ -135,8 +137,9 @@ def dashboards(stack: Stack) -> dict[str, str]:
             "grafana/dashboard.json.j2", uid=f"phasestack-{component}",
             title=f"phasestack / {stack.namespace} / {component}", component=component,
             datasource_uid=DATASOURCE_UID,
-            panels=[_panel(i, *row[:4], rps_critical(stack) if row[4] == RPS else row[4],
-                           *row[5:]) for i, row in enumerate(rows)])
+            panels=[_panel(i, *row[:3], *(t.get(x, x) if isinstance(x, str) else x
+                                          for x in row[3:5]), *row[5:])
+                    for i, row in enumerate(rows)])
     return out
 
 

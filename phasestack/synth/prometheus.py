@@ -40,10 +40,12 @@ from phasestack.synth.thresholds import (  # re-exported: grafana and the tests 
     alert_values,
     api_capacity_rps,
     rps_critical,
+    thresholds,
 )
 
 __all__ = ["THRESHOLDS", "RPS_CRITICAL_SHARE", "alert_values", "api_capacity_rps",
-           "rps_critical", "jobs", "prometheus_yml", "alert_rules", "manifests", "RULES_FILE"]
+           "rps_critical", "thresholds", "jobs", "prometheus_yml", "alert_rules", "manifests",
+           "RULES_FILE"]
 
 COMPONENT = "monitoring"
 UID = 65534  # prom/prometheus runs as nobody

@@ -23,8 +23,7 @@ THRESHOLDS: dict[str, float] = {
     "pg_query_critical": 0.1,          # PostgreSQL query latency > 100ms
     "latency_p99_warning": 0.3,        # Auth latency P99 > 300ms
     "latency_p99_critical": 0.5,       # Auth latency P99 > 500ms (review 001: 500 ms too)
-    "error_rate_warning": 0.005,       # Error rate > 0.5%
-    "error_rate_critical": 0.01,       # Error rate > 1% (review 001, Monitoring & Alerting)
+    # the error rate (> 0.5% / > 1%) and the request rate are per stack: see thresholds()
     # not from a review: phasestack's choice, see templates/prometheus/alerts.yml.j2
     "replication_lag_seconds": 30,
 }
@@ -38,32 +37,46 @@ RPS_CRITICAL_SHARE = 0.9
 
 
 def rps_critical(stack: Stack) -> int:
-    """NginxRequestRateCritical: the request rate above 90% of the API ceiling, whole rps."""
+    """NginxRequestRateCritical: the stack's monitoring.rps_critical, else the request rate
+    above 90% of the API ceiling, whole rps."""
+    if stack.monitoring.rps_critical is not None:
+        return stack.monitoring.rps_critical
     return round(RPS_CRITICAL_SHARE * api_capacity_rps(stack))
+
+
+def thresholds(stack: Stack) -> dict[str, float]:
+    """Every threshold of the stack's alerts and panels: the review-002 table, the stack's
+    error-rate levels (a review may set its own: 000 alerts above 5%) and its request rate."""
+    m = stack.monitoring
+    return {**THRESHOLDS, "error_rate_warning": m.error_rate_warning,
+            "error_rate_critical": m.error_rate_critical, "rps_critical": rps_critical(stack)}
 
 
 def _num(x: float) -> str:
     return f"{x:g}"
 
 
-def _levels(key: str, scale: float, unit: str) -> list[dict[str, str]]:
-    """Both severities of one review-002 threshold, preformatted for the template: the name
-    suffix, the PromQL number, and the number as people read it (0.58 -> "58%")."""
+def _levels(t: dict[str, float], key: str, scale: float, unit: str) -> list[dict[str, str]]:
+    """Both severities of one threshold, preformatted for the template: the name suffix, the
+    PromQL number, and the number as people read it (0.58 -> "58%")."""
     return [{"severity": level, "suffix": level.capitalize(),
-             "threshold": _num(THRESHOLDS[f"{key}_{level}"]),
-             "shown": f"{_num(round(THRESHOLDS[f'{key}_{level}'] * scale, 6))}{unit}"}
+             "threshold": _num(t[f"{key}_{level}"]),
+             "shown": f"{_num(round(t[f'{key}_{level}'] * scale, 6))}{unit}"}
             for level in ("warning", "critical")]
 
 
 def alert_values(stack: Stack) -> dict:
     """The template's numbers, each in the form it prints."""
+    t = thresholds(stack)
     return {
-        "error_rate": _levels("error_rate", 100, "%"),
-        "latency_p99": _levels("latency_p99", 1000, "ms"),
-        "redis_memory": _levels("redis_memory", 100, "%"),
-        "redis_cpu": _levels("redis_cpu", 100, "%"),
-        "pg_connections": _levels("pg_connections", 100, "%"),
-        "pg_query": _levels("pg_query", 1000, "ms"),
+        "error_rate": _levels(t, "error_rate", 100, "%"),
+        "latency_p99": _levels(t, "latency_p99", 1000, "ms"),
+        "redis_memory": _levels(t, "redis_memory", 100, "%"),
+        "redis_cpu": _levels(t, "redis_cpu", 100, "%"),
+        "pg_connections": _levels(t, "pg_connections", 100, "%"),
+        "pg_query": _levels(t, "pg_query", 1000, "ms"),
         "rps_critical": str(rps_critical(stack)),
+        "rps_basis": "the stack's monitoring.rps_critical" if stack.monitoring.rps_critical
+        else "90% of the API ceiling (review 002, Required Metrics)",
         "replication_lag_seconds": _num(THRESHOLDS["replication_lag_seconds"]),
     }

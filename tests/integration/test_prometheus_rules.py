@@ -18,8 +18,7 @@ import yaml
 
 from phasestack.stackfile import list_stack_files, load
 from phasestack.synth import kube_state_metrics, monitoring
-from phasestack.synth.prometheus import RULES_FILE, rps_critical
-from phasestack.synth.prometheus import THRESHOLDS as T
+from phasestack.synth.prometheus import RULES_FILE, THRESHOLDS, thresholds
 from tests.integration.conftest import free_port, require, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,7 +109,7 @@ def pg_query(t: float) -> Case:
 
 def replication_lag(f: float):
     return [series("pg_replication_lag_seconds", REPLICA,
-                   gauge(T["replication_lag_seconds"] * f))], REPLICA
+                   gauge(THRESHOLDS["replication_lag_seconds"] * f))], REPLICA
 
 
 def nginx_rps(t: float) -> Case:
@@ -157,9 +156,10 @@ def replica_not_serving(namespace: str) -> Case:
                     "kube_statefulset_status_replicas_ready", 2, 1, 2)
 
 
-def cases(namespace: str, rps: float) -> dict[str, tuple[Case, str]]:
+def cases(namespace: str, t: dict[str, float]) -> dict[str, tuple[Case, str]]:
+    """Every alert's promtool case at the stack's own thresholds (`t`: thresholds(stack))."""
     out: dict[str, tuple[Case, str]] = {
-        "NginxRequestRateCritical": (nginx_rps(rps), "critical"),
+        "NginxRequestRateCritical": (nginx_rps(t["rps_critical"]), "critical"),
         "PostgresReplicationLag": (replication_lag, "critical"),
         "PgBouncerClientsWaiting": (pgbouncer_waiting, "warning"),
         "ScrapeTargetDown": (target_down, "critical"),
@@ -168,12 +168,12 @@ def cases(namespace: str, rps: float) -> dict[str, tuple[Case, str]]:
     }
     for level in ("warning", "critical"):
         cap = level.capitalize()
-        out |= {f"ApiErrorRate{cap}": (error_rate(T[f"error_rate_{level}"]), level),
-                f"ApiLatencyP99{cap}": (latency_p99(T[f"latency_p99_{level}"]), level),
-                f"RedisMemory{cap}": (redis_memory(T[f"redis_memory_{level}"]), level),
-                f"RedisCpu{cap}": (redis_cpu(T[f"redis_cpu_{level}"]), level),
-                f"PostgresConnections{cap}": (pg_connections(T[f"pg_connections_{level}"]), level),
-                f"PostgresQueryLatency{cap}": (pg_query(T[f"pg_query_{level}"]), level)}
+        out |= {f"ApiErrorRate{cap}": (error_rate(t[f"error_rate_{level}"]), level),
+                f"ApiLatencyP99{cap}": (latency_p99(t[f"latency_p99_{level}"]), level),
+                f"RedisMemory{cap}": (redis_memory(t[f"redis_memory_{level}"]), level),
+                f"RedisCpu{cap}": (redis_cpu(t[f"redis_cpu_{level}"]), level),
+                f"PostgresConnections{cap}": (pg_connections(t[f"pg_connections_{level}"]), level),
+                f"PostgresQueryLatency{cap}": (pg_query(t[f"pg_query_{level}"]), level)}
     return out
 
 
@@ -184,9 +184,9 @@ def expand(template: str, labels: dict[str, str]) -> str:
     return out
 
 
-def unit_tests(rules_text: str, namespace: str, rps: float) -> dict:
+def unit_tests(rules_text: str, namespace: str, t: dict[str, float]) -> dict:
     rules = {r["alert"]: r for g in yaml.safe_load(rules_text)["groups"] for r in g["rules"]}
-    known = cases(namespace, rps)
+    known = cases(namespace, t)
     assert set(rules) <= set(known), f"alerts without a promtool case: {set(rules) - set(known)}"
     tests = []
     for alert, rule in rules.items():
@@ -248,7 +248,7 @@ def test_each_alert_fires_above_and_stays_silent_below(name, tmp_path):
     stack = load(name, ROOT).stack
     text = monitoring.alert_rules(stack)
     (tmp_path / RULES_FILE).write_text(text)
-    tests = unit_tests(text, stack.namespace, rps_critical(stack))
+    tests = unit_tests(text, stack.namespace, thresholds(stack))
     (tmp_path / "alerts_test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
     result = promtool("test", "rules", str(tmp_path / "alerts_test.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -261,7 +261,7 @@ def test_a_wrong_expectation_fails(tmp_path):
     stack = load("phase1", ROOT).stack
     text = monitoring.alert_rules(stack)
     (tmp_path / RULES_FILE).write_text(text)
-    tests = unit_tests(text, stack.namespace, rps_critical(stack))
+    tests = unit_tests(text, stack.namespace, thresholds(stack))
     silent = next(t for t in tests["tests"]
                   if t["alert_rule_test"][0]["alertname"] == "RedisMemoryCritical"
                   and not t["alert_rule_test"][0]["exp_alerts"])

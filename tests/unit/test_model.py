@@ -197,3 +197,10 @@ def test_replicas_with_an_hpa_is_refused_not_dropped():
     phase3 = Stack.model_validate(deep_merge(preset("phase3"), {"phase": "phase3"}))
     # a stack dumped and validated again still loads (the default is not a setting)
     assert Stack.model_validate(phase3.model_dump()) == phase3
+
+
+def test_error_rate_levels_must_be_ordered():
+    with pytest.raises(ValidationError) as e:
+        Stack.model_validate({"monitoring": {"error_rate_warning": 0.05,
+                                             "error_rate_critical": 0.01}})
+    assert "error_rate_warning 0.05 must be below error_rate_critical 0.01" in str(e.value)
