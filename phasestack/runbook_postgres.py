@@ -8,7 +8,8 @@ from phasestack.capacity_data import pool_clients
 from phasestack.model import Stack
 from phasestack.runbook_steps import APPLY, PSQL, Ctx
 from phasestack.synth import api
-from phasestack.synth.common import PORTS
+from phasestack.synth.common import PORTS, POSTGRES_REPLICA
+from phasestack.synth.postgres_config import slot_name
 
 # postgresql.conf settings that only take effect when the server restarts
 RESTART_SETTINGS = ("max_connections", "shared_buffers", "max_wal_senders",
@@ -51,11 +52,18 @@ def postgres(x: Ctx) -> list[dict]:
                       "DATABASE_URL (the primary)."],
         })
     elif rb < ra:
+        gone = [f"{POSTGRES_REPLICA}-{i}" for i in range(rb, ra)]
         steps.append({
             "title": f"PostgreSQL: read replicas {ra} -> {rb}", "component": "database",
-            "what": ["Move reads off the replicas first (DATABASE_READ_URL), then scale down; "
-                     "the removed replicas' volumes stay until their PVCs are deleted."],
-            "commands": [APPLY.format("api"), APPLY.format("database")],
+            "what": ["Move reads off the replicas first (DATABASE_READ_URL), then scale down "
+                     "and drop the removed replicas' slots: an unused slot keeps WAL on the "
+                     "primary (up to max_slot_wal_keep_size) and PostgresReplicaNotStreaming "
+                     "fires for it. Their volumes stay until their PVCs are deleted."],
+            "commands": [APPLY.format("api"), APPLY.format("database"),
+                         *(f'kubectl wait -n "$NS" --for=delete pod/{pod} --timeout=5m'
+                           for pod in gone),
+                         *(PSQL.format(f"SELECT pg_drop_replication_slot('{slot_name(pod)}')")
+                           for pod in gone)],
             "risks": ["Fewer replicas carry the same read load."],
         })
     if restart:

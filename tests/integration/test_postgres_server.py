@@ -263,3 +263,33 @@ def test_least_privilege_roles(servers, workdir):
     probe = run_as_postgres([str(PG_BIN / "pg_isready"),
                              *postgres.pg_isready(c.primary_port)[1:]], {}, check=False)
     assert probe.returncode == 0, probe.stdout
+
+
+# postgres_exporter v0.15.0's replication_slot collector (collector/pg_replication_slot.go,
+# pgReplicationSlotQuery, enabled by default): its `active` column becomes
+# pg_replication_slot_slot_is_active, which the PostgresReplicaNotStreaming alert reads
+EXPORTER_SLOT_SQL = """SELECT slot_name,
+  CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() - '0/0'
+       ELSE pg_current_wal_lsn() - '0/0' END AS current_wal_lsn,
+  COALESCE(confirmed_flush_lsn, '0/0') - '0/0', active
+FROM pg_replication_slots"""
+
+
+def test_a_replica_that_stops_receiving_shows_on_the_primary(servers, workdir):
+    """Issue 11: the exporter's lag read 0 on a replica whose receiver was down. The primary's
+    slot says it: read as the exporter role, the way the exporter reads it, the slot is active
+    while the replica streams and inactive once it stops."""
+    from phasestack.synth import postgres_config
+
+    stack = load("phase2").stack
+    c = start_cluster(stack, servers, workdir)
+    slot = postgres_config.slot_name(REPLICA_POD)
+
+    def active() -> str:
+        rows = c.psql_tcp(MONITOR_USER, c.monitor_password, c.primary_port, EXPORTER_SLOT_SQL,
+                          postgres.EXPORTER_DATABASE).stdout.split()
+        return {r.split("|")[0]: r.split("|")[3] for r in rows}[slot]
+
+    wait_for(lambda: active() == "t", timeout=30, what="slot active while streaming")
+    crash(workdir / "replica")  # the replica (its receiver with it) goes away
+    wait_for(lambda: active() == "f", timeout=30, what="slot inactive without the replica")

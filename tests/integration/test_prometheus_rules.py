@@ -107,6 +107,12 @@ def pg_query(t: float) -> Case:
     return build
 
 
+def replica_not_streaming(f: float):
+    # the slot's activity is 1 or 0: "above" is an inactive slot, "below" an active one
+    slot = {"job": "postgres", "instance": "10.0.0.5:9187", "slot_name": "postgres_replica_0"}
+    return [series("pg_replication_slot_slot_is_active", slot, gauge(0 if f > 1 else 1))], slot
+
+
 def replication_lag(f: float):
     return [series("pg_replication_lag_seconds", REPLICA,
                    gauge(THRESHOLDS["replication_lag_seconds"] * f))], REPLICA
@@ -161,6 +167,7 @@ def cases(namespace: str, t: dict[str, float]) -> dict[str, tuple[Case, str]]:
     out: dict[str, tuple[Case, str]] = {
         "NginxRequestRateCritical": (nginx_rps(t["rps_critical"]), "critical"),
         "PostgresReplicationLag": (replication_lag, "critical"),
+        "PostgresReplicaNotStreaming": (replica_not_streaming, "critical"),
         "PgBouncerClientsWaiting": (pgbouncer_waiting, "warning"),
         "ScrapeTargetDown": (target_down, "critical"),
         "HpaAtMaxReplicas": (hpa_at_max(namespace), "warning"),

@@ -120,6 +120,7 @@ PG_POD = re.compile(r'^kubectl exec (-i )?-n "\$NS" (postgres(-replica)?-0) -c p
 PG_HOST = re.compile(r"^docker exec (-i )?-u postgres \S+-postgres ")
 # commands a test cannot run (the platform's own): each is named so a new one fails the test
 PLATFORM = ("pulumi up", "phasestack plan", "phasestack render", "kubectl rollout status",
+            "kubectl wait -n \"$NS\" --for=delete pod/",
             "kubectl apply", "kubectl get svc", "kubectl delete -n \"$NS\" hpa", "kubectl scale",
             "docker stop", "docker ps", "curl ")
 
@@ -201,3 +202,15 @@ def test_read_replica_runbook_queries_run_on_real_servers(servers, workdir):
     out = run_pg_commands(replicas.commands, where, workdir)
     assert out[0].split("|")[1:3] == ["streaming", "async"], out
     assert out[1].startswith("t|"), out  # the replica is in recovery and replaying
+
+
+def test_replica_scale_down_runbook_drops_the_removed_replicas_slots(servers, workdir):
+    """phase3 -> phase2 (3 -> 1 replicas): the slots of postgres-replica-1 and -2 are dropped
+    on the real primary, and the one still in use is kept."""
+    c = start_cluster(load("phase2").stack, servers, workdir)
+    for pod in ("postgres_replica_1", "postgres_replica_2"):  # as their clones left them
+        c.psql_super(c.primary_port, f"SELECT pg_create_physical_replication_slot('{pod}')")
+    s = step("phase3", "phase2", "PostgreSQL: read replicas")
+    run_pg_commands(s.commands, {"postgres-0": (c, c.primary_port)}, workdir)
+    left = c.psql_super(c.primary_port, "SELECT slot_name FROM pg_replication_slots")
+    assert left.split() == ["postgres_replica_0"]
