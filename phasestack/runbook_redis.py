@@ -95,16 +95,32 @@ def _add_masters(x: Ctx) -> dict:
     ra, rb = x.a.redis, x.b.redis
     new = rb.masters - ra.masters
     masters = [f"redis-{ra.pods + k}" for k in range(new)]
+    # add-node checks the cluster first and stops at "Nodes don't agree about configuration"
+    # while gossip still spreads the node added before, and --cluster-master-id refuses an ID
+    # redis-0 has not heard of: so each add waits for agreement, and each added node until
+    # redis-0 knows it (both found running this runbook on real servers)
+    settle = (f"for i in $(seq 120); do {RCLI} --cluster check $(ip redis-0):6379 >/dev/null "
+              "2>&1 && break; sleep 1; done   # gossip agrees (at most 2 minutes)")
+
+    def known(pod: str) -> str:
+        return (f'until {RCLI} cluster nodes | grep "^$({RCLI} -h $(ip {pod}) cluster myid) " '
+                "| grep -qv handshake; do sleep 1; done")
+
     lines = [IP, APPLY_NAME.format("redis"),
              'kubectl rollout status -n "$NS" statefulset/redis --timeout=15m']
-    lines += [f"{RCLI} --cluster add-node $(ip {m}):6379 $(ip redis-0):6379" for m in masters]
+    for m in masters:
+        lines += [settle, f"{RCLI} --cluster add-node $(ip {m}):6379 $(ip redis-0):6379",
+                  known(m)]
     for k, m in enumerate(masters):
         lines.append(f'ID=$({RCLI} -h $(ip {m}) cluster myid)')
         for j in range(rb.replicas_per_master):
             replica = f"redis-{ra.pods + new + k * rb.replicas_per_master + j}"
-            lines.append(f"{RCLI} --cluster add-node $(ip {replica}):6379 $(ip redis-0):6379 "
-                         '--cluster-slave --cluster-master-id "$ID"')
-    lines += [f"{RCLI} --cluster rebalance $(ip redis-0):6379 --cluster-use-empty-masters",
+            lines += [settle, f"{RCLI} --cluster add-node $(ip {replica}):6379 "
+                      '$(ip redis-0):6379 --cluster-slave --cluster-master-id "$ID"',
+                      known(replica)]
+    lines += [settle,
+              f"{RCLI} --cluster rebalance $(ip redis-0):6379 --cluster-use-empty-masters",
+              settle,
               f"{RCLI} --cluster check $(ip redis-0):6379   # [OK] All {SLOTS} slots covered.",
               'kubectl delete job -n "$NS" redis-cluster-bootstrap --ignore-not-found',
               APPLY_NAME.format("redis-cluster-bootstrap"),

@@ -214,3 +214,84 @@ def test_replica_scale_down_runbook_drops_the_removed_replicas_slots(servers, wo
     run_pg_commands(s.commands, {"postgres-0": (c, c.primary_port)}, workdir)
     left = c.psql_super(c.primary_port, "SELECT slot_name FROM pg_replication_slots")
     assert left.split() == ["postgres_replica_0"]
+
+
+def test_cluster_growth_runbook_runs_on_real_servers(servers, workdir):
+    """phase2 -> phase3: the runbook's add-node, replica and rebalance commands, in order, on a
+    real 6-node cluster growing to 12; every key survives and the bootstrap Job that runs
+    after them finds nothing left to do."""
+    phase2, phase3 = load("phase2").stack, load("phase3").stack
+    s = step("phase2", "phase3", "Redis Cluster:")
+    ports = [free_port() for _ in range(phase3.redis.pods)]
+    small = phase2.redis.pods
+    for p in ports[:small]:
+        start(servers, phase2, workdir, f"c{p}", p, cluster_port=free_port(),
+              node_timeout_ms=1000)
+    for p in ports[:small]:
+        wait_for(lambda p=p: cli(p, "ping") == "PONG", 15, f"redis node {p}")
+    script = workdir / "bootstrap.sh"
+    script.write_text(bootstrap_script(poll_seconds=0.2))
+    assert run_bootstrap(script, ports[:small], 1).returncode == 0
+    keys = {f"rate:{i}": str(i) for i in range(60)}
+    for k, v in keys.items():
+        assert cli(ports[0], "set", k, v, cluster=True) == "OK"
+    env = {"PATH": os.environ["PATH"], "REDISCLI_AUTH": PASSWORD}
+    job = None
+
+    def local(command: str) -> str:
+        c = command.replace(REDIS_POD, "")
+        for k in sorted(range(len(ports)), reverse=True):  # redis-11 before redis-1
+            c = c.replace(f"-h $(ip redis-{k})", f"-h 127.0.0.1 -p {ports[k]}")
+            c = c.replace(f"$(ip redis-{k}):6379", f"127.0.0.1:{ports[k]}")
+        # inside redis-0 a bare redis-cli talks to redis-0 itself
+        return re.sub(r"redis-cli (?!--cluster|-h )", f"redis-cli -p {ports[0]} ", c)
+
+    def grow() -> None:
+        for p in ports[small:]:
+            start(servers, phase3, workdir, f"c{p}", p, cluster_port=free_port(),
+                  node_timeout_ms=1000)
+
+    def bootstrap() -> None:
+        nonlocal job
+        job = run_bootstrap(script, ports, phase3.redis.replicas_per_master)
+
+    actions = {
+        "ip() {": lambda: None,  # pod addresses: this test maps $(ip redis-N) itself
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=redis-cluster-bootstrap':
+            bootstrap,
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=redis': grow,
+        'kubectl rollout status -n "$NS" statefulset/redis': lambda: [
+            wait_for(lambda p=p: cli(p, "ping") == "PONG", 15, f"node {p}") for p in ports],
+        'kubectl delete job -n "$NS" redis-cluster-bootstrap': lambda: None,
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/component=api': lambda: None,
+        'kubectl rollout status -n "$NS" deployment/api': lambda: None,
+    }
+    shell: list[str] = []
+
+    def flush() -> None:  # consecutive shell lines run in one shell: ID=... carries over
+        if shell:
+            done = subprocess.run(["bash", "-exc", "\n".join(shell)], env=env,
+                                  capture_output=True, text=True, timeout=300)
+            if done.returncode:
+                print(done.stdout[-3000:], done.stderr[-1500:])
+            assert done.returncode == 0, (shell, done.stdout[-2000:], done.stderr[-2000:])
+            assert "[ERR]" not in done.stdout, done.stdout[-2000:]
+            shell.clear()
+
+    for command in s.commands:
+        action = next((f for prefix, f in sorted(actions.items(), key=lambda kv: -len(kv[0]))
+                       if command.startswith(prefix)), None)
+        if action is not None:
+            flush()
+            action()
+            continue
+        assert REDIS_POD in command, f"a command this test does not know: {command}"
+        shell.append(local(command))
+    flush()
+    assert job is not None and job.returncode == 0, job.stdout + job.stderr
+    assert "as a master" not in job.stdout  # the runbook had already added every node
+    for p in ports:
+        info = cluster_info(p)
+        assert (info["cluster_state"], info["cluster_size"]) == ("ok", "6"), (p, info)
+    for k, v in keys.items():
+        assert cli(ports[-1], "get", k, cluster=True) == v

@@ -183,7 +183,7 @@ def test_runbook_phase2_to_phase3_spells_out_the_cluster_growth():
                 '--cluster-master-id "$ID"') in cmds
     assert "--cluster rebalance $(ip redis-0):6379 --cluster-use-empty-masters" in cmds
     assert "--cluster check" in cmds and "All 16384 slots covered" in cmds
-    assert cmds.index("add-node") < cmds.index("rebalance") < cmds.index("--cluster check")
+    assert cmds.index("add-node") < cmds.index("rebalance") < cmds.rindex("--cluster check")
     assert "8,192 of 16,384 slots" in " ".join(step.what)
     titles = [s.title for s in rb.steps]
     assert "PostgreSQL: read replicas 1 -> 3" in titles
