@@ -34,6 +34,13 @@ def step(a: str, b: str, title_start: str) -> runbook.Step:
     return found
 
 
+def action_for(command: str, actions: dict):
+    """What Kubernetes would do for a platform command (the longest matching prefix wins), or
+    None for a command this test runs itself."""
+    return next((f for prefix, f in sorted(actions.items(), key=lambda kv: -len(kv[0]))
+                 if command.startswith(prefix)), None)
+
+
 def in_pod(command: str, port: int, temp_port: int, data: str) -> str:
     """A command run inside redis-0, as it runs here: same text, this test's addresses."""
     c = command.removeprefix(REDIS_POD)
@@ -90,8 +97,7 @@ def test_standalone_to_cluster_runbook_runs_on_real_servers(servers, workdir):
         for command in s.commands:
             if command.startswith("#"):
                 continue
-            action = next((f for prefix, f in sorted(actions.items(), key=lambda kv: -len(kv[0]))
-                           if command.startswith(prefix)), None)
+            action = action_for(command, actions)
             if action is not None:
                 action()
                 continue
@@ -279,8 +285,7 @@ def test_cluster_growth_runbook_runs_on_real_servers(servers, workdir):
             shell.clear()
 
     for command in s.commands:
-        action = next((f for prefix, f in sorted(actions.items(), key=lambda kv: -len(kv[0]))
-                       if command.startswith(prefix)), None)
+        action = action_for(command, actions)
         if action is not None:
             flush()
             action()
