@@ -35,7 +35,9 @@ def start_pgbouncer(stack, c, servers, workdir) -> int:
     subprocess.run(["chown", "root:postgres", str(userlist)], check=True)
     ini = write(workdir / "pgbouncer.ini", pgbouncer.pgbouncer_ini(
         stack, rw_host="127.0.0.1", rw_port=c.primary_port, ro_host="127.0.0.1",
-        ro_port=c.replica_port, listen_addr="127.0.0.1", listen_port=port,
+        # as rendered: the read-only database is the primary until the stack has replicas
+        ro_port=c.replica_port if stack.postgres.read_replicas else c.primary_port,
+        listen_addr="127.0.0.1", listen_port=port,
         auth_file=str(userlist), logfile=str(workdir / "pgbouncer.log"),
         pidfile=str(workdir / "pgbouncer.pid"), unix_socket_dir=""))
     servers.start(as_postgres([binary, str(ini)]), workdir / "pgbouncer.out")

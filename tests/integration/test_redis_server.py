@@ -142,13 +142,14 @@ def cluster_info(port: int, ip: str = "127.0.0.1") -> dict[str, str]:
                 if ":" in line)
 
 
-def run_bootstrap(script: Path, ports: list[int], replicas: int,
-                  ip: str = "127.0.0.1") -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ["PATH"], "REDISCLI_AUTH": PASSWORD, "BOOTSTRAP_TIMEOUT": "30",
+def run_bootstrap(script: Path, ports: list[int], replicas: int, ip: str = "127.0.0.1",
+                  stage_timeout: int = 30) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ["PATH"], "REDISCLI_AUTH": PASSWORD,
+           "BOOTSTRAP_TIMEOUT": str(stage_timeout),
            "REDIS_NODES": " ".join(f"{ip}:{p}" for p in ports),
            "REDIS_REPLICAS": str(replicas)}
     return subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True,
-                          timeout=90)
+                          timeout=6 * stage_timeout)
 
 
 def test_cluster_bootstrap_and_failover(servers, workdir):
@@ -247,7 +248,9 @@ def test_cluster_heals_when_every_node_restarts_on_a_new_address(servers, workdi
     wait_for(lambda: cluster_info(ports[0], moved)["cluster_state"] == "fail", 15,
              "stale addresses to break the cluster")
 
-    healed = run_bootstrap(script, ports, 1, ip=moved)
+    # every replica re-syncs from a master at its new address: under a loaded CI machine
+    # that took longer than 30 s once (the Job's own default is 300 s per stage)
+    healed = run_bootstrap(script, ports, 1, ip=moved, stage_timeout=120)
     assert healed.returncode == 0, healed.stdout + healed.stderr
     assert "cluster not ok, re-introducing nodes" in healed.stdout
     for port in ports:

@@ -15,7 +15,7 @@ import subprocess
 from phasestack import runbook
 from phasestack.stackfile import load
 from tests.integration.conftest import free_port, require, wait_for
-from tests.integration.pg_helpers import PgCluster, run_as_postgres, start_cluster
+from tests.integration.pg_helpers import PgCluster, run_as_postgres, start_cluster, write
 from tests.integration.test_redis_server import (
     PASSWORD,
     bootstrap_script,
@@ -300,3 +300,58 @@ def test_cluster_growth_runbook_runs_on_real_servers(servers, workdir):
         assert (info["cluster_state"], info["cluster_size"]) == ("ok", "6"), (p, info)
     for k, v in keys.items():
         assert cli(ports[-1], "get", k, cluster=True) == v
+
+
+def variant_runbook(a: str, **postgres_update) -> tuple[runbook.Runbook, object, object]:
+    sa = load(a).stack
+    sb = sa.model_copy(update={"postgres": sa.postgres.model_copy(update=postgres_update)})
+    return runbook.runbook(sa, sb, a, f"{a}-changed"), sa, sb
+
+
+def test_restart_step_query_names_the_pending_setting(servers, workdir):
+    """A max_connections change needs a restart: after the new config is applied (here: the
+    rendered file rewritten and reloaded), the runbook's query lists it as pending."""
+    from phasestack.synth import postgres
+
+    rb, a, b = variant_runbook("mvp", max_connections=300)
+    [s] = [x for x in rb.steps if x.title == "PostgreSQL: settings that need a restart"]
+    c = start_cluster(a, servers, workdir)
+
+    def apply_new_config() -> None:
+        write(workdir / "primary.conf", postgres.postgresql_conf(
+            b, listen_addresses="127.0.0.1", port=c.primary_port,
+            unix_socket_dir=str(c.socket_dir), hba_file=str(workdir / "pg_hba.conf")))
+        c.psql_super(c.primary_port, "SELECT pg_reload_conf()")
+
+    out = []
+    for command in s.commands:
+        if command.startswith("kubectl apply"):
+            apply_new_config()
+        else:
+            out += run_pg_commands([command], {"postgres-0": (c, c.primary_port)}, workdir)
+    assert out == ["max_connections|200|t"], out
+
+
+def test_pgbouncer_step_checks_both_databases_through_pgbouncer(servers, workdir):
+    """mvp -> phase1: the two psql checks through PgBouncer, as the operator runs them over
+    the port-forward (here: the rendered pgbouncer.ini on its own port)."""
+    from tests.integration.test_pgbouncer_server import start_pgbouncer
+
+    phase1 = load("phase1").stack
+    c = start_cluster(phase1, servers, workdir)
+    port = start_pgbouncer(phase1, c, servers, workdir)
+    s = step("mvp", "phase1", "PgBouncer in front of PostgreSQL")
+    answers = []
+    for command in s.commands:
+        if command.startswith("psql "):
+            local = command.replace("port=6432", f"port={port}")
+            done = subprocess.run(["bash", "-c", local], capture_output=True, text=True,
+                                  env={"PATH": os.environ["PATH"], "PGPASSWORD": c.app_password},
+                                  timeout=30)
+            assert done.returncode == 0, (command, done.stderr)
+            answers.append(done.stdout.split())
+        else:
+            assert command.startswith(("kubectl apply", "kubectl rollout status",
+                                       "kubectl port-forward")), command
+    # SELECT 1 on the read-write database; app_ro is the primary until phase1 has replicas
+    assert answers[0][2] == "1" and answers[1][2] == "f", answers
