@@ -94,3 +94,31 @@ def test_review_copies_are_the_shared_reviews():
     for r in REVIEWS.values():  # where the shared originals exist, the copies match them
         if (shared / r.file).exists():
             assert (shared / r.file).read_text() == (REVIEW_DIR / r.file).read_text()
+
+
+@pytest.mark.parametrize(("name", "pattern"), [
+    ("brivara-phase1", r"\(4 instances \+ 1 queue worker\) x 50 = ([\d,]+) clients"),
+    ("brivara-phase2", r"\(8 API pods \+ 1 worker pod\) x 50 = ([\d,]+) clients"),
+    ("ecobottle-phase2", r"20 API pods x maxPoolSize 100 = ([\d,]+) clients"),
+])
+def test_client_counts_in_stack_comments_are_the_planners(name, pattern):
+    """Client counts typed into stack comments, read back and compared with the planner's
+    own count (API pods at their ceiling plus worker pods, each with its pool)."""
+    text = (ROOT / "stacks" / f"Pulumi.{name}.yaml").read_text()
+    comment = " ".join(line.strip().lstrip("# ") for line in text.splitlines()
+                       if line.strip().startswith("#"))
+    stated = int(found(pattern, comment).replace(",", ""))
+    stack = load(name, ROOT).stack
+    pods, _ = pool_clients(stack)
+    assert stated == pods * stack.app.app_pool_per_pod
+
+
+def test_postgres_budget_in_brivara_phase2_comment_is_the_planners():
+    from phasestack.capacity import plan
+    text = (ROOT / "stacks" / "Pulumi.brivara-phase2.yaml").read_text()
+    comment = " ".join(line.strip().lstrip("# ") for line in text.splitlines()
+                       if line.strip().startswith("#"))
+    stated = int(found(r"\+ 5 fixed = (\d+) of max_connections", comment))
+    budget = next(c for c in plan(load("brivara-phase2", ROOT).stack).checks
+                  if c.name == "postgres_budget")
+    assert budget.formula.endswith(f"= {stated} <= max_connections 200")
