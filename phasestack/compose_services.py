@@ -81,7 +81,7 @@ def services(stack: Stack) -> list[Service]:
     then drops to the postgres user itself (the command starts with `postgres`)."""
     check(stack)
     a, pg = stack.api, stack.postgres
-    api_cmd = api.api_container(stack, {}).get("command")
+    api_cmd = api.api_command(stack).get("command")
     out = [
         Service(API, a.image, command=api_cmd, replicas=a.replicas, tmpfs=[api.TMP],
                 user=_as(api.UID),

@@ -19,12 +19,18 @@ def _host(stack: Stack, service: str) -> str:
     return f"{stack.namespace}-{service}"
 
 
+def _on_postgres(stack: Stack, command: str, stdin: bool = False) -> str:
+    """`command` inside the stack's PostgreSQL as the OS user postgres (peer login, no
+    password): the host's container or the primary's pod."""
+    i = "-i " if stdin else ""
+    if stack.target == HOST:
+        return f"docker exec {i}-u postgres {_host(stack, POSTGRES)} {command}"
+    return f'kubectl exec {i}-n "$NS" {POSTGRES}-0 -c postgres -- {command}'
+
+
 def _dump_from(stack: Stack) -> str:
     db = stack.postgres.database
-    if stack.target == HOST:
-        return f"docker exec -u postgres {_host(stack, POSTGRES)} pg_dump -Fc {db} > {db}.dump"
-    return (f'kubectl exec -n "$NS" {POSTGRES}-0 -c postgres -- pg_dump -U postgres -Fc {db} '
-            f"> {db}.dump")
+    return f"{_on_postgres(stack, f'pg_dump -U postgres -Fc {db}')} > {db}.dump"
 
 
 def _restore_into(stack: Stack) -> list[str]:
@@ -33,19 +39,12 @@ def _restore_into(stack: Stack) -> list[str]:
     made them, and restoring their comments as the app would fail ("must be owner")."""
     pg = stack.postgres
     f = f"/tmp/{pg.database}.dump"
-    user = "" if stack.target == HOST else "-U postgres "
     restore = (f"sh -c 'cat > {f} && pg_restore -l {f} | grep -v \" EXTENSION \" > {f}.list "
-               f"&& pg_restore {user}-d {pg.database} --no-owner --role={pg.app_user} "
-               f"--exit-on-error -L {f}.list {f}; s=$?; rm -f {f} {f}.list; exit $s' "
-               f"< {pg.database}.dump")
-    count = f'-Atc "SELECT count(*) FROM pg_stat_user_tables" {pg.database}'
-    if stack.target == HOST:
-        c = _host(stack, POSTGRES)
-        return [f"docker exec -i -u postgres {c} {restore}",
-                f"docker exec -u postgres {c} psql {count}"]
-    pod = f'kubectl exec -n "$NS" {POSTGRES}-0 -c postgres --'
-    return [f"{pod.replace('exec -n', 'exec -i -n')} {restore}",
-            f"{pod} psql -U postgres {count}"]
+               f"&& pg_restore -U postgres -d {pg.database} --no-owner --role={pg.app_user} "
+               f"--exit-on-error -L {f}.list {f}; s=$?; rm -f {f} {f}.list; exit $s'")
+    count = f'psql -U postgres -Atc "SELECT count(*) FROM pg_stat_user_tables" {pg.database}'
+    return [f"{_on_postgres(stack, restore, stdin=True)} < {pg.database}.dump",
+            _on_postgres(stack, count)]
 
 
 def _stop_writes(stack: Stack) -> list[str]:
@@ -61,7 +60,7 @@ def _deploy(stack: Stack, name: str) -> list[str]:
     if stack.target == HOST:
         return [f"pulumi up --stack {name}   # or: docker compose up -d (phasestack render "
                 f"{name} --format compose)",
-                f"docker exec -u postgres {_host(stack, POSTGRES)} pg_isready"]
+                _on_postgres(stack, "pg_isready")]
     return [f"pulumi up --stack {name}   # or: kubectl apply -f out/next/",
             f'kubectl rollout status -n "$NS" statefulset/{POSTGRES} --timeout=10m',
             f'kubectl rollout status -n "$NS" statefulset/{REDIS} --timeout=10m']

@@ -80,7 +80,7 @@ def _tmp_mount() -> list[dict]:
     return [{"name": "tmp", "mountPath": TMP}]
 
 
-def _api_command(stack: Stack) -> dict:
+def api_command(stack: Stack) -> dict:
     """podinfo's CMD is ./podinfo; other images keep their own entrypoint."""
     if not stack.api.image.startswith(PODINFO + ":"):
         return {}
@@ -95,7 +95,7 @@ def api_container(stack: Stack, lifecycle: dict) -> dict:
         liveness=c.http_probe(a.health_path, "http"),
         readiness=c.http_probe(a.ready_path, "http", period=5, delay=2),
         env=[*env(stack), {"name": "PORT", "value": str(a.port)}],
-        volumeMounts=_tmp_mount(), lifecycle=lifecycle, **_api_command(stack))
+        volumeMounts=_tmp_mount(), lifecycle=lifecycle, **api_command(stack))
 
 
 def worker_probe(stack: Stack, worker: Worker) -> dict:
@@ -109,7 +109,7 @@ def worker_probe(stack: Stack, worker: Worker) -> dict:
 
 
 def worker_container(stack: Stack, worker: Worker) -> dict:
-    command = {"command": worker.command} if worker.command else _api_command(stack)
+    command = {"command": worker.command} if worker.command else api_command(stack)
     probe = worker_probe(stack, worker)
     return c.container(
         "worker", stack.api.image, c.resources(worker.resources), {},

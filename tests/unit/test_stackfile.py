@@ -177,3 +177,11 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
         f"{f}: phasestack:bogus: unknown key",
         f"{f}: phasestack:api.resources.cpu_limit: must be a Kubernetes CPU quantity such as "
         "500m or 2 (got '2GB')"]
+
+
+def test_secret_keys_are_the_credentials():
+    """The loader's secret keys and the credential table name the same credentials (the
+    loader keeps its own set so the CLI need not import the synthesizers)."""
+    from phasestack.stackfile import SECRET_KEYS
+    from phasestack.synth.secrets import CREDENTIALS
+    assert set(SECRET_KEYS) == set(CREDENTIALS)
