@@ -12,6 +12,8 @@ import re
 import shutil
 import subprocess
 
+import pytest
+
 from phasestack import runbook
 from phasestack.stackfile import load
 from tests.integration.conftest import free_port, require, wait_for
@@ -21,6 +23,7 @@ from tests.integration.test_redis_server import (
     bootstrap_script,
     cli,
     cluster_info,
+    nodes_table,
     run_bootstrap,
     start,
 )
@@ -222,69 +225,63 @@ def test_replica_scale_down_runbook_drops_the_removed_replicas_slots(servers, wo
     assert left.split() == ["postgres_replica_0"]
 
 
-def test_cluster_growth_runbook_runs_on_real_servers(servers, workdir):
-    """phase2 -> phase3: the runbook's add-node, replica and rebalance commands, in order, on a
-    real 6-node cluster growing to 12; every key survives and the bootstrap Job that runs
-    after them finds nothing left to do."""
-    phase2, phase3 = load("phase2").stack, load("phase3").stack
-    s = step("phase2", "phase3", "Redis Cluster:")
-    ports = [free_port() for _ in range(phase3.redis.pods)]
-    small = phase2.redis.pods
-    for p in ports[:small]:
-        start(servers, phase2, workdir, f"c{p}", p, cluster_port=free_port(),
+def start_cluster_nodes(servers, stack, workdir, ports: list[int]) -> None:
+    for p in ports:
+        start(servers, stack, workdir, f"c{p}", p, cluster_port=free_port(),
               node_timeout_ms=1000)
-    for p in ports[:small]:
+    for p in ports:
         wait_for(lambda p=p: cli(p, "ping") == "PONG", 15, f"redis node {p}")
+
+
+def formed_cluster(servers, stack, workdir, ports: list[int], keys: dict[str, str]):
+    """Nodes started from `stack`'s config, the bootstrap Job run, `keys` written; returns
+    the bootstrap script for the runbook's later runs of the Job."""
+    start_cluster_nodes(servers, stack, workdir, ports)
     script = workdir / "bootstrap.sh"
     script.write_text(bootstrap_script(poll_seconds=0.2))
-    assert run_bootstrap(script, ports[:small], 1).returncode == 0
-    keys = {f"rate:{i}": str(i) for i in range(60)}
+    assert run_bootstrap(script, ports, stack.redis.replicas_per_master).returncode == 0
     for k, v in keys.items():
         assert cli(ports[0], "set", k, v, cluster=True) == "OK"
+    return script
+
+
+def run_cluster_step(commands: list[str], ports: list[int], actions: dict) -> None:
+    """A Redis Cluster step's commands in order: platform commands mapped to `actions`, every
+    other one (redis-cli inside redis-0, reaching pods by $(ip redis-N)) run on this test's
+    nodes, consecutive ones in one shell so that ID=... carries over."""
     env = {"PATH": os.environ["PATH"], "REDISCLI_AUTH": PASSWORD}
-    job = None
+    actions = {"ip() {": lambda: None, **actions}  # this test maps $(ip redis-N) itself
 
     def local(command: str) -> str:
         c = command.replace(REDIS_POD, "")
         for k in sorted(range(len(ports)), reverse=True):  # redis-11 before redis-1
             c = c.replace(f"-h $(ip redis-{k})", f"-h 127.0.0.1 -p {ports[k]}")
             c = c.replace(f"$(ip redis-{k}):6379", f"127.0.0.1:{ports[k]}")
+        c = c.replace("127.0.0.1:6379", f"127.0.0.1:{ports[0]}")  # redis-0 itself
+        assert "$(ip " not in c, f"a pod this test does not have: {command}"
         # inside redis-0 a bare redis-cli talks to redis-0 itself
         return re.sub(r"redis-cli (?!--cluster|-h )", f"redis-cli -p {ports[0]} ", c)
 
-    def grow() -> None:
-        for p in ports[small:]:
-            start(servers, phase3, workdir, f"c{p}", p, cluster_port=free_port(),
-                  node_timeout_ms=1000)
-
-    def bootstrap() -> None:
-        nonlocal job
-        job = run_bootstrap(script, ports, phase3.redis.replicas_per_master)
-
-    actions = {
-        "ip() {": lambda: None,  # pod addresses: this test maps $(ip redis-N) itself
-        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=redis-cluster-bootstrap':
-            bootstrap,
-        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=redis': grow,
-        'kubectl rollout status -n "$NS" statefulset/redis': lambda: [
-            wait_for(lambda p=p: cli(p, "ping") == "PONG", 15, f"node {p}") for p in ports],
-        'kubectl delete job -n "$NS" redis-cluster-bootstrap': lambda: None,
-        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/component=api': lambda: None,
-        'kubectl rollout status -n "$NS" deployment/api': lambda: None,
-    }
     shell: list[str] = []
 
-    def flush() -> None:  # consecutive shell lines run in one shell: ID=... carries over
+    def flush() -> None:
         if shell:
             done = subprocess.run(["bash", "-exc", "\n".join(shell)], env=env,
                                   capture_output=True, text=True, timeout=300)
             if done.returncode:
                 print(done.stdout[-3000:], done.stderr[-1500:])
+                for p in ports:  # each node's own view, to say which one disagreed
+                    print(p, subprocess.run(["redis-cli", "-p", str(p), "cluster", "nodes"],
+                                            env=env, capture_output=True, text=True).stdout)
             assert done.returncode == 0, (shell, done.stdout[-2000:], done.stderr[-2000:])
             assert "[ERR]" not in done.stdout, done.stdout[-2000:]
+            # redis-cli exits 0 on an error reply: none may go unnoticed
+            errors = [ln for ln in (done.stdout + done.stderr).splitlines()
+                      if ln.startswith(("ERR ", "(error)", "STOP:"))]
+            assert not errors, errors
             shell.clear()
 
-    for command in s.commands:
+    for command in commands:
         action = action_for(command, actions)
         if action is not None:
             flush()
@@ -293,6 +290,43 @@ def test_cluster_growth_runbook_runs_on_real_servers(servers, workdir):
         assert REDIS_POD in command, f"a command this test does not know: {command}"
         shell.append(local(command))
     flush()
+
+
+def masters_and_replicas(port: int) -> dict[str, list[int]]:
+    """Each master's port -> its replicas' ports, as the node on `port` sees the cluster."""
+    rows = nodes_table(port)
+    by_id = {n["id"]: n["port"] for n in rows}
+    return {n["port"]: sorted(by_id[r["id"]] for r in rows if r["master"] == n["id"])
+            for n in rows if "master" in n["flags"]}
+
+
+def test_cluster_growth_runbook_runs_on_real_servers(servers, workdir):
+    """phase2 -> phase3: the runbook's add-node, replica and rebalance commands, in order, on a
+    real 6-node cluster growing to 12; every key survives and the bootstrap Job that runs
+    after them finds nothing left to do."""
+    phase2, phase3 = load("phase2").stack, load("phase3").stack
+    s = step("phase2", "phase3", "Redis Cluster:")
+    ports = [free_port() for _ in range(phase3.redis.pods)]
+    small = phase2.redis.pods
+    keys = {f"rate:{i}": str(i) for i in range(60)}
+    script = formed_cluster(servers, phase2, workdir, ports[:small], keys)
+    job = None
+
+    def bootstrap() -> None:
+        nonlocal job
+        job = run_bootstrap(script, ports, phase3.redis.replicas_per_master)
+
+    run_cluster_step(s.commands, ports, {
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=redis-cluster-bootstrap':
+            bootstrap,
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=redis':
+            lambda: start_cluster_nodes(servers, phase3, workdir, ports[small:]),
+        'kubectl rollout status -n "$NS" statefulset/redis': lambda: [
+            wait_for(lambda p=p: cli(p, "ping") == "PONG", 15, f"node {p}") for p in ports],
+        'kubectl delete job -n "$NS" redis-cluster-bootstrap': lambda: None,
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/component=api': lambda: None,
+        'kubectl rollout status -n "$NS" deployment/api': lambda: None,
+    })
     assert job is not None and job.returncode == 0, job.stdout + job.stderr
     assert "as a master" not in job.stdout  # the runbook had already added every node
     for p in ports:
@@ -300,6 +334,130 @@ def test_cluster_growth_runbook_runs_on_real_servers(servers, workdir):
         assert (info["cluster_state"], info["cluster_size"]) == ("ok", "6"), (p, info)
     for k, v in keys.items():
         assert cli(ports[-1], "get", k, cluster=True) == v
+
+
+def shrink_actions(servers, workdir, ports: list[int], keep: int, deleted: list[str],
+                   more: dict) -> dict:
+    """What Kubernetes does for the shrink step's platform commands: scaling the StatefulSet
+    down stops the pods past `keep` (del-node has already shut them down)."""
+    def scale_down() -> None:
+        for proc in list(servers.procs):
+            if proc.poll() is None and any(f"c{p}" in " ".join(map(str, proc.args))
+                                           for p in ports[keep:]):
+                servers.stop(proc)
+    return {'kubectl rollout status -n "$NS" statefulset/redis': lambda: [
+                wait_for(lambda p=p: cli(p, "ping") == "PONG", 15, f"node {p}")
+                for p in ports[:keep]],
+            'kubectl delete pvc -n "$NS" ': lambda: deleted.append("pvc"),
+            'kubectl delete job -n "$NS" redis-cluster-bootstrap': lambda: None,
+            'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/component=api':
+                lambda: None,
+            'kubectl rollout status -n "$NS" deployment/api': lambda: None,
+            'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=redis': scale_down,
+            **more}
+
+
+def test_cluster_shrink_runbook_runs_on_real_servers(servers, workdir):
+    """phase3 -> phase2: 6 masters -> 3 on a real 12-node cluster, after a failover left a kept
+    master a replica of a pod that goes. Every key survives; the 6 pods left are 3 masters with
+    one replica each, and the phase2 bootstrap Job finds nothing to do."""
+    phase2, phase3 = load("phase2").stack, load("phase3").stack
+    s = step("phase3", "phase2", "Redis:")
+    assert s.title.startswith("Redis: cluster 6 masters x 1 replica(s) (12 pods,"), s.title
+    assert "-> cluster 3 masters x 1 replica(s) (6 pods," in s.title, s.title
+    assert not any(re.search(r"<[a-z-]+>", c) for c in s.commands), s.commands  # no placeholders
+    ports = [free_port() for _ in range(phase3.redis.pods)]
+    keep = phase2.redis.pods
+    keys = {f"session:{i}": str(i) for i in range(200)}
+    script = formed_cluster(servers, phase3, workdir, ports, keys)
+    # redis-1 stays a master; make it the replica of a pod that goes (a failover did that)
+    [replica] = masters_and_replicas(ports[0])[ports[1]]
+    assert replica in ports[keep:]
+    assert cli(replica, "cluster", "failover") == "OK"
+    wait_for(lambda: ports[1] in masters_and_replicas(ports[0]).get(replica, []), 30, "failover")
+    job, deleted = None, []
+
+    def bootstrap() -> None:
+        nonlocal job
+        job = run_bootstrap(script, ports[:keep], phase2.redis.replicas_per_master)
+
+    run_cluster_step(s.commands, ports, shrink_actions(servers, workdir, ports, keep, deleted, {
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=redis-cluster-bootstrap':
+            bootstrap}))
+    assert job is not None and job.returncode == 0, job.stdout + job.stderr
+    assert "as a master" not in job.stdout and "creating the" not in job.stdout, job.stdout
+    assert deleted == ["pvc"]
+    for p in ports[:keep]:
+        info = cluster_info(p)
+        assert (info["cluster_state"], info["cluster_size"], info["cluster_known_nodes"]) == (
+            "ok", "3", "6"), (p, info)
+    shape = masters_and_replicas(ports[0])
+    assert sorted(shape) == sorted(ports[:3]) and all(len(r) == 1 for r in shape.values()), shape
+    for k, v in keys.items():
+        assert cli(ports[keep - 1], "get", k, cluster=True) == v
+
+
+def test_cluster_to_standalone_runbook_runs_on_real_servers(servers, workdir):
+    """phase2 -> phase1: every slot onto redis-0, the other 5 nodes removed, redis-0 restarted
+    as a standalone Redis on the same directory: it serves every key."""
+    phase1, phase2 = load("phase1").stack, load("phase2").stack
+    s = step("phase2", "phase1", "Redis:")
+    assert " -> standalone (" in s.title, s.title
+    ports = [free_port() for _ in range(phase2.redis.pods)]
+    keys = {f"session:{i}": str(i) for i in range(200)}
+    formed_cluster(servers, phase2, workdir, ports, keys)
+    deleted: list[str] = []
+    actions = shrink_actions(servers, workdir, ports, 1, deleted, {})
+    scale_down = actions['kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=redis']
+
+    def to_standalone() -> None:  # scaled to 1; redis-0 restarts on the standalone config
+        scale_down()
+        cli(ports[0], "shutdown")  # SIGTERM in a pod: saves as configured
+        wait_for(lambda: not any(p.poll() is None and f"c{ports[0]}" in " ".join(map(str, p.args))
+                                 for p in servers.procs), 15, "redis-0 stopped")
+        start(servers, phase1, workdir, f"c{ports[0]}", ports[0])
+
+    actions['kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=redis'] = to_standalone
+    run_cluster_step(s.commands, ports, actions)
+    assert deleted == ["pvc"]
+    assert cli(ports[0], "info", "cluster").splitlines()[-1] == "cluster_enabled:0"
+    assert cli(ports[0], "dbsize") == str(len(keys))
+    for k, v in keys.items():
+        assert cli(ports[0], "get", k) == v
+
+
+def test_more_replicas_runbook_runs_on_real_servers(servers, workdir):
+    """phase2 with 2 replicas per master: the 3 new pods join as replicas (the bootstrap Job
+    run again), no slot moves, every master ends with 2 replicas."""
+    a = load("phase2").stack
+    b = a.model_copy(update={"redis": a.redis.model_copy(update={"replicas_per_master": 2})})
+    [s] = [s for s in runbook.runbook(a, b, "phase2", "more").steps
+           if s.title.startswith("Redis Cluster:")]
+    ports = [free_port() for _ in range(b.redis.pods)]
+    script = formed_cluster(servers, a, workdir, ports[:a.redis.pods], {})
+    before = {n["id"]: n["port"] for n in nodes_table(ports[0]) if "master" in n["flags"]}
+    job = None
+
+    def bootstrap() -> None:
+        nonlocal job
+        job = run_bootstrap(script, ports, 2)
+
+    run_cluster_step(s.commands, ports, {
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=redis-cluster-bootstrap':
+            bootstrap,
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=redis':
+            lambda: start_cluster_nodes(servers, b, workdir, ports[a.redis.pods:]),
+        'kubectl rollout status -n "$NS" statefulset/redis': lambda: None,
+        'kubectl delete job -n "$NS" redis-cluster-bootstrap': lambda: None,
+        'kubectl wait -n "$NS" --for=condition=complete job/redis-cluster-bootstrap':
+            lambda: None if job.returncode == 0 else pytest.fail(job.stdout + job.stderr),
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/component=api': lambda: None,
+        'kubectl rollout status -n "$NS" deployment/api': lambda: None,
+    })
+    assert "moving slots" not in job.stdout, job.stdout
+    shape = masters_and_replicas(ports[0])
+    assert sorted(shape) == sorted(before.values()), shape  # the same masters
+    assert all(len(r) == 2 for r in shape.values()), shape
 
 
 def variant_runbook(a: str, **postgres_update) -> tuple[runbook.Runbook, object, object]:

@@ -97,3 +97,46 @@ def test_a_target_change_is_the_biggest_change_not_zero():
                                           "pg_dump -U postgres -Fc app")
     assert back[2].commands[1].startswith("docker exec -i -u postgres ps-mvp-docker-postgres ")
     assert diffing.diff(b, b).target is None
+
+
+def redis_step(a: Stack, b: Stack) -> runbook.Step:
+    [s] = [s for s in runbook.runbook(a, b, "a", "b").steps if s.component == "cache"]
+    return s
+
+
+def test_cluster_shrink_is_commands_not_a_template():
+    """Issue 12 item 10: the shrink step printed `<node-id>` placeholders; the commands now
+    read IDs and roles at run time (executed on real servers in test_runbook_commands)."""
+    s = redis_step(stack("phase3"), stack("phase2"))
+    assert not [c for c in s.commands if "<" in c.replace("< 9", "")], s.commands
+    assert s.what[0] == ("6 masters -> 3: every slot moves onto redis-0..redis-2 (rebalance "
+                         "with weight 0 for the others); redis-6, redis-7, redis-8, redis-9, "
+                         "redis-10, redis-11 leave the cluster (del-node), then the StatefulSet "
+                         "scales down to 6 pod(s) and their volumes are deleted.")
+    assert ('kubectl delete pvc -n "$NS" data-redis-6 data-redis-7 data-redis-8 data-redis-9 '
+            "data-redis-10 data-redis-11 --ignore-not-found") in s.commands
+    # the removed pods leave one by one, the highest first
+    dels = [c for c in s.commands if "--cluster del-node" in c]
+    assert [c.rsplit("ip redis-", 1)[1].split(")")[0] for c in dels] == [
+        "11", "10", "9", "8", "7", "6"]
+
+
+def test_cluster_to_standalone_keeps_redis_0s_data():
+    s = redis_step(stack("phase2"), stack("phase1"))
+    assert s.title.startswith("Redis: cluster 3 masters x 1 replica(s) (6 pods")
+    assert s.what[-1] == ("redis-0, left the only master with all 16384 slots, restarts as a "
+                          "standalone Redis on the same volume: its AOF holds every key. The "
+                          "API switches from REDIS_CLUSTER_NODES to REDIS_URL.")
+    assert not [c for c in s.commands if "redis-cluster-bootstrap" in c and "apply" in c]
+
+
+def test_more_replicas_and_fewer_masters_on_more_pods():
+    more = stack("phase2", redis={"replicas_per_master": 2})
+    s = redis_step(stack("phase2"), more)
+    assert s.what[0] == ("The StatefulSet grows to 9 pods; the bootstrap Job, run again, adds "
+                         "redis-6..redis-8 as replicas (no slot moves).")
+    odd = stack("phase3", redis={"masters": 3, "replicas_per_master": 4})
+    s = redis_step(stack("phase3"), odd)
+    assert (s.what, s.commands) == (["Fewer masters on more pods is two transitions: first to "
+                                     "3 masters on at most 12 pods (this runbook's shrink), "
+                                     "then more replicas."], [])
