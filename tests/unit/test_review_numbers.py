@@ -5,6 +5,7 @@ review, or a render that drops it, fails here."""
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from urllib.parse import urlparse
@@ -76,8 +77,7 @@ def test_001_pgbouncer_takes_every_client_after_losing_a_pod():
     every client; the claim's numbers are read from the comment and checked by the planner's
     own count (issue 12: it said 4,000 where the planner counts 4,200 with the workers)."""
     path = ROOT / "stacks" / "Pulumi.ecobottle-phase3.yaml"
-    comment = " ".join(line.strip().lstrip("# ") for line in path.read_text().splitlines()
-                       if line.strip().startswith("#"))
+    comment = stack_comments(path)
     clients, left, each, total = (int(x.replace(",", "")) for x in re.search(
         r"= ([\d,]+) clients; the (\d) pods left after losing one take \d x ([\d,]+) = "
         r"([\d,]+)", comment).groups())
@@ -104,9 +104,7 @@ def test_review_copies_are_the_shared_reviews():
 def test_client_counts_in_stack_comments_are_the_planners(name, pattern):
     """Client counts typed into stack comments, read back and compared with the planner's
     own count (API pods at their ceiling plus worker pods, each with its pool)."""
-    text = (ROOT / "stacks" / f"Pulumi.{name}.yaml").read_text()
-    comment = " ".join(line.strip().lstrip("# ") for line in text.splitlines()
-                       if line.strip().startswith("#"))
+    comment = stack_comments(ROOT / "stacks" / f"Pulumi.{name}.yaml")
     stated = int(found(pattern, comment).replace(",", ""))
     stack = load(name, ROOT).stack
     pods, _ = pool_clients(stack)
@@ -115,10 +113,40 @@ def test_client_counts_in_stack_comments_are_the_planners(name, pattern):
 
 def test_postgres_budget_in_brivara_phase2_comment_is_the_planners():
     from phasestack.capacity import plan
-    text = (ROOT / "stacks" / "Pulumi.brivara-phase2.yaml").read_text()
-    comment = " ".join(line.strip().lstrip("# ") for line in text.splitlines()
-                       if line.strip().startswith("#"))
+    comment = stack_comments(ROOT / "stacks" / "Pulumi.brivara-phase2.yaml")
     stated = int(found(r"\+ 5 fixed = (\d+) of max_connections", comment))
     budget = next(c for c in plan(load("brivara-phase2", ROOT).stack).checks
                   if c.name == "postgres_budget")
     assert budget.formula.endswith(f"= {stated} <= max_connections 200")
+
+
+SIZING = re.compile(r"([\d,]+) rps / \((?:pod_rps )?([\d.]+) x (\d+)%(?: CPU target)?\) = "
+                    r"([\d.]+) -> (ceiling )?(\d+)")
+
+
+def stack_comments(path: Path) -> str:
+    return " ".join(line.strip().lstrip("# ") for line in path.read_text().splitlines()
+                    if line.strip().startswith("#"))
+
+
+def test_hpa_sizing_in_stack_comments_is_the_stacks_own_arithmetic():
+    """Issue 12 item 13: "500 rps / (100 x 70%) = 7.1 -> 8 pods" in a stack comment is read
+    back: the rps is the stack's peak, the divisor its pod_rps and CPU target, the quotient and
+    the pods the arithmetic's, the pods within the HPA's ceiling."""
+    seen = {}
+    for path in sorted((ROOT / "stacks").glob("Pulumi.*.yaml")):
+        for m in SIZING.finditer(stack_comments(path)):
+            rps, pod_rps, pct, quotient = (float(g.replace(",", "")) for g in m.groups()[:4])
+            ceiling, pods = m.group(5), int(m.group(6))
+            stack = load(path.name.removeprefix("Pulumi.").removesuffix(".yaml"), ROOT).stack
+            where = f"{path.name}: {m.group(0)!r}"
+            assert rps == stack.load.effective_peak_rps, where
+            assert (pod_rps, pct) == (stack.app.pod_rps, stack.api.hpa.cpu_target), where
+            need = rps / (pod_rps * pct / 100)
+            assert quotient == round(need, 1), where
+            if ceiling:  # "-> ceiling N": the HPA's maximum, at least what the load needs
+                assert pods == stack.api.hpa.max_replicas >= math.ceil(need), where
+            else:
+                assert pods == math.ceil(need) <= stack.api.hpa.max_replicas, where
+            seen[path.name] = pods
+    assert len(seen) == 6, seen  # every stack that states its HPA sizing was read
