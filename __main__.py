@@ -1,5 +1,5 @@
 """The Pulumi program: `pulumi up --stack phase2` deploys the stack phase2 (components/program)."""
 
-from components.program import main
+from phasestack.components.program import main
 
 main()

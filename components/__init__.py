@@ -1,6 +1,7 @@
 """Pulumi ComponentResources, one per file (DESIGN.md layer 5).
 
-Topology (components.topology) composes Network, Credentials, ApiService, LoadBalancer, Redis,
-Database and Monitoring for the Kubernetes target, or DockerHost for the single-host target.
-Kept import-free so `import components.kube` does not load every component.
+Topology (phasestack.components.topology) composes Network, Credentials, ApiService,
+LoadBalancer, Redis, Database and Monitoring for the Kubernetes target, or DockerHost for the
+single-host target.
+Kept import-free so `import phasestack.components.kube` does not load every component.
 """

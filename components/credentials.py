@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_random as random
 
-from components import kube
+from phasestack.components import kube
 from phasestack.model import Stack
 from phasestack.synth import secrets
 from phasestack.synth.common import GRAFANA_SECRET, PGB_SECRET

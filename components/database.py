@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components import kube
+from phasestack.components import kube
 from phasestack.synth.common import PG_SECRET, PGB_SECRET, PGBOUNCER, POSTGRES, POSTGRES_RO
 
 

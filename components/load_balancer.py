@@ -12,7 +12,7 @@ from typing import Any
 
 import pulumi
 
-from components import kube
+from phasestack.components import kube
 from phasestack.synth.common import NGINX
 
 

@@ -14,8 +14,8 @@ import json
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from components.topology import Topology, TopologyArgs
 from phasestack import stackfile
+from phasestack.components.topology import Topology, TopologyArgs
 from phasestack.model import Stack
 
 # what a secret key is handed to the loader as: it checks that the key was set as a secret,

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components import kube
-from components.api_service import ApiService, ApiServiceArgs
-from components.credentials import Credentials, CredentialsArgs, placeholders
-from components.database import Database, DatabaseArgs
-from components.load_balancer import LoadBalancer, LoadBalancerArgs
-from components.monitoring import Monitoring, MonitoringArgs
-from components.network import Network, NetworkArgs
-from components.redis import Redis, RedisArgs
+from phasestack.components import kube
+from phasestack.components.api_service import ApiService, ApiServiceArgs
+from phasestack.components.credentials import Credentials, CredentialsArgs, placeholders
+from phasestack.components.database import Database, DatabaseArgs
+from phasestack.components.load_balancer import LoadBalancer, LoadBalancerArgs
+from phasestack.components.monitoring import Monitoring, MonitoringArgs
+from phasestack.components.network import Network, NetworkArgs
+from phasestack.components.redis import Redis, RedisArgs
 from phasestack.model import Stack
 from phasestack.synth import COMPONENTS, synthesize
 
@@ -66,7 +66,7 @@ class Topology(pulumi.ComponentResource):
         stack = args.stack
         child = pulumi.ResourceOptions(parent=self)
         if stack.target == "docker":
-            from components.docker_host import DockerHost, DockerHostArgs
+            from phasestack.components.docker_host import DockerHost, DockerHostArgs
 
             creds = Credentials("credentials", CredentialsArgs(stack), child)
             host = DockerHost("docker", DockerHostArgs(stack, creds.values), child)

@@ -5,7 +5,8 @@ static upstream, redis.conf, postgresql.conf, prometheus.yml with compose servic
 the docker target runs what the cluster runs. `services()` (phasestack.compose_services) is the
 one model both outputs use: `compose_files()` writes it as compose YAML (credentials as
 ${PHASESTACK_...} references that compose fills from the environment, never values) and
-components.docker_host turns it into Pulumi docker Containers (credentials as secret Outputs).
+phasestack.components.docker_host turns it into Pulumi docker Containers (credentials as
+secret Outputs).
 
 Shape mirrors review 000 (000_f42598e3354b7376.txt), "docker-compose.prod.yml" (backend
 replicas behind nginx, postgres and redis with named volumes), and review 002

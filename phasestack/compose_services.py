@@ -1,6 +1,7 @@
 """The docker target's service model: one Service per container (image, command, environment
 with credential references, config files, volumes, user), shared by phasestack.compose (which
-writes it as docker-compose.yml) and components.docker_host (Pulumi docker Containers). Pure.
+writes it as docker-compose.yml) and phasestack.components.docker_host (Pulumi docker
+Containers). Pure.
 
 Shape mirrors review 000 (000_f42598e3354b7376.txt), "docker-compose.prod.yml" (backend
 replicas behind nginx, postgres and redis with named volumes), and review 002

@@ -16,8 +16,8 @@ import yaml
 from cluster import Cluster
 from pulumi import automation as auto
 
-from components import program
 from phasestack import stackfile
+from phasestack.components import program
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 from pulumi.runtime import rpc
 
-from components import load_balancer
 from phasestack import stackfile
+from phasestack.components import load_balancer
 from phasestack.synth import secrets, synthesize
 
 ROOT = Path(__file__).resolve().parents[2]
