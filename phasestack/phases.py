@@ -99,3 +99,14 @@ def preset(phase: str) -> dict:
     import copy
 
     return copy.deepcopy(PRESETS[phase])
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """`override` over `base`, mappings merged key by key (a stack file over its preset)."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from phasestack import safe_yaml
 from phasestack.model import PHASES, Stack
-from phasestack.phases import preset
+from phasestack.phases import deep_merge, preset
 from phasestack.problems import NAMESPACE, describe, duplicate_keys, hint
 
 # Keys set with `pulumi config set --secret`; they override generated credentials and are not
@@ -87,16 +87,6 @@ def resolve(ref: str, root: Path | None = None) -> Path:
         known = [stack_name(p) for p in list_stack_files(root)]
         raise StackError([f"{candidate}: no stack named '{ref}'{hint(ref, known)}"])
     return candidate
-
-
-def deep_merge(base: dict, override: dict) -> dict:
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def load(ref: str | Path, root: Path | None = None) -> LoadedStack:

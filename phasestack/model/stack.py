@@ -10,7 +10,7 @@ from phasestack.model.base import CONTEXT, DNS_LABEL, IMAGE, INTERVAL, RETENTION
 from phasestack.model.data import PgBouncer, Postgres, Redis
 from phasestack.model.load import AppProfile, LoadTarget
 from phasestack.model.services import Api, Nginx
-from phasestack.phases import PRESETS
+from phasestack.phases import PRESETS, deep_merge, preset
 
 PHASES = ("mvp", "phase1", "phase2", "phase3")
 # A stack owns its namespace: default-deny policies and pod-security labels would break these.
@@ -114,6 +114,16 @@ class Stack(Spec):
         statement_timeout (review 003), plus 5 s for the app to answer."""
         return self.postgres.statement_timeout_s + 5
 
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data):
+        """The phase preset under what is given, as a stack file gets it: Stack(phase="phase2")
+        is the phase2 shape, not the defaults (issue 13). Given values win; merging a preset
+        under a whole dumped stack changes nothing."""
+        if isinstance(data, dict) and data.get("phase", "mvp") in PRESETS:
+            return deep_merge(preset(data.get("phase", "mvp")), data)
+        return data
+
     @model_validator(mode="after")
     def _cross(self) -> Stack:
         pg, pgb = self.postgres, self.pgbouncer
@@ -150,6 +160,18 @@ class Stack(Spec):
                     f"{key}.replicas: {spec.replicas} has no effect while {key}.hpa.enabled is "
                     f"true{why}: the HPA sets the pod count; set {key}.hpa.min_replicas and "
                     f"max_replicas instead, or {key}.hpa.enabled: false")
-        if self.target == "docker" and (self.redis.mode == "cluster" or self.api.hpa.enabled):
-            raise ValueError("target: docker supports standalone Redis and no HPA (the MVP shape)")
+        if self.target == "docker" and self.beyond_one_host:
+            # issue 13: validate passed what render and pulumi up then refused
+            raise ValueError(f"target: docker renders the MVP shape; this stack also has: "
+                             f"{', '.join(self.beyond_one_host)} (use target: kubernetes)")
         return self
+
+    @property
+    def beyond_one_host(self) -> list[str]:
+        """What the single-host (docker) target cannot run: the one rule validate, render
+        --format compose and the Pulumi docker program share."""
+        return [what for what, on in (
+            ("pgbouncer", self.pgbouncer.enabled), ("read replicas", self.postgres.read_replicas),
+            ("grafana", self.monitoring.grafana), ("workers", self.api.workers),
+            ("redis cluster", self.redis.mode == "cluster"), ("api hpa", self.api.hpa.enabled),
+            ("nginx hpa", self.nginx.hpa.enabled)) if on]

@@ -74,10 +74,12 @@ def test_scaled_out_pools_without_pgbouncer_exhaust_max_connections():
 
 
 def test_queue_workers_open_pools_too():
-    # reviews 000/001/003 run workers beside the API; their pools count against the pooler
+    # reviews 000/001/003 run workers beside the API; their pools count against the pooler.
+    # The phase1 preset's HPA stays (the preset is merged under the section, as in a stack
+    # file): 6 API pods at its ceiling
     s = preset_stack("phase1", api={"workers": [{"name": "jobs", "replicas": 4}]})
     c = checks(plan(s))["client_connections"]
-    assert c.formula == ("(api pods 2 + worker pods 4) x app_pool 20 = 120 <= pgbouncer "
+    assert c.formula == ("(api pods 6 + worker pods 4) x app_pool 20 = 200 <= pgbouncer "
                          "max_client_conn 200 x pods 2 = 400")
 
 

@@ -160,3 +160,18 @@ def test_schema_shows_each_components_real_defaults():
                      "memory_limit": "2560Mi"}
     api = schema["properties"]["config"]["properties"]["phasestack:api"]["default"]
     assert api["resources"]["memory_limit"] == "512Mi" and api["port"] == 9898
+
+
+def test_validate_refuses_what_the_docker_target_cannot_render(tmp_path):
+    """Issue 13: validate passed a docker stack that render --format compose and pulumi up
+    then refused (the latter with a bare ValueError); the rule is the model's now."""
+    f = tmp_path / "Pulumi.onebox.yaml"
+    f.write_text("config:\n  phasestack:target: docker\n"
+                 "  phasestack:pgbouncer: {enabled: true}\n")
+    for args in (["validate", str(f)], ["render", str(f), "--format", "compose", "--stdout"]):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 2, r.output
+        assert f"error: {f}: " in r.output, r.output
+        assert ("target: docker renders the MVP shape; this stack also has: pgbouncer (use "
+                "target: kubernetes)") in r.output, r.output
+        assert "Traceback" not in r.output

@@ -102,7 +102,11 @@ def test_peak_from_requests_per_day():
      "memory_request (1Gi) must be <= memory_limit (512Mi)"),
     (lambda: Stack(target="docker",
                    redis={"mode": "cluster", "masters": 3, "replicas_per_master": 1}),
-     "target: docker supports standalone Redis and no HPA (the MVP shape)"),
+     "target: docker renders the MVP shape; this stack also has: redis cluster (use target: "
+     "kubernetes)"),
+    (lambda: Stack(target="docker", pgbouncer={"enabled": True}, monitoring={"grafana": True}),
+     "target: docker renders the MVP shape; this stack also has: pgbouncer, grafana (use "
+     "target: kubernetes)"),
 ])
 def test_validator_messages(build, expected):
     if expected is None:
@@ -204,3 +208,21 @@ def test_error_rate_levels_must_be_ordered():
         Stack.model_validate({"monitoring": {"error_rate_warning": 0.05,
                                              "error_rate_critical": 0.01}})
     assert "error_rate_warning 0.05 must be below error_rate_critical 0.01" in str(e.value)
+
+
+@pytest.mark.parametrize("phase", ["mvp", "phase1", "phase2", "phase3"])
+def test_stack_in_code_gets_the_preset_as_a_stack_file_does(phase, tmp_path):
+    """Issue 13: Stack(phase="phase2") silently had the MVP shape; presets applied only
+    through the stack-file loader."""
+    from phasestack.stackfile import load
+
+    f = tmp_path / f"Pulumi.{phase}-only.yaml"
+    f.write_text(f"config:\n  phasestack:phase: {phase}\n  phasestack:namespace: ns\n")
+    assert Stack(phase=phase, namespace="ns") == load(str(f)).stack
+
+
+def test_given_values_win_over_the_preset():
+    s = Stack(phase="phase2", redis={"masters": 4}, pgbouncer={"enabled": False})
+    assert (s.redis.mode, s.redis.masters, s.pgbouncer.enabled) == ("cluster", 4, False)
+    assert s.api.hpa.enabled  # the rest of the preset's api section stays
+    assert Stack.model_validate(s.model_dump()) == s
