@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 
 from phasestack.model import Stack
+from phasestack.synth.wiring import CLUSTER_DOMAIN
 
 # kind -> (pulumi_kubernetes module, class): the API versions the synthesizers emit
 KINDS: dict[str, tuple[str, str]] = {
@@ -106,7 +107,7 @@ def field(obj: Any, name: str) -> Any:
 def service_dns(service: pulumi.CustomResource) -> pulumi.Output[str]:
     """<name>.<namespace>.svc.cluster.local from the registered Service's own metadata."""
     return service.metadata.apply(  # type: ignore[attr-defined]
-        lambda md: f"{field(md, 'name')}.{field(md, 'namespace')}.svc.cluster.local")
+        lambda md: f"{field(md, 'name')}.{field(md, 'namespace')}.{CLUSTER_DOMAIN}")
 
 
 # What holds data: with `retain_data` Pulumi forgets these on delete instead of deleting them

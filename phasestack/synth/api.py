@@ -48,7 +48,7 @@ def database_urls(stack: Stack) -> tuple[str, str]:
 
 def redis_cluster_nodes(stack: Stack) -> list[str]:
     """Every Redis pod's stable DNS name (masters and replicas: the client discovers roles)."""
-    return [f"redis-{i}.{c.REDIS_HEADLESS}.{stack.namespace}.svc.cluster.local:{c.PORTS.redis}"
+    return [f"{c.pod_dns(stack, f'{c.REDIS}-{i}', c.REDIS_HEADLESS)}:{c.PORTS.redis}"
             for i in range(stack.redis.pods)]
 
 
@@ -56,7 +56,7 @@ def env(stack: Stack) -> list[dict]:
     """Environment of the API and worker containers. Order matters: $(VAR) refers back."""
     rw, ro = database_urls(stack)
     out = [
-        c.secret_env("DB_PASSWORD", c.PG_SECRET, "app-password"),
+        c.secret_env("DB_PASSWORD", *c.CREDENTIALS["appPassword"]),
         {"name": "DATABASE_URL", "value": rw},
         {"name": "DATABASE_READ_URL", "value": ro},
         # review 002 (002_f99052a1f9a0162e.txt), Recommendation 3: DB_POOL_SIZE per process

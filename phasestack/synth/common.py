@@ -17,6 +17,8 @@ from phasestack.synth.wiring import (  # noqa: F401 - re-exported for the synthe
     ANY,
     API,
     API_HEADLESS,
+    CLUSTER_DOMAIN,
+    CREDENTIALS,
     GRAFANA,
     GRAFANA_SECRET,
     NGINX,
@@ -36,6 +38,8 @@ from phasestack.synth.wiring import (  # noqa: F401 - re-exported for the synthe
     Flow,
     Ports,
     dns,
+    pod_dns,
+    secret_key,
 )
 
 PART_OF = "phasestack"

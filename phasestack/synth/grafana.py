@@ -26,6 +26,7 @@ from phasestack.synth.common import (
     render_template,
     resources,
     secret_file_env,
+    secret_key,
     secret_mount,
     secret_volume,
     service,
@@ -112,6 +113,8 @@ PANELS: dict[str, list[tuple]] = {
     ],
 }
 
+ADMIN_KEY = secret_key("grafanaPassword")  # its key in GRAFANA_SECRET
+
 
 def _panel(i: int, title, expr, unit, warning, critical, legend, description) -> dict:
     steps = [{"color": "green", "value": None}]
@@ -162,7 +165,7 @@ def manifests(stack: Stack) -> list[dict]:
             CM_DASHBOARDS: dashboards(stack)}
     port = PORTS.grafana
     # Grafana reads any GF_* setting from the file GF_*__FILE names
-    env = [secret_file_env("GF_SECURITY_ADMIN_PASSWORD_", "credentials", "admin-password"),
+    env = [secret_file_env("GF_SECURITY_ADMIN_PASSWORD_", "credentials", ADMIN_KEY),
            {"name": "GF_SECURITY_ADMIN_USER", "value": "admin"},
            {"name": "GF_USERS_ALLOW_SIGN_UP", "value": "false"},
            {"name": "GF_AUTH_ANONYMOUS_ENABLED", "value": "false"},
@@ -188,7 +191,7 @@ def manifests(stack: Stack) -> list[dict]:
         {"name": "providers", "configMap": {"name": CM_PROVIDERS}},
         {"name": "dashboards", "configMap": {"name": CM_DASHBOARDS}},
         empty_dir("data"), empty_dir("tmp"),
-        secret_volume("credentials", GRAFANA_SECRET, ["admin-password"])])
+        secret_volume("credentials", GRAFANA_SECRET, [ADMIN_KEY])])
     return [*(config_map(stack, name, COMPONENT, data, pod=GRAFANA)
               for name, data in maps.items()),
             deployment(stack, GRAFANA, COMPONENT, 1, spec,

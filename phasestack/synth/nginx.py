@@ -16,13 +16,14 @@ import math
 
 from phasestack.model import Stack, cpu_cores
 from phasestack.synth import common as c
+from phasestack.synth.common import CLUSTER_DOMAIN
 
 COMPONENT = "load-balancer"
 UID = 101  # the `nginx` user of the official nginx:*-alpine image
 TMP = "/tmp"
 CONF_DIR = "/etc/nginx/phasestack"
 # kube-dns is resolved once at startup; nginx then re-resolves the API's headless Service itself
-DEFAULT_RESOLVER = "kube-dns.kube-system.svc.cluster.local"
+DEFAULT_RESOLVER = f"kube-dns.kube-system.{CLUSTER_DOMAIN}"
 # Proxy tuning (not review numbers): retries bounded in count and time.
 CONNECT_TIMEOUT, SEND_TIMEOUT = "5s", "30s"
 NEXT_UPSTREAM_TRIES, NEXT_UPSTREAM_TIMEOUT = 3, "10s"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from phasestack.model import Stack
 from phasestack.synth.common import (
-    PG_SECRET,
+    CREDENTIALS,
     PGB_SECRET,
     PGBOUNCER,
     PORTS,
@@ -93,7 +93,7 @@ def _exporter(stack: Stack) -> dict:
         readiness=tcp_probe("metrics", period=5, delay=2),
         args=[f"--pgBouncer.connectionString={dsn}",
               f"--web.listen-address=:{PORTS.pgbouncer_exporter}"],
-        env=[secret_env("PGPASSWORD", PG_SECRET, "app-password")])
+        env=[secret_env("PGPASSWORD", *CREDENTIALS["appPassword"])])
 
 
 def manifests(stack: Stack) -> list[dict]:

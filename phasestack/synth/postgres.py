@@ -31,6 +31,7 @@ from phasestack.synth.common import (
     pod_template,
     resources,
     secret_file_env,
+    secret_key,
     secret_mount,
     secret_volume,
     selector,
@@ -61,9 +62,10 @@ DATA_MOUNT = "/var/lib/postgresql/data"   # the PersistentVolumeClaim
 PGDATA = f"{DATA_MOUNT}/pgdata"           # a subdirectory: the volume root may hold lost+found
 INITDB_DIR = "/docker-entrypoint-initdb.d"
 # Secret volumes: every password is a file, none in a container's environment
-PRIMARY_SECRETS = {"POSTGRES_PASSWORD": "postgres-password", "APP_PASSWORD": "app-password",
-                   "REPLICATION_PASSWORD": "replication-password",
-                   "MONITOR_PASSWORD": "monitor-password"}
+MONITOR_KEY, REPLICATION_KEY = secret_key("monitorPassword"), secret_key("replicationPassword")
+PRIMARY_SECRETS = {"POSTGRES_PASSWORD": secret_key("postgresPassword"),
+                   "APP_PASSWORD": secret_key("appPassword"),
+                   "REPLICATION_PASSWORD": REPLICATION_KEY, "MONITOR_PASSWORD": MONITOR_KEY}
 CREDENTIALS_VOLUME = "credentials"        # the primary's postgres container: PRIMARY_SECRETS
 REPLICATION_VOLUME = "replication"        # the replica's bootstrap: replication-password
 MONITOR_VOLUME = "monitor"                # postgres_exporter: monitor-password
@@ -116,7 +118,7 @@ def _exporter(stack: Stack) -> dict:
         env=[_env_value("DATA_SOURCE_URI",
                         f"127.0.0.1:{PORTS.postgres}/{EXPORTER_DATABASE}?sslmode=disable"),
              _env_value("DATA_SOURCE_USER", MONITOR_USER),
-             secret_file_env("DATA_SOURCE_PASS", MONITOR_VOLUME, "monitor-password")],
+             secret_file_env("DATA_SOURCE_PASS", MONITOR_VOLUME, MONITOR_KEY)],
         volumeMounts=[secret_mount(MONITOR_VOLUME)])
 
 
@@ -128,7 +130,7 @@ def _bootstrap(stack: Stack) -> dict:
             "env": [_env_value("PGDATA", PGDATA),
                     {"name": "POD_NAME", "valueFrom": {"fieldRef": {
                         "fieldPath": "metadata.name"}}},
-                    secret_file_env("PGPASSWORD", REPLICATION_VOLUME, "replication-password")],
+                    secret_file_env("PGPASSWORD", REPLICATION_VOLUME, REPLICATION_KEY)],
             "resources": resources(stack.postgres.resources),
             "securityContext": container_security(),
             "volumeMounts": [_mount("data", DATA_MOUNT), _mount("config", CONFIG_DIR, True),
@@ -138,9 +140,9 @@ def _bootstrap(stack: Stack) -> dict:
 def _volumes(replica: bool) -> list[dict]:
     vols = [{"name": "config", "configMap": {"name": POSTGRES, "defaultMode": 0o444}},
             empty_dir("run"), empty_dir("tmp"), empty_dir("shm", "Memory"),
-            secret_volume(MONITOR_VOLUME, PG_SECRET, ["monitor-password"])]
+            secret_volume(MONITOR_VOLUME, PG_SECRET, [MONITOR_KEY])]
     if replica:
-        vols.append(secret_volume(REPLICATION_VOLUME, PG_SECRET, ["replication-password"]))
+        vols.append(secret_volume(REPLICATION_VOLUME, PG_SECRET, [REPLICATION_KEY]))
     else:
         vols.append(secret_volume(CREDENTIALS_VOLUME, PG_SECRET, list(PRIMARY_SECRETS.values())))
         vols.append({"name": "initdb", "configMap": {

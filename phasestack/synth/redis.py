@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from phasestack.model import Stack
 from phasestack.phases import R002
+from phasestack.synth import redis_cluster
 from phasestack.synth.common import (
     PORTS,
     REDIS,
@@ -31,14 +32,17 @@ from phasestack.synth.common import (
     render_template,
     resources,
     secret_env,
+    secret_key,
     selector,
     service,
     small_resources,
 )
+from phasestack.synth.redis_cluster import cluster_mode, pod_hostname
 
 COMPONENT = "cache"
 UID = 999  # the redis user of the official redis:7.0-alpine image
-APP_KEY, ADMIN_KEY = "redis-password", "admin-password"  # keys of REDIS_SECRET
+# keys of REDIS_SECRET
+APP_KEY, ADMIN_KEY = secret_key("redisPassword"), secret_key("redisAdminPassword")
 APP_USER = "app"
 # every key and channel; every command but @dangerous, except INFO (ioredis' ready check, BullMQ)
 APP_RULES = ("~*", "&*", "+@all", "-@dangerous", "+info")
@@ -52,15 +56,6 @@ POLICY_NOTES = {
                    f"Review 002 ({R002}), Recommendation 4, sets allkeys-lru, but its own",
                    "section 3 (Current Configuration Issues) warns it may evict active sessions."],
 }
-
-
-def cluster_mode(stack: Stack) -> bool:
-    return stack.redis.mode == "cluster"
-
-
-def pod_hostname(stack: Stack, pod: str) -> str:
-    """Stable DNS name of one StatefulSet pod through the headless Service."""
-    return f"{pod}.{REDIS_HEADLESS}.{stack.namespace}.svc.cluster.local"
 
 
 def redis_conf(stack: Stack, port: int = PORTS.redis, dir: str = DATA_DIR,  # noqa: A002
@@ -175,11 +170,7 @@ def manifests(stack: Stack) -> list[dict]:
         statefulset(stack, conf),
         *pdb(stack, REDIS, COMPONENT, stack.redis.pods),
     ]
-    if cluster_mode(stack):
-        from phasestack.synth import redis_cluster  # imports this module
-
-        docs += redis_cluster.manifests(stack)
-    return docs
+    return docs + redis_cluster.manifests(stack, UID, COMPONENT)
 
 
 def flows(stack: Stack) -> list[Flow]:

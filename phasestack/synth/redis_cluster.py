@@ -1,32 +1,44 @@
 """Redis Cluster bootstrap: an idempotent Job that runs `redis-cli --cluster create` once.
 
 The script (templates/redis/bootstrap.sh.j2) is parametrised by environment only, so the same
-text runs in the Job and against 127.0.0.1 nodes in the integration tests.
+text runs in the Job and against 127.0.0.1 nodes in the integration tests. Below synth.redis:
+it imports nothing from it (the Redis pods' uid and component label are handed in).
 """
 
 from __future__ import annotations
 
 from phasestack.model import Stack
-from phasestack.synth import redis as _redis
 from phasestack.synth.common import (
     PORTS,
     REDIS,
     REDIS_BOOTSTRAP,
+    REDIS_HEADLESS,
     REDIS_SECRET,
     config_map,
     empty_dir,
     job_container,
     meta,
+    pod_dns,
     pod_spec,
     pod_template,
     render_template,
     secret_env,
+    secret_key,
     small_resources,
 )
 
 SCRIPT_DIR = "/scripts"
 DEFAULT_TIMEOUT_S = 300
 BACKOFF_LIMIT = 6
+
+
+def cluster_mode(stack: Stack) -> bool:
+    return stack.redis.mode == "cluster"
+
+
+def pod_hostname(stack: Stack, pod: str) -> str:
+    """Stable DNS name of one StatefulSet pod through the headless Service."""
+    return pod_dns(stack, pod, REDIS_HEADLESS)
 
 
 def bootstrap_script(poll_seconds: float = 2, default_timeout: int = DEFAULT_TIMEOUT_S) -> str:
@@ -37,7 +49,7 @@ def bootstrap_script(poll_seconds: float = 2, default_timeout: int = DEFAULT_TIM
 
 def node_addresses(stack: Stack) -> list[str]:
     """host:port of every pod; StatefulSet ordinals 0..masters-1 become the masters."""
-    return [f"{_redis.pod_hostname(stack, f'{REDIS}-{i}')}:{PORTS.redis}"
+    return [f"{pod_hostname(stack, f'{REDIS}-{i}')}:{PORTS.redis}"
             for i in range(stack.redis.pods)]
 
 
@@ -48,10 +60,10 @@ def bootstrap_env(stack: Stack) -> dict[str, str]:
             "BOOTSTRAP_TIMEOUT": str(DEFAULT_TIMEOUT_S)}
 
 
-def job(stack: Stack) -> dict:
+def job(stack: Stack, uid: int, component: str) -> dict:
     env = [{"name": k, "value": v} for k, v in bootstrap_env(stack).items()]
     # CLUSTER MEET / ADDSLOTS / RESET are admin commands: the default (admin) user's password
-    env.append(secret_env("REDISCLI_AUTH", REDIS_SECRET, _redis.ADMIN_KEY))
+    env.append(secret_env("REDISCLI_AUTH", REDIS_SECRET, secret_key("redisAdminPassword")))
     # Runs to completion: no probes (nothing to restart or unroute); the script's own waits,
     # backoffLimit and activeDeadlineSeconds bound it.
     c = job_container("bootstrap", stack.redis.image, small_resources(),
@@ -59,21 +71,21 @@ def job(stack: Stack) -> dict:
                       volumeMounts=[{"name": "scripts", "mountPath": SCRIPT_DIR,
                                      "readOnly": True},
                                     {"name": "tmp", "mountPath": "/tmp"}])
-    spec = pod_spec(REDIS_BOOTSTRAP, _redis.UID, [c], spread=False, restartPolicy="Never",
+    spec = pod_spec(REDIS_BOOTSTRAP, uid, [c], spread=False, restartPolicy="Never",
                     volumes=[{"name": "scripts", "configMap": {"name": REDIS_BOOTSTRAP}},
                              empty_dir("tmp")])
     return {"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": meta(stack, REDIS_BOOTSTRAP, _redis.COMPONENT),
+            "metadata": meta(stack, REDIS_BOOTSTRAP, component),
             # no ttlSecondsAfterFinished: a Job that deletes itself is drift for Pulumi (and
             # `kubectl apply` would recreate and rerun it); the finished Job stays as a record
             "spec": {"backoffLimit": BACKOFF_LIMIT,
                      "activeDeadlineSeconds": 4 * DEFAULT_TIMEOUT_S,
-                     "template": pod_template(REDIS_BOOTSTRAP, _redis.COMPONENT, spec)}}
+                     "template": pod_template(REDIS_BOOTSTRAP, component, spec)}}
 
 
-def manifests(stack: Stack) -> list[dict]:
-    if not _redis.cluster_mode(stack):
+def manifests(stack: Stack, uid: int, component: str) -> list[dict]:
+    if not cluster_mode(stack):
         return []
-    return [config_map(stack, REDIS_BOOTSTRAP, _redis.COMPONENT,
+    return [config_map(stack, REDIS_BOOTSTRAP, component,
                        {"bootstrap.sh": bootstrap_script()}),
-            job(stack)]
+            job(stack, uid, component)]

@@ -8,18 +8,7 @@ import re
 import secrets as _random
 
 from phasestack.model import Stack
-from phasestack.synth.common import GRAFANA_SECRET, PG_SECRET, PGB_SECRET, REDIS_SECRET, meta
-
-# credential name -> (Secret, key); the names are also the Pulumi config keys that override them
-CREDENTIALS: dict[str, tuple[str, str]] = {
-    "postgresPassword": (PG_SECRET, "postgres-password"),
-    "appPassword": (PG_SECRET, "app-password"),
-    "replicationPassword": (PG_SECRET, "replication-password"),
-    "monitorPassword": (PG_SECRET, "monitor-password"),
-    "redisPassword": (REDIS_SECRET, "redis-password"),
-    "redisAdminPassword": (REDIS_SECRET, "admin-password"),
-    "grafanaPassword": (GRAFANA_SECRET, "admin-password"),
-}
+from phasestack.synth.common import CREDENTIALS, GRAFANA_SECRET, PGB_SECRET, meta
 
 
 def env_var(credential: str) -> str:

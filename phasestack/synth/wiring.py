@@ -18,6 +18,24 @@ PGBOUNCER, PROMETHEUS, GRAFANA = "pgbouncer", "prometheus", "grafana"
 # Secret names and keys (phasestack.synth.secrets builds them).
 PG_SECRET, REDIS_SECRET, GRAFANA_SECRET, PGB_SECRET = (
     "postgres-credentials", "redis-credentials", "grafana-credentials", "pgbouncer-userlist")
+# credential name -> (Secret, key); the names are also the Pulumi config keys that override
+# them. Every synthesizer names a credential by these (secret_key()), never by a literal key.
+CREDENTIALS: dict[str, tuple[str, str]] = {
+    "postgresPassword": (PG_SECRET, "postgres-password"),
+    "appPassword": (PG_SECRET, "app-password"),
+    "replicationPassword": (PG_SECRET, "replication-password"),
+    "monitorPassword": (PG_SECRET, "monitor-password"),
+    "redisPassword": (REDIS_SECRET, "redis-password"),
+    "redisAdminPassword": (REDIS_SECRET, "admin-password"),
+    "grafanaPassword": (GRAFANA_SECRET, "admin-password"),
+}
+# in-cluster DNS: <service>.<namespace>.svc.cluster.local
+CLUSTER_DOMAIN = "svc.cluster.local"
+
+
+def secret_key(credential: str) -> str:
+    """The key of `credential` in its Secret."""
+    return CREDENTIALS[credential][1]
 
 
 @dataclass(frozen=True)
@@ -56,4 +74,9 @@ class Flow:
 
 
 def dns(stack: Stack, service: str) -> str:
-    return f"{service}.{stack.namespace}.svc.cluster.local"
+    return f"{service}.{stack.namespace}.{CLUSTER_DOMAIN}"
+
+
+def pod_dns(stack: Stack, pod: str, headless: str) -> str:
+    """Stable DNS name of one StatefulSet pod through its headless Service."""
+    return f"{pod}.{dns(stack, headless)}"

@@ -218,3 +218,18 @@ def test_kubernetes_validate_strict(name, version):
     for doc in redis.manifests(stack):
         assert doc["metadata"]["namespace"] == stack.namespace
         kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_redis_cluster_is_below_redis():
+    """Issue 13: synth.redis and synth.redis_cluster imported each other (behind a lazy
+    import); the bootstrap module now imports nothing from synth.redis."""
+    import ast
+    import inspect
+
+    from phasestack.synth import redis_cluster
+
+    tree = ast.parse(inspect.getsource(redis_cluster))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {f"{n.module}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+                 for a in n.names}
+    assert not [m for m in imported if m and m.startswith("phasestack.synth.redis")], imported
