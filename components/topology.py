@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from phasestack.catalog import CREDENTIALS, NETWORK, owner_of, owners
 from phasestack.components import kube
 from phasestack.components.api_service import ApiService, ApiServiceArgs
 from phasestack.components.credentials import Credentials, CredentialsArgs, placeholders
@@ -20,36 +21,24 @@ from phasestack.components.monitoring import Monitoring, MonitoringArgs
 from phasestack.components.network import Network, NetworkArgs
 from phasestack.components.redis import Redis, RedisArgs
 from phasestack.model import Stack
-from phasestack.synth import COMPONENTS, synthesize
-
-# synth module -> component that registers its manifests
-OWNERS = {"api": "api", "nginx": "lb", "redis": "redis", "postgres": "database",
-          "pgbouncer": "database", "monitoring": "monitoring"}
-GROUPS = ("network", "credentials", "api", "lb", "redis", "database", "monitoring")
+from phasestack.synth import component_of, synthesize
 
 
-def _key(doc: dict) -> tuple[str, str, str]:
-    md = doc["metadata"]
-    return doc["kind"], md.get("namespace", ""), md["name"]
-
-
-def split(stack: Stack, docs: list[dict]) -> dict[str, list[dict]]:
-    """Each manifest to exactly one component: by the synth module that made it, else by kind
-    (Namespace and NetworkPolicies -> network, Secrets -> credentials)."""
-    origin: dict[tuple[str, str, str], str] = {}
-    for module_name, module in COMPONENTS.items():
-        for doc in module.manifests(stack):
-            origin[_key(doc)] = OWNERS[module_name]
-    out: dict[str, list[dict]] = {g: [] for g in GROUPS}
+def split(docs: list[dict]) -> dict[str, list[dict]]:
+    """Each manifest to exactly one Pulumi child, by its component label through the catalog
+    (no second synthesis); the Namespace and NetworkPolicies -> network, Secrets ->
+    credentials."""
+    out: dict[str, list[dict]] = {g: [] for g in owners()}
     for doc in docs:
-        if _key(doc) in origin:
-            out[origin[_key(doc)]].append(doc)
-        elif doc["kind"] in ("Namespace", "NetworkPolicy"):
-            out["network"].append(doc)
+        if doc["kind"] in ("Namespace", "NetworkPolicy"):
+            out[NETWORK].append(doc)
         elif doc["kind"] == "Secret":
-            out["credentials"].append(doc)
+            out[CREDENTIALS].append(doc)
+        elif owner := owner_of(component_of(doc)):
+            out[owner].append(doc)
         else:
-            raise ValueError(f"{kube.logical_name(doc)}: no component owns this manifest")
+            raise ValueError(f"{kube.logical_name(doc)}: no component owns this manifest "
+                             f"(label {component_of(doc)!r})")
     return out
 
 
@@ -76,14 +65,17 @@ class Topology(pulumi.ComponentResource):
             self.register_outputs(self.outputs)
             return
         provider = kube.provider("kubernetes", stack, child)
-        parts = split(stack, synthesize(stack, placeholders()))
+        parts = split(synthesize(stack, placeholders()))
         net = Network("network", NetworkArgs(stack, parts["network"], provider), child)
         after = [net.namespace_resource]
         creds = Credentials("credentials", CredentialsArgs(stack, parts["credentials"], provider,
                                                            after), child)
         ready = [*after, creds]
         api = ApiService("api", ApiServiceArgs(stack, parts["api"], provider, ready), child)
-        lb = LoadBalancer("lb", LoadBalancerArgs(stack, parts["lb"], provider, ready), child)
+        # was "lb": the alias keeps the URNs of stacks deployed before the catalog (issue 13)
+        lb = LoadBalancer("nginx", LoadBalancerArgs(stack, parts["nginx"], provider, ready),
+                          pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                              aliases=[pulumi.Alias(name="lb")])))
         redis = Redis("redis", RedisArgs(stack, parts["redis"], provider, ready), child)
         db = Database("database", DatabaseArgs(stack, parts["database"], provider, ready), child)
         mon = Monitoring("monitoring", MonitoringArgs(stack, parts["monitoring"], provider,

@@ -1,7 +1,8 @@
 """The runbook of a phase transition, derived from two Stack models (pure, never imports pulumi).
 
-Steps come in a safe order (keep the live credentials, network policies and new Secrets,
-database, pooler, cache, API, nginx, monitoring, verify), each with its commands and its risks;
+Steps come in a safe order (keep the live credentials, network policies and new Secrets, then
+the components in phasestack.catalog's order: postgres, pgbouncer, redis, api, nginx,
+monitoring; then verify), each with its commands and its risks;
 the data-moving steps (read replicas, Redis standalone -> Cluster, adding Cluster masters) are
 spelled out. Commands use $NS, the namespace
 of the environment being moved, and never contain a credential: inside the pods redis-cli reads
@@ -13,10 +14,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from phasestack import capacity
+from phasestack import capacity, catalog
 from phasestack import diff as diffing
-from phasestack import runbook_postgres as data
-from phasestack import runbook_redis as cache
 from phasestack import runbook_stateless as stateless
 from phasestack import runbook_steps as steps
 from phasestack import runbook_target as target
@@ -24,9 +23,9 @@ from phasestack.capacity_data import num
 from phasestack.model import Stack
 from phasestack.runbook_steps import Ctx
 
-STEP_BUILDERS = (steps.credentials, steps.prepare, steps.immutable, data.postgres, data.pooler,
-                 cache.redis, stateless.api_hpa, stateless.workers, stateless.nginx,
-                 stateless.monitoring, stateless.verify)
+# the components' builders come from the catalog, in its (dependency) order
+STEP_BUILDERS = (steps.credentials, steps.prepare, steps.immutable, *catalog.step_builders(),
+                 stateless.verify)
 CONNECTION_CHECKS = ("client_connections", "db_server_connections", "postgres_budget")
 
 

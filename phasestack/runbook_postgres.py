@@ -30,12 +30,12 @@ def postgres(x: Ctx) -> list[dict]:
     steps = []
     if rb > ra:
         steps.append({
-            "title": f"PostgreSQL: read replicas {ra} -> {rb}", "component": "database",
+            "title": f"PostgreSQL: read replicas {ra} -> {rb}", "component": "postgres",
             "moves_data": True,
             "what": [f"Each new replica clones the primary with pg_basebackup, then streams WAL; "
                      f"wait until pg_stat_replication shows {rb} row(s) in state streaming "
                      "before any read goes to them."],
-            "commands": [APPLY.format("database"),
+            "commands": [APPLY.format("postgres"),
                          'kubectl rollout status -n "$NS" statefulset/postgres --timeout=10m',
                          'kubectl rollout status -n "$NS" statefulset/postgres-replica '
                          "--timeout=30m",
@@ -54,12 +54,12 @@ def postgres(x: Ctx) -> list[dict]:
     elif rb < ra:
         gone = [f"{POSTGRES_REPLICA}-{i}" for i in range(rb, ra)]
         steps.append({
-            "title": f"PostgreSQL: read replicas {ra} -> {rb}", "component": "database",
+            "title": f"PostgreSQL: read replicas {ra} -> {rb}", "component": "postgres",
             "what": ["Move reads off the replicas first (DATABASE_READ_URL), then scale down "
                      "and drop the removed replicas' slots: an unused slot keeps WAL on the "
                      "primary (up to max_slot_wal_keep_size) and PostgresReplicaNotStreaming "
                      "fires for it. Their volumes stay until their PVCs are deleted."],
-            "commands": [APPLY.format("api"), APPLY.format("database"),
+            "commands": [APPLY.format("api"), APPLY.format("postgres"),
                          *(f'kubectl wait -n "$NS" --for=delete pod/{pod} --timeout=5m'
                            for pod in gone),
                          *(PSQL.format(f"SELECT pg_drop_replication_slot('{slot_name(pod)}')")
@@ -68,10 +68,10 @@ def postgres(x: Ctx) -> list[dict]:
         })
     if restart:
         steps.append({
-            "title": "PostgreSQL: settings that need a restart", "component": "database",
+            "title": "PostgreSQL: settings that need a restart", "component": "postgres",
             "what": [f"postgresql.conf changes {', '.join(restart)}: the primary restarts to "
                      "apply them (the StatefulSet rolls on the config hash)."],
-            "commands": [APPLY.format("database"), PSQL.format(
+            "commands": [APPLY.format("postgres"), PSQL.format(
                 "SELECT name, setting, pending_restart FROM pg_settings WHERE pending_restart")],
             "risks": ["Writes fail while the primary restarts (seconds to a minute): schedule "
                       "it in a quiet window" + (
@@ -88,13 +88,13 @@ def pooler(x: Ctx) -> list[dict]:
     steps = []
     if pb.enabled and not pa.enabled:
         steps.append({
-            "title": "PgBouncer in front of PostgreSQL; re-point the API", "component": "pooler",
+            "title": "PgBouncer in front of PostgreSQL; re-point the API", "component": "pgbouncer",
             "what": [f"Deploy {pb.replicas} PgBouncer pod(s) ({pb.pool_mode} pooling), check "
                      "both databases through them, then roll the API:",
                      f"DATABASE_URL: {rw_a} -> {rw_b}",
                      f"DATABASE_READ_URL: {ro_a} -> {ro_b}",
                      f"DB_POOL_SIZE (per pod): {aa.app_pool_per_pod} -> {ab.app_pool_per_pod}"],
-            "commands": [APPLY.format("pooler"),
+            "commands": [APPLY.format("pgbouncer"),
                          'kubectl rollout status -n "$NS" deployment/pgbouncer',
                          f'kubectl port-forward -n "$NS" svc/pgbouncer {PORTS.pgbouncer} &',
                          f'psql "host=127.0.0.1 port={PORTS.pgbouncer} dbname='
@@ -111,7 +111,7 @@ def pooler(x: Ctx) -> list[dict]:
         })
     elif pa.enabled and not pb.enabled:
         steps.append({
-            "title": "Remove PgBouncer; the API connects directly", "component": "pooler",
+            "title": "Remove PgBouncer; the API connects directly", "component": "pgbouncer",
             "what": [f"DATABASE_URL: {rw_a} -> {rw_b}", f"DATABASE_READ_URL: {ro_a} -> {ro_b}"],
             "commands": [APPLY.format("api"), 'kubectl rollout status -n "$NS" deployment/api'],
             "risks": ["Every API pod's pool now lands on max_connections directly."],
@@ -131,10 +131,10 @@ def pooler(x: Ctx) -> list[dict]:
         # the PgBouncer step above already re-points the API when PgBouncer comes or goes
         pgb_resized = pa.enabled and pb.enabled and _pgb(x.a) != _pgb(x.b)
         steps.append({
-            "title": "Re-derive pool sizes", "component": "pooler",
+            "title": "Re-derive pool sizes", "component": "pgbouncer",
             "what": [*changes, "The planner's connection formulas for both sides are listed "
                      "under Connection formulas; lower app pools before raising pod counts."],
-            "commands": [APPLY.format("pooler"), 'kubectl rollout status -n "$NS" '
+            "commands": [APPLY.format("pgbouncer"), 'kubectl rollout status -n "$NS" '
                          "deployment/pgbouncer"] if pgb_resized else [APPLY.format("api")],
             "risks": ["A PgBouncer restart drops its client connections: apps must retry."]
             if pgb_resized else [],

@@ -15,7 +15,7 @@ def redis(x: Ctx) -> list[dict]:
     if ra.mode == "cluster" and rb.mode == "cluster" and rb.masters > ra.masters:
         return [add_masters(x)]
     if ra.mode == "cluster" and rb.mode == "cluster" and rb.masters < ra.masters < rb.pods:
-        return [{"title": f"Redis Cluster: {shape(x.a)} -> {shape(x.b)}", "component": "cache",
+        return [{"title": f"Redis Cluster: {shape(x.a)} -> {shape(x.b)}", "component": "redis",
                  "moves_data": True,
                  "what": ["Fewer masters on more pods is two transitions: first to "
                           f"{rb.masters} masters on at most {ra.pods} pods (this runbook's "
@@ -25,7 +25,7 @@ def redis(x: Ctx) -> list[dict]:
     if ra.mode == "cluster" and rb.mode == "cluster" and rb.pods > ra.pods:
         return [add_replicas(x)]
     if (ra.maxmemory_mb, ra.resources) != (rb.maxmemory_mb, rb.resources):
-        return [{"title": f"Redis: {shape(x.a)} -> {shape(x.b)}", "component": "cache",
+        return [{"title": f"Redis: {shape(x.a)} -> {shape(x.b)}", "component": "redis",
                  "what": ["maxmemory or pod resources change: pods restart one at a time."],
                  "commands": [APPLY_NAME.format("redis"),
                               'kubectl rollout status -n "$NS" statefulset/redis'],
@@ -37,7 +37,7 @@ def redis(x: Ctx) -> list[dict]:
 def _to_cluster(x: Ctx) -> dict:
     rb = x.b.redis
     return {
-        "title": f"Redis: {shape(x.a)} -> {shape(x.b)}", "component": "cache",
+        "title": f"Redis: {shape(x.a)} -> {shape(x.b)}", "component": "redis",
         "moves_data": True,
         "what": [
             "There is no live migration from a standalone Redis to a Cluster. The StatefulSet "

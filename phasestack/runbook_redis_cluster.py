@@ -70,7 +70,7 @@ def add_masters(x: Ctx) -> dict:
         what.append(f"replicas_per_master {ra.replicas_per_master} -> "
                     f"{rb.replicas_per_master}: existing masters need the same add-node "
                     "--cluster-slave for their extra replicas.")
-    return {"title": f"Redis Cluster: {shape(x.a)} -> {shape(x.b)}", "component": "cache",
+    return {"title": f"Redis Cluster: {shape(x.a)} -> {shape(x.b)}", "component": "redis",
             "moves_data": True, "what": what, "commands": lines,
             "risks": [*MIGRATE_RISKS,
                       "Until the check reports all slots covered, do not delete any pod."]}
@@ -80,7 +80,7 @@ def add_replicas(x: Ctx) -> dict:
     """Same masters, more replicas each: the bootstrap Job adds every new pod as a replica of
     the master with the fewest."""
     ra, rb = x.a.redis, x.b.redis
-    return {"title": f"Redis Cluster: {shape(x.a)} -> {shape(x.b)}", "component": "cache",
+    return {"title": f"Redis Cluster: {shape(x.a)} -> {shape(x.b)}", "component": "redis",
             "what": [f"The StatefulSet grows to {rb.pods} pods; the bootstrap Job, run again, "
                      f"adds redis-{ra.pods}..redis-{rb.pods - 1} as replicas (no slot moves).",
                      f"The API's REDIS_CLUSTER_NODES grows from {ra.pods} to {rb.pods} "
@@ -183,7 +183,7 @@ def shrink(x: Ctx) -> dict:
         what.append("redis-0, left the only master with all 16384 slots, restarts as a "
                     "standalone Redis on the same volume: its AOF holds every key. The API "
                     "switches from REDIS_CLUSTER_NODES to REDIS_URL.")
-    return {"title": f"Redis: {shape(x.a)} -> {shape(x.b)}", "component": "cache",
+    return {"title": f"Redis: {shape(x.a)} -> {shape(x.b)}", "component": "redis",
             "moves_data": True, "what": what, "commands": lines,
             "risks": [*MIGRATE_RISKS,
                       "Until the StatefulSet has scaled down, a removed pod that restarts is "

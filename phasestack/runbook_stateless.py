@@ -98,8 +98,8 @@ def nginx(x: Ctx) -> list[dict]:
                 f"{na.rate_limit_per_minute * na.max_pods}/min ({na.max_pods} pods) to "
                 f"{nb.rate_limit_per_minute * nb.max_pods}/min ({nb.max_pods} pods).")
     first, risk = handover("nginx", na.hpa.enabled, nb.hpa.enabled)
-    return [{"title": "nginx", "component": "load-balancer", "what": what,
-             "commands": [*first, APPLY.format("load-balancer"),
+    return [{"title": "nginx", "component": "nginx", "what": what,
+             "commands": [*first, APPLY.format("nginx"),
                           'kubectl rollout status -n "$NS" deployment/nginx'],
              "risks": [*risk, "Pods roll on the config checksum; each drains for its preStop sleep "
                        "while the load balancer moves connections away."]}]

@@ -92,7 +92,7 @@ def target(x: Ctx) -> list[dict]:
          "commands": _stop_writes(a),
          "risks": ["Downtime lasts until the cutover: roughly the pg_dump and pg_restore "
                    "time, which grows with the database; rehearse it on a copy."]},
-        {"title": "Move PostgreSQL: pg_dump, pg_restore", "component": "database",
+        {"title": "Move PostgreSQL: pg_dump, pg_restore", "component": "postgres",
          "moves_data": True,
          "what": [f"Dump `{a.postgres.database}` from `{x.name_a}` and restore it into "
                   f"`{x.name_b}` as `{b.postgres.app_user}`'s objects; compare the table "
@@ -102,12 +102,12 @@ def target(x: Ctx) -> list[dict]:
                    "encrypted and delete it after the move.",
                    "Writes accepted after the dump are lost: the API stays stopped from the "
                    "dump to the cutover."]},
-        {"title": "Redis: drained, not copied", "component": "cache",
+        {"title": "Redis: drained, not copied", "component": "redis",
          "what": ["Sessions and rate-limit counters start empty on the new side (users sign "
                   "in again); queued jobs must be finished before the API stops (previous "
                   "step), because an unfinished job stays on the old side."],
          "commands": [], "risks": ["Jobs still queued on the old side are not run."]},
-        {"title": f"Cut over to `{x.name_b}`", "component": "load-balancer",
+        {"title": f"Cut over to `{x.name_b}`", "component": "nginx",
          "what": ["Point DNS (or the upstream load balancer) at the new endpoint, check it, "
                   "and keep the old side stopped but intact until the new one has served a "
                   "full day."],

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from phasestack.catalog import CATALOG
 from phasestack.model import Stack
-from phasestack.synth import api, monitoring, network, nginx, pgbouncer, postgres, redis, secrets
+from phasestack.synth import network, secrets
 
-COMPONENTS = {"api": api, "nginx": nginx, "redis": redis, "postgres": postgres,
-              "pgbouncer": pgbouncer, "monitoring": monitoring}
+# component key -> its synthesizer (phasestack.catalog, the one table)
+COMPONENTS = {c.key: c.module for c in CATALOG}
 
 # Apply order: what others reference comes first.
 KIND_ORDER = ("Namespace", "ServiceAccount", "Secret", "ConfigMap", "Role", "RoleBinding",

@@ -18,7 +18,7 @@ from phasestack.model import Stack, cpu_cores
 from phasestack.synth import common as c
 from phasestack.synth.common import CLUSTER_DOMAIN
 
-COMPONENT = "load-balancer"
+COMPONENT = "nginx"
 UID = 101  # the `nginx` user of the official nginx:*-alpine image
 TMP = "/tmp"
 CONF_DIR = "/etc/nginx/phasestack"

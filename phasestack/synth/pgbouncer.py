@@ -32,7 +32,7 @@ from phasestack.synth.common import (
     tcp_probe,
 )
 
-COMPONENT = "pooler"
+COMPONENT = "pgbouncer"
 UID = 1001                                # bitnami/pgbouncer runs as 1001
 CONFIG_DIR = "/etc/pgbouncer"             # ConfigMap pgbouncer.ini + Secret userlist.txt
 BINARY = "/opt/bitnami/pgbouncer/bin/pgbouncer"

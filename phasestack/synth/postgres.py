@@ -56,7 +56,7 @@ __all__ = ["manifests", "flows", "postgresql_conf", "pg_hba", "init_sql", "init_
            "replica_bootstrap_script", "max_wal_senders", "REPLICATION_USER", "EXPORTER_ARGS",
            "EXPORTER_DATABASE"]
 
-COMPONENT = "database"
+COMPONENT = "postgres"
 UID = 70                                  # user postgres in the postgres:*-alpine images
 DATA_MOUNT = "/var/lib/postgresql/data"   # the PersistentVolumeClaim
 PGDATA = f"{DATA_MOUNT}/pgdata"           # a subdirectory: the volume root may hold lost+found

@@ -39,7 +39,7 @@ from phasestack.synth.common import (
 )
 from phasestack.synth.redis_cluster import cluster_mode, pod_hostname
 
-COMPONENT = "cache"
+COMPONENT = "redis"
 UID = 999  # the redis user of the official redis:7.0-alpine image
 # keys of REDIS_SECRET
 APP_KEY, ADMIN_KEY = secret_key("redisPassword"), secret_key("redisAdminPassword")

@@ -68,8 +68,8 @@ def test_phase1_to_phase2_adds_replica_cluster_bootstrap_and_their_policies():
             "+default_pool_size = 50"} <= set(ini.lines)
     assert ini.summary.startswith('data["pgbouncer.ini"]: +')
     # grouped by the app.kubernetes.io/component label
-    assert {r.component for r in d.added if r.kind == "StatefulSet"} == {"database"}
-    assert {"cache", "database", "network", "monitoring", "pooler"} <= set(d.components())
+    assert {r.component for r in d.added if r.kind == "StatefulSet"} == {"postgres"}
+    assert {"redis", "postgres", "network", "monitoring", "pgbouncer"} <= set(d.components())
 
 
 def test_phase2_to_phase3():
@@ -264,7 +264,7 @@ def test_runbook_standalone_to_cluster_and_replicas_streaming():
 def test_runbook_immutable_fields_are_deleted_first():
     a, b = load("phase1").stack, load("phase2").stack
     d = diffing.diff(a, b, "phase1", "phase2")
-    sts = diffing.Ref("StatefulSet", "redis", "cache")
+    sts = diffing.Ref("StatefulSet", "redis", "redis")
     policy = diffing.FieldChange("spec.podManagementPolicy", "OrderedReady", "Parallel")
     d = dataclasses.replace(d, changed=[diffing.Change(sts, [policy]),
                                         *(c for c in d.changed if c.ref != sts)])

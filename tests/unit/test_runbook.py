@@ -100,7 +100,7 @@ def test_a_target_change_is_the_biggest_change_not_zero():
 
 
 def redis_step(a: Stack, b: Stack) -> runbook.Step:
-    [s] = [s for s in runbook.runbook(a, b, "a", "b").steps if s.component == "cache"]
+    [s] = [s for s in runbook.runbook(a, b, "a", "b").steps if s.component == "redis"]
     return s
 
 

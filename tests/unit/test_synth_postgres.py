@@ -55,7 +55,7 @@ def test_topology_per_phase(phase, replicas):
     (headless,) = by_kind(docs, "Service", "postgres-headless")
     assert headless["spec"]["clusterIP"] == "None"
     # one headless Service names every database pod (primary and replicas) for the StatefulSets
-    assert headless["spec"]["selector"] == {"app.kubernetes.io/component": "database",
+    assert headless["spec"]["selector"] == {"app.kubernetes.io/component": "postgres",
                                             "app.kubernetes.io/part-of": "phasestack"}
     replica_sets = by_kind(docs, "StatefulSet", "postgres-replica")
     ro = by_kind(docs, "Service", "postgres-ro")

@@ -1,0 +1,76 @@
+"""The one table of components (issue 13). A component's key is its stack field, its
+app.kubernetes.io/component label, its runbook steps' component and, but for PostgreSQL's
+PgBouncer (registered by the Database component with the server it pools), its Pulumi child.
+Everything that loops over components reads this table; tests/unit/test_catalog.py fails when
+a consumer misses a row. Pure: names only, no imports of what it names.
+
+Adding a component: a row here, its model section (phasestack/model/), its synthesizer
+(phasestack/synth/<synth>.py with COMPONENT = the key, manifests() and flows()), its Pulumi
+component (components/<file>.py, wired in components/topology.py), its runbook step builder,
+its scrape job and dashboard (synth/prometheus.py, synth/grafana.py), its credentials
+(synth/wiring.py CREDENTIALS), and the tests that mirror those files.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+
+@dataclass(frozen=True)
+class Component:
+    key: str                        # stack field = label = runbook component
+    owner: str                      # the Pulumi child (ComponentResource) registering it
+    synth: str                      # module under phasestack.synth
+    steps: tuple[str, ...]          # runbook step builders, "module:function", in order
+    credentials: tuple[str, ...]    # keys of synth.wiring.CREDENTIALS its Secrets hold
+    docker: bool                    # the single-host (docker) target runs it
+
+    @property
+    def module(self) -> ModuleType:
+        return importlib.import_module(f"phasestack.synth.{self.synth}")
+
+
+# In dependency order: what others connect to first (the runbook's step order too).
+CATALOG: tuple[Component, ...] = (
+    Component("postgres", "database", "postgres", ("runbook_postgres:postgres",),
+              ("postgresPassword", "appPassword", "replicationPassword", "monitorPassword"),
+              docker=True),
+    Component("pgbouncer", "database", "pgbouncer", ("runbook_postgres:pooler",), (),
+              docker=False),
+    Component("redis", "redis", "redis", ("runbook_redis:redis",),
+              ("redisPassword", "redisAdminPassword"), docker=True),
+    Component("api", "api", "api", ("runbook_stateless:api_hpa", "runbook_stateless:workers"),
+              (), docker=True),
+    Component("nginx", "nginx", "nginx", ("runbook_stateless:nginx",), (), docker=True),
+    Component("monitoring", "monitoring", "monitoring", ("runbook_stateless:monitoring",),
+              ("grafanaPassword",), docker=True),
+)
+KEYS = tuple(c.key for c in CATALOG)
+# Pulumi children that are not a row: the Namespace and NetworkPolicies, and the Secrets
+NETWORK, CREDENTIALS = "network", "credentials"
+# queue workers are the API's (api.workers) but carry their own label
+WORKER = "worker"
+
+
+def owner_of(label: str) -> str | None:
+    """The Pulumi child that registers a manifest with this component label."""
+    if label == WORKER:
+        return "api"
+    return next((c.owner for c in CATALOG if c.key == label), None)
+
+
+def owners() -> tuple[str, ...]:
+    """Every Pulumi child of the Kubernetes topology, in registration order."""
+    return tuple(dict.fromkeys([NETWORK, CREDENTIALS, *(c.owner for c in CATALOG)]))
+
+
+def step_builders() -> tuple:
+    """The components' runbook step builders, in catalog order."""
+    out = []
+    for c in CATALOG:
+        for ref in c.steps:
+            module, name = ref.split(":")
+            out.append(getattr(importlib.import_module(f"phasestack.{module}"), name))
+    return tuple(out)
