@@ -13,6 +13,7 @@ import pulumi
 import pulumi_random as random
 
 from phasestack.components import kube
+from phasestack.errors import CredentialError
 from phasestack.model import Stack
 from phasestack.synth import secrets
 from phasestack.synth.common import GRAFANA_SECRET, PGB_SECRET
@@ -104,5 +105,5 @@ def _url_safe(credential: str, value: str) -> str:
     """A configured credential goes into connection URLs unescaped, as with render's
     PHASESTACK_* variables; the message names the key, never the value."""
     if not secrets.url_safe(value):
-        raise ValueError(f"{CONFIG_NAMESPACE}:{credential}: {secrets.SUPPLIED_RULE}")
+        raise CredentialError(f"{CONFIG_NAMESPACE}:{credential}: {secrets.SUPPLIED_RULE}")
     return value

@@ -9,25 +9,26 @@ from pathlib import Path
 import click
 
 from phasestack import capacity, report
-from phasestack.stackfile import StackError, list_stack_files, load
+from phasestack.errors import PhasestackError, ShapeError, StackError
+from phasestack.stackfile import list_stack_files, load
 
 BAD_INPUT = 2
 
 
-def _fail(err: StackError) -> None:
-    for problem in err.problems:
-        click.echo(f"error: {problem}", err=True)
-    sys.exit(BAD_INPUT)
+class Cli(click.Group):
+    """The one place errors become exit codes: bad input (PhasestackError) is `error: ...` on
+    stderr and exit 2; anything else is a bug and keeps its traceback (issue 13)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PhasestackError as err:
+            for problem in err.problems:
+                click.echo(f"error: {problem}", err=True)
+            sys.exit(BAD_INPUT)
 
 
-def _load(ref: str):
-    try:
-        return load(ref)
-    except StackError as err:
-        _fail(err)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="phasestack")
 def main() -> None:
     """Scaling roadmaps as checkable, renderable, deployable stacks.
@@ -42,8 +43,7 @@ def stacks() -> None:
     """Table of every stack: phase, users, peak rps, capacity verdict."""
     paths = list_stack_files()
     if not paths:
-        click.echo("error: no stacks/Pulumi.*.yaml here; run from the project root", err=True)
-        sys.exit(BAD_INPUT)
+        raise PhasestackError("no stacks/Pulumi.*.yaml here; run from the project root")
     rows, problems = [], []
     for path in paths:
         try:
@@ -59,7 +59,7 @@ def stacks() -> None:
     for row in [head, *rows]:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     if problems:
-        _fail(StackError(problems))
+        raise StackError(problems)
 
 
 @main.command()
@@ -73,7 +73,7 @@ def plan(stack: str, fmt: str) -> None:
     except StackError as err:
         if fmt == "json":  # CI parses stdout: a refused stack is still JSON, an error object
             click.echo(json.dumps({"error": "bad input", "problems": err.problems}, indent=2))
-        _fail(err)
+        raise
     r = capacity.plan(loaded.stack, loaded.name)
     click.echo(report.FORMATS[fmt](r))
     sys.exit(1 if r.verdict == capacity.FAIL else 0)
@@ -85,8 +85,7 @@ def validate(stack_refs: tuple[str, ...]) -> None:
     """Validate stack files (all of stacks/ when none given); exit 2 on any problem."""
     refs = list(stack_refs) or [str(p) for p in list_stack_files()]
     if not refs:
-        click.echo("error: no stacks/Pulumi.*.yaml here; run from the project root", err=True)
-        sys.exit(BAD_INPUT)
+        raise PhasestackError("no stacks/Pulumi.*.yaml here; run from the project root")
     problems = []
     for ref in refs:
         try:
@@ -95,7 +94,7 @@ def validate(stack_refs: tuple[str, ...]) -> None:
         except StackError as err:
             problems.extend(err.problems)
     if problems:
-        _fail(StackError(problems))
+        raise StackError(problems)
 
 
 @main.command()
@@ -126,24 +125,19 @@ def render(stack: str, out: Path | None, to_stdout: bool, fmt: str) -> None:
     from phasestack.synth import secrets
 
     if (out is None) == (not to_stdout):
-        click.echo("error: give exactly one of --out DIR or --stdout", err=True)
-        sys.exit(BAD_INPUT)
-    loaded = _load(stack)
-    try:
-        if out is not None:
-            rendering.check_target(out)
-        values = secrets.from_environment(
-            previous=rendering.previous_credentials(out) if out is not None else None)
-    except ValueError as exc:  # TargetError, or a supplied credential that is not URL-safe
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(BAD_INPUT)
+        raise PhasestackError("give exactly one of --out DIR or --stdout")
+    loaded = load(stack)
+    if out is not None:
+        rendering.check_target(out)
+    values = secrets.from_environment(
+        previous=rendering.previous_credentials(out) if out is not None else None)
     if fmt == "compose":
         from phasestack import compose
 
         try:
             texts = compose.compose_files(loaded.stack)
-        except ValueError as exc:
-            _fail(StackError([f"{loaded.path}: --format compose: {exc}"]))
+        except ShapeError as exc:
+            raise ShapeError(f"{loaded.path}: --format compose: {exc}") from None
         if to_stdout:
             click.echo(texts["docker-compose.yml"], nl=False)
         else:
@@ -165,8 +159,7 @@ def _write(out: Path, writer):
     try:
         return writer()
     except OSError as exc:
-        click.echo(f"error: --out {out}: cannot write: {exc.strerror}", err=True)
-        sys.exit(BAD_INPUT)
+        raise PhasestackError(f"--out {out}: cannot write: {exc.strerror}") from None
 
 
 @main.command()
@@ -178,7 +171,7 @@ def diff(stack_a: str, stack_b: str, fmt: str) -> None:
     """What changes from STACK_A to STACK_B, and the runbook to get there (no secret values)."""
     from phasestack import runbook
 
-    a, b = _load(stack_a), _load(stack_b)
+    a, b = load(stack_a), load(stack_b)
     click.echo(runbook.report(a.stack, b.stack, a.name, b.name, fmt), nl=False)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from phasestack.errors import ShapeError
 from phasestack.model import MONITOR_USER, Stack
 from phasestack.synth import api, nginx, postgres, postgres_config, prometheus, redis, secrets
 from phasestack.synth.common import API, NGINX, PORTS, POSTGRES, PROMETHEUS, REDIS
@@ -55,7 +56,7 @@ def check(stack: Stack) -> None:
     """A kubernetes-target stack rendered with --format compose meets the docker target's rule
     (a docker-target stack already met it when it validated)."""
     if stack.beyond_one_host:
-        raise ValueError(f"the docker target renders the MVP shape; this stack also has: "
+        raise ShapeError(f"the docker target renders the MVP shape; this stack also has: "
                          f"{', '.join(stack.beyond_one_host)} (use the kubernetes target)")
 
 

@@ -18,15 +18,12 @@ from pathlib import Path
 
 import yaml
 
+from phasestack.errors import TargetError
 from phasestack.model import Stack
 from phasestack.synth import component_of, order_key, secrets, synthesize
 
 SECRETS_FILE = "secrets.yaml"
 MARKER = ".phasestack-render"
-
-
-class TargetError(ValueError):
-    """--out names a directory render must not replace."""
 
 
 def check_target(out: Path) -> None:

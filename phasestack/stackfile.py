@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from phasestack import safe_yaml
+from phasestack.errors import StackError  # noqa: F401 - raised here, imported from here too
 from phasestack.model import PHASES, Stack
 from phasestack.phases import deep_merge, preset
 from phasestack.problems import NAMESPACE, describe, duplicate_keys, hint
@@ -23,14 +24,6 @@ SECRET_KEYS = frozenset(
 # Other config namespaces a Pulumi stack file may carry for providers.
 PROVIDER_NAMESPACES = frozenset({"kubernetes", "docker", "random", "pulumi"})
 TOP_LEVEL_KEYS = frozenset({"config", "secretsprovider", "encryptedkey", "encryptionsalt"})
-
-
-class StackError(Exception):
-    """Bad input: one message per problem, each naming the file and the key path."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import os
 import re
 import secrets as _random
 
+from phasestack.errors import CredentialError
 from phasestack.model import Stack
 from phasestack.synth.common import CREDENTIALS, GRAFANA_SECRET, PGB_SECRET, meta
 
@@ -39,7 +40,7 @@ def from_environment(environ: dict[str, str] | None = None,
     bad = [env_var(c) for c in CREDENTIALS if env.get(env_var(c))
            and not url_safe(env[env_var(c)])]
     if bad:
-        raise ValueError(f"{', '.join(bad)}: {SUPPLIED_RULE}")
+        raise CredentialError(f"{', '.join(bad)}: {SUPPLIED_RULE}")
     prev = previous or {}
     return {c: env.get(env_var(c)) or prev.get(c) or _random.token_urlsafe(32)
             for c in CREDENTIALS}

@@ -77,12 +77,14 @@ class Monitor(MockMonitor):
         self.parents: dict[str, str] = {}
         self.outputs: dict[str, dict] = {}
         self.retained: set[str] = set()  # URNs registered with retainOnDelete
+        self.aliases: dict[str, list] = {}  # URN -> the aliases it was registered with
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
         self.parents[response.urn] = request.parent
         if request.retainOnDelete:
             self.retained.add(response.urn)
+        self.aliases[response.urn] = [*request.aliases, *request.aliasURNs]
         return response
 
     def RegisterResourceOutputs(self, request):  # noqa: N802

@@ -243,3 +243,12 @@ def test_phase3_program_time_under_mocks(program):
     elapsed = time.perf_counter() - start
     print(f"\nphase3 program under mocks: {elapsed:.2f} s, {len(run.resources)} resources")
     assert run.kube()
+
+
+def test_the_nginx_child_keeps_the_urns_of_its_old_name(program):
+    """Issue 13: the LoadBalancer child was "lb"; now "nginx" (its catalog key), registered
+    with an alias so a stack deployed before keeps its resources instead of replacing them."""
+    run = program("phase2")
+    [urn] = [u for u in run.monitor.parents if u.endswith("phasestack:index:LoadBalancer::nginx")]
+    aliases = run.monitor.aliases[urn]
+    assert [a.spec.name for a in aliases] == ["lb"], aliases

@@ -175,3 +175,17 @@ def test_validate_refuses_what_the_docker_target_cannot_render(tmp_path):
         assert ("target: docker renders the MVP shape; this stack also has: pgbouncer (use "
                 "target: kubernetes)") in r.output, r.output
         assert "Traceback" not in r.output
+
+
+def test_a_bug_is_not_reported_as_bad_input(monkeypatch):
+    """Issue 13: one place maps errors to exit codes; only phasestack's own errors are bad
+    input (exit 2), a ValueError from a bug keeps its traceback."""
+    from phasestack import capacity
+
+    def broken(*_args, **_kw):
+        raise ValueError("a bug, not the user's input")
+
+    monkeypatch.setattr(capacity, "plan", broken)
+    r = CliRunner().invoke(main, ["plan", "phase1"])
+    assert r.exit_code == 1 and isinstance(r.exception, ValueError), r.output
+    assert "error: " not in r.output
