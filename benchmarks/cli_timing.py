@@ -28,9 +28,9 @@ def median_process(args: list[str], runs: int) -> float:
 
 
 def median_synth(workers: int, runs: int) -> tuple[float, int]:
-    from phasestack import render
     from phasestack.stackfile import load
     from phasestack.synth.secrets import CREDENTIALS
+    from phasestack.targets import kubernetes as render
 
     base = load("phase3", ROOT).stack
     # the API Deployment plus workers - 1 queue-worker Deployments

@@ -1,6 +1,6 @@
 """DockerHost: the MVP shape on one Docker engine (stack.target == "docker").
 
-The containers are phasestack.compose.services(stack), the same model `phasestack render
+The containers are phasestack.targets.docker.services(stack), the same model `phasestack render
 --format compose` writes, so a compose deployment and `pulumi up` run the same images, commands
 and config file texts. Credentials are secret Outputs in the containers' environment, never
 literals.
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from phasestack import compose
 from phasestack.model import Stack
+from phasestack.targets import docker as compose
 
 
 @dataclass

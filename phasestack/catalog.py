@@ -34,17 +34,18 @@ class Component:
 
 # In dependency order: what others connect to first (the runbook's step order too).
 CATALOG: tuple[Component, ...] = (
-    Component("postgres", "database", "postgres", ("runbook_postgres:postgres",),
+    Component("postgres", "database", "postgres", ("transitions.postgres:postgres",),
               ("postgresPassword", "appPassword", "replicationPassword", "monitorPassword"),
               docker=True),
-    Component("pgbouncer", "database", "pgbouncer", ("runbook_postgres:pooler",), (),
+    Component("pgbouncer", "database", "pgbouncer", ("transitions.postgres:pooler",), (),
               docker=False),
-    Component("redis", "redis", "redis", ("runbook_redis:redis",),
+    Component("redis", "redis", "redis", ("transitions.redis:redis",),
               ("redisPassword", "redisAdminPassword"), docker=True),
-    Component("api", "api", "api", ("runbook_stateless:api_hpa", "runbook_stateless:workers"),
-              (), docker=True),
-    Component("nginx", "nginx", "nginx", ("runbook_stateless:nginx",), (), docker=True),
-    Component("monitoring", "monitoring", "monitoring", ("runbook_stateless:monitoring",),
+    Component("api", "api", "api",
+              ("transitions.stateless:api_hpa", "transitions.stateless:workers"), (),
+              docker=True),
+    Component("nginx", "nginx", "nginx", ("transitions.stateless:nginx",), (), docker=True),
+    Component("monitoring", "monitoring", "monitoring", ("transitions.stateless:monitoring",),
               ("grafanaPassword",), docker=True),
 )
 KEYS = tuple(c.key for c in CATALOG)

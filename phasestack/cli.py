@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from phasestack import capacity, report
 from phasestack.errors import PhasestackError, ShapeError, StackError
+from phasestack.plan import capacity, report
 from phasestack.stackfile import list_stack_files, load
 
 BAD_INPUT = 2
@@ -121,8 +121,8 @@ def render(stack: str, out: Path | None, to_stdout: bool, fmt: str) -> None:
     OUT/secrets.yaml of an earlier render, else are generated; they go only to
     OUT/secrets.yaml (mode 0600, git-ignored). OUT must be new, empty, or an earlier render.
     """
-    from phasestack import render as rendering
     from phasestack.synth import secrets
+    from phasestack.targets import kubernetes as rendering
 
     if (out is None) == (not to_stdout):
         raise PhasestackError("give exactly one of --out DIR or --stdout")
@@ -132,7 +132,7 @@ def render(stack: str, out: Path | None, to_stdout: bool, fmt: str) -> None:
     values = secrets.from_environment(
         previous=rendering.previous_credentials(out) if out is not None else None)
     if fmt == "compose":
-        from phasestack import compose
+        from phasestack.targets import docker as compose
 
         try:
             texts = compose.compose_files(loaded.stack)
@@ -169,7 +169,7 @@ def _write(out: Path, writer):
               show_default=True)
 def diff(stack_a: str, stack_b: str, fmt: str) -> None:
     """What changes from STACK_A to STACK_B, and the runbook to get there (no secret values)."""
-    from phasestack import runbook
+    from phasestack.transitions import runbook
 
     a, b = load(stack_a), load(stack_b)
     click.echo(runbook.report(a.stack, b.stack, a.name, b.name, fmt), nl=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from phasestack.capacity import PASS, Report
+from phasestack.plan.capacity import PASS, Report
 from phasestack.stackfile import StackError, list_stack_files, load
 
 

@@ -6,8 +6,8 @@ arithmetic or formatting of its own.
 
 from __future__ import annotations
 
-from phasestack.capacity import api_capacity_rps
 from phasestack.model import Stack
+from phasestack.plan.capacity import api_capacity_rps
 
 # review 002 (002_f99052a1f9a0162e.txt), section "12. Required Metrics / Monitoring Dashboard
 # Thresholds"; the same numbers colour the Grafana panels (phasestack.synth.grafana).

@@ -16,7 +16,7 @@ DESTRUCTIVE = {"delete", "replace", "create-replacement", "delete-replaced", "di
 # the only resources a phase step may replace, and why
 EXPECTED_REPLACEMENTS = {
     # a Job's pod template is immutable: a bigger Cluster (phase3's 6 masters) is a new
-    # bootstrap run, which adds the new masters and rebalances slots (runbook_redis.py)
+    # bootstrap run, which adds the new masters and rebalances slots (transitions/redis_cluster.py)
     f"job/{NAMESPACE}/redis-cluster-bootstrap",
 }
 

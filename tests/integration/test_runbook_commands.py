@@ -14,8 +14,8 @@ import subprocess
 
 import pytest
 
-from phasestack import runbook
 from phasestack.stackfile import load
+from phasestack.transitions import runbook
 from tests.integration.conftest import free_port, require, wait_for
 from tests.integration.pg_helpers import PgCluster, run_as_postgres, start_cluster, write
 from tests.integration.test_redis_server import (

@@ -8,7 +8,8 @@ import json
 import yaml
 from pulumi.runtime import rpc
 
-from phasestack import compose, stackfile
+from phasestack import stackfile
+from phasestack.targets import docker as compose
 
 STACK = "mvp-docker"
 PREFIX = "ps-mvp-docker"

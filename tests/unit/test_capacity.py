@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from phasestack import capacity
-from phasestack.capacity import FAIL, PASS, WARN, plan
 from phasestack.model import Stack
 from phasestack.phases import PRESETS
-from phasestack.report import table
+from phasestack.plan import capacity
+from phasestack.plan.capacity import FAIL, PASS, WARN, plan
+from phasestack.plan.report import table
 from phasestack.stackfile import load
 
 ROOT = Path(__file__).parents[2]
@@ -175,7 +175,7 @@ def test_eviction_policy_that_can_drop_sessions_or_jobs_warns():
 def test_messages_never_look_like_a_pass():
     """Issue 12 item 12: 201 of 200 printed "(100%)", `min_pods 1 >= 2` a false inequality,
     0.033 rps "0.0"."""
-    from phasestack.capacity_data import num, ratio
+    from phasestack.plan.checks import num, ratio
     assert ratio(201, 200, "connections") == "201.0 of 200.0 connections (100.5%)"
     assert ratio(200.04, 200, "x") == "200.0 of 200.0 x (>100%)"
     assert ratio(199, 200, "x") == "199.0 of 200.0 x (100%)"

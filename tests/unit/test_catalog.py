@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from phasestack import catalog, runbook
+from phasestack import catalog
 from phasestack.catalog import CATALOG, KEYS, WORKER
-from phasestack.diff import PLACEHOLDER_VALUES
 from phasestack.model import Stack
 from phasestack.synth import COMPONENTS, component_of, grafana, prometheus, synthesize
 from phasestack.synth.secrets import CREDENTIALS
+from phasestack.transitions import runbook
+from phasestack.transitions.diff import PLACEHOLDER_VALUES
 
 PHASE3 = Stack(phase="phase3")  # every component present
 
@@ -68,7 +69,7 @@ def test_every_component_with_pods_is_scraped_and_has_a_dashboard():
 
 
 def test_docker_target_runs_the_rows_marked_docker():
-    from phasestack import compose_services
+    from phasestack.targets import docker_services as compose_services
 
     mvp = Stack(phase="mvp", target="docker")
     services = {s.name for s in compose_services.services(mvp)}

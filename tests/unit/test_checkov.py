@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from phasestack.render import write
 from phasestack.stackfile import list_stack_files, load
 from phasestack.synth import synthesize
 from phasestack.synth.secrets import CREDENTIALS
+from phasestack.targets.kubernetes import write
 
 ROOT = Path(__file__).parents[2]
 

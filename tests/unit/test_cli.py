@@ -180,7 +180,7 @@ def test_validate_refuses_what_the_docker_target_cannot_render(tmp_path):
 def test_a_bug_is_not_reported_as_bad_input(monkeypatch):
     """Issue 13: one place maps errors to exit codes; only phasestack's own errors are bad
     input (exit 2), a ValueError from a bug keeps its traceback."""
-    from phasestack import capacity
+    from phasestack.plan import capacity
 
     def broken(*_args, **_kw):
         raise ValueError("a bug, not the user's input")

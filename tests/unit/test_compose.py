@@ -1,4 +1,4 @@
-"""phasestack.compose: the docker-compose rendering of an MVP stack (single Docker host)."""
+"""phasestack.targets.docker: the docker-compose rendering of an MVP stack (single Docker host)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import re
 import pytest
 import yaml
 
-from phasestack import compose, stackfile
+from phasestack import stackfile
 from phasestack.synth import prometheus, secrets, synthesize
+from phasestack.targets import docker as compose
 
 ROOT = stackfile.project_root()
 

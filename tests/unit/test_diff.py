@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from phasestack import diff as diffing
-from phasestack import runbook
 from phasestack.cli import main
 from phasestack.stackfile import load
 from phasestack.synth.secrets import CREDENTIALS, env_var
+from phasestack.transitions import diff as diffing
+from phasestack.transitions import runbook
 
 ROOT = Path(__file__).parents[2]
 GOLDEN = ROOT / "tests" / "golden"

@@ -167,7 +167,7 @@ def test_standalone_redis_with_replicas_is_refused():
 def test_validate_and_plan_share_the_primary_connection_budget():
     """Issue 12: validate allowed 201 of 200 that plan then failed. 195 + 2 + 3 = 200 passes
     both; one more server connection is refused by the model, naming the whole formula."""
-    from phasestack import capacity
+    from phasestack.plan import capacity
 
     fits = Stack(pgbouncer={"enabled": True, "replicas": 1, "default_pool_size": 95,
                             "reserve_pool_size": 2, "min_pool_size": 5},

@@ -1,7 +1,7 @@
 """The reviews' capacity claims, reproduced or refuted by the planner.
 
 Each test builds the topology a review describes (a validated variant of a path stack), runs
-phasestack.capacity.plan, and asserts explicitly whether the planner reproduces the review's
+phasestack.plan.capacity.plan, and asserts explicitly whether the planner reproduces the review's
 figure (within 10%) or refutes it, with the numbers in a comment. Planner inputs the review
 does not state keep the model defaults: pod_rps 100, HPA/CPU target 70%, 2 queries x 10 ms,
 latency 300 ms.
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from phasestack.capacity import FAIL, PASS, WARN, Report, plan
 from phasestack.model import Stack
+from phasestack.plan.capacity import FAIL, PASS, WARN, Report, plan
 from phasestack.stackfile import deep_merge, load, project_root
 
 ROOT = project_root()

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import re
 
-from phasestack.capacity import plan
 from phasestack.paths import paths, planner_cell
+from phasestack.plan.capacity import plan
 from phasestack.stackfile import load, project_root
 
 ROOT = project_root()

@@ -13,8 +13,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from phasestack.capacity_data import pool_clients
 from phasestack.paths import REVIEWS
+from phasestack.plan.checks import pool_clients
 from phasestack.stackfile import load, project_root
 from phasestack.synth import monitoring, nginx
 
@@ -112,7 +112,7 @@ def test_client_counts_in_stack_comments_are_the_planners(name, pattern):
 
 
 def test_postgres_budget_in_brivara_phase2_comment_is_the_planners():
-    from phasestack.capacity import plan
+    from phasestack.plan.capacity import plan
     comment = stack_comments(ROOT / "stacks" / "Pulumi.brivara-phase2.yaml")
     stated = int(found(r"\+ 5 fixed = (\d+) of max_connections", comment))
     budget = next(c for c in plan(load("brivara-phase2", ROOT).stack).checks

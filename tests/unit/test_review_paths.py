@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from phasestack.capacity import FAIL, plan
 from phasestack.model import PHASES
 from phasestack.paths import REVIEWS, paths, paths_table
+from phasestack.plan.capacity import FAIL, plan
 from phasestack.stackfile import load, project_root, stacks_dir
 from phasestack.synth import secrets, synthesize
 

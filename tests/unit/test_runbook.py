@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from phasestack import runbook
 from phasestack.model import Stack
 from phasestack.phases import preset
 from phasestack.stackfile import deep_merge
+from phasestack.transitions import runbook
 
 
 def stack(phase: str, **override) -> Stack:
@@ -77,8 +77,8 @@ def test_workers_get_a_step_with_the_planners_connection_figure():
 
 def test_a_target_change_is_the_biggest_change_not_zero():
     """Issue 12 item 3: docker -> kubernetes printed "0 changed" and kubectl steps."""
-    from phasestack import diff as diffing
     from phasestack.stackfile import load
+    from phasestack.transitions import diff as diffing
     a, b = load("mvp-docker").stack, load("mvp").stack
     d = diffing.diff(a, b, "mvp-docker", "mvp")
     assert d.target == ("docker", "kubernetes") and not d.removed and not d.changed

@@ -10,8 +10,8 @@ import yaml
 
 from phasestack import safe_yaml
 from phasestack.model import Stack
-from phasestack.render import TargetError, previous_credentials
 from phasestack.stackfile import StackError, load
+from phasestack.targets.kubernetes import TargetError, previous_credentials
 
 # a billion-laughs bomb: each level multiplies the one below by ten (10^9 values at the top)
 BOMB = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10) if i else 'x'}]\n"

@@ -10,8 +10,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from phasestack.capacity import plan
 from phasestack.model import Stack
+from phasestack.plan.capacity import plan
 from phasestack.stackfile import list_stack_files, load
 from phasestack.synth import grafana, monitoring, prometheus
 from phasestack.synth.common import GRAFANA_SECRET, Flow

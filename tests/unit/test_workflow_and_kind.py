@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from phasestack import capacity
+from phasestack.plan import capacity
 from phasestack.stackfile import load
 from phasestack.synth import nginx
 

@@ -1,11 +1,11 @@
-"""Step builders of phasestack.runbook for Redis: resizing, standalone -> Cluster; growing and
-shrinking a Cluster are in runbook_redis_cluster (pure). Commands run redis-cli inside redis-0,
-whose REDISCLI_AUTH comes from the Secret."""
+"""Step builders of the runbook (transitions.runbook) for Redis: resizing, standalone -> Cluster;
+growing and shrinking a Cluster are in transitions.redis_cluster (pure). Commands run redis-cli
+inside redis-0, whose REDISCLI_AUTH comes from the Secret."""
 
 from __future__ import annotations
 
-from phasestack.runbook_redis_cluster import add_masters, add_replicas, shape, shrink
-from phasestack.runbook_steps import APPLY, APPLY_NAME, RCLI, SLOTS, Ctx
+from phasestack.transitions.redis_cluster import add_masters, add_replicas, shape, shrink
+from phasestack.transitions.steps import APPLY, APPLY_NAME, RCLI, SLOTS, Ctx
 
 
 def redis(x: Ctx) -> list[dict]:

@@ -1,16 +1,16 @@
-"""Step builders of phasestack.runbook shared by every transition: the transition context, the
-command templates, keeping the live credentials, preparing and immutable fields. Each builder
-takes the context and returns zero or more steps (dicts of Step fields). Pure; commands never
-carry a credential."""
+"""Step builders of the runbook (transitions.runbook) shared by every transition: the transition
+context, the command templates, keeping the live credentials, preparing and immutable fields.
+Each builder takes the context and returns zero or more steps (dicts of Step fields). Pure;
+commands never carry a credential."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from phasestack import diff as diffing
 from phasestack.model import Stack
 from phasestack.synth import secrets
 from phasestack.synth.secrets import CREDENTIALS, env_var
+from phasestack.transitions import diff as diffing
 
 SLOTS = 16384  # Redis Cluster hash slots
 APPLY = 'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/component={}'

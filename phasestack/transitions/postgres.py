@@ -1,15 +1,15 @@
-"""Step builders of phasestack.runbook for the data tier: PostgreSQL read replicas and restarts,
-PgBouncer and the API's database URLs and pool sizes (pure; psql runs inside postgres-0 as the
-postgres role's local peer login, so no command carries a credential)."""
+"""Step builders of the runbook (transitions.runbook) for the data tier: PostgreSQL read replicas
+and restarts, PgBouncer and the API's database URLs and pool sizes (pure; psql runs inside
+postgres-0 as the postgres role's local peer login, so no command carries a credential)."""
 
 from __future__ import annotations
 
-from phasestack.capacity_data import pool_clients
 from phasestack.model import Stack
-from phasestack.runbook_steps import APPLY, PSQL, Ctx
+from phasestack.plan.checks import pool_clients
 from phasestack.synth import api
 from phasestack.synth.common import PORTS, POSTGRES_REPLICA
 from phasestack.synth.postgres_config import slot_name
+from phasestack.transitions.steps import APPLY, PSQL, Ctx
 
 # postgresql.conf settings that only take effect when the server restarts
 RESTART_SETTINGS = ("max_connections", "shared_buffers", "max_wal_senders",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from phasestack.capacity_data import (  # noqa: F401 - Check and grades re-exported
+from phasestack.model import Stack
+from phasestack.plan.checks import (  # noqa: F401 - Check and grades re-exported
     FAIL,
     HEADROOM,
     PASS,
@@ -29,7 +30,6 @@ from phasestack.capacity_data import (  # noqa: F401 - Check and grades re-expor
     redis_memory,
     redis_ops,
 )
-from phasestack.model import Stack
 
 
 @dataclass(frozen=True)

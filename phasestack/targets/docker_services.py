@@ -1,5 +1,5 @@
 """The docker target's service model: one Service per container (image, command, environment
-with credential references, config files, volumes, user), shared by phasestack.compose (which
+with credential references, config files, volumes, user), shared by phasestack.targets.docker (which
 writes it as docker-compose.yml) and phasestack.components.docker_host (Pulumi docker
 Containers). Pure.
 

@@ -7,8 +7,8 @@ credential: pg_dump and pg_restore run as the postgres role's local peer login o
 from __future__ import annotations
 
 from phasestack.model import Stack
-from phasestack.runbook_steps import Ctx
 from phasestack.synth.common import NGINX, POSTGRES, REDIS
+from phasestack.transitions.steps import Ctx
 
 HOST = "docker"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from phasestack.capacity import Report
-from phasestack.capacity_data import num
+from phasestack.plan.capacity import Report
+from phasestack.plan.checks import num
 
 
 def _rows(report: Report) -> list[tuple[str, str, str, str]]:

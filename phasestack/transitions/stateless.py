@@ -1,12 +1,12 @@
-"""Step builders of phasestack.runbook for the stateless tiers (the API's HPA, nginx,
+"""Step builders of phasestack.transitions.runbook for the stateless tiers (the API's HPA, nginx,
 monitoring) and the final verify-and-converge step (pure)."""
 
 from __future__ import annotations
 
-from phasestack.capacity_data import pool_clients
 from phasestack.model import Stack
-from phasestack.runbook_steps import APPLY, APPLY_NAME, Ctx
+from phasestack.plan.checks import pool_clients
 from phasestack.synth.api import worker_name
+from phasestack.transitions.steps import APPLY, APPLY_NAME, Ctx
 
 
 def _hpa(stack: Stack) -> str:

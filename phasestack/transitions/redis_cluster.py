@@ -1,11 +1,11 @@
-"""Step builders of phasestack.runbook for resizing a Redis Cluster: adding masters, and
+"""Step builders of phasestack.transitions.runbook for resizing a Redis Cluster: adding masters, and
 shrinking to fewer masters or to a standalone Redis (pure). Every command is executed in order
 on real servers by tests/integration/test_runbook_commands.py."""
 
 from __future__ import annotations
 
 from phasestack.model import Stack
-from phasestack.runbook_steps import APPLY, APPLY_NAME, IP, RCLI, SLOTS, Ctx
+from phasestack.transitions.steps import APPLY, APPLY_NAME, IP, RCLI, SLOTS, Ctx
 
 # add-node and del-node check the cluster first and stop at "Nodes don't agree about
 # configuration" while gossip still spreads the change before (found on real servers)

@@ -2,8 +2,8 @@
 
 Pure (no pulumi import). The config files are the synthesizers' own texts (nginx.conf with a
 static upstream, redis.conf, postgresql.conf, prometheus.yml with compose service names), so
-the docker target runs what the cluster runs. `services()` (phasestack.compose_services) is the
-one model both outputs use: `compose_files()` writes it as compose YAML (credentials as
+the docker target runs what the cluster runs. `services()` (phasestack.targets.docker_services)
+is the one model both outputs use: `compose_files()` writes it as compose YAML (credentials as
 ${PHASESTACK_...} references that compose fills from the environment, never values) and
 phasestack.components.docker_host turns it into Pulumi docker Containers (credentials as
 secret Outputs).
@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import yaml
 
-from phasestack.compose_services import (
+from phasestack.model import Stack
+from phasestack.synth import nginx, postgres_config, prometheus, redis, secrets
+from phasestack.synth.common import API, dns
+from phasestack.targets.docker_services import (
     HTTP_HOST_PORT,
     Ref,
     Service,
@@ -26,9 +29,6 @@ from phasestack.compose_services import (
     parts,
     services,
 )
-from phasestack.model import Stack
-from phasestack.synth import nginx, postgres_config, prometheus, redis, secrets
-from phasestack.synth.common import API, dns
 
 __all__ = ["HTTP_HOST_PORT", "Ref", "Service", "Value", "check", "compose_files", "config_files",
            "parts", "services"]

@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from phasestack import capacity, catalog
-from phasestack import diff as diffing
-from phasestack import runbook_stateless as stateless
-from phasestack import runbook_steps as steps
-from phasestack import runbook_target as target
-from phasestack.capacity_data import num
+from phasestack import catalog
 from phasestack.model import Stack
-from phasestack.runbook_steps import Ctx
+from phasestack.plan import capacity
+from phasestack.plan.checks import num
+from phasestack.transitions import diff as diffing
+from phasestack.transitions import stateless, steps, target
+from phasestack.transitions.steps import Ctx
 
 # the components' builders come from the catalog, in its (dependency) order
 STEP_BUILDERS = (steps.credentials, steps.prepare, steps.immutable, *catalog.step_builders(),

@@ -1,5 +1,5 @@
 """Capacity checks of the data stores (pure): PostgreSQL connections and budget, Redis memory,
-operations and eviction. The Check type and grading shared with phasestack.capacity live here.
+operations and eviction. The Check type and grading shared with phasestack.plan.capacity live here.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The capacity planner: checks, the plan and its report (pure)."""

@@ -1,0 +1,1 @@
+"""Outputs: Kubernetes manifests on disk (kubernetes) and the single-host docker target (docker)."""
