@@ -1,5 +1,6 @@
-"""Shared pieces of every synthesizer: labels, security, probes, small manifests, templates;
-and, re-exported from phasestack.synth.wiring, the names, ports and images they wire together.
+"""Shared pieces of every synthesizer: labels, security, probes, small manifests; and,
+re-exported, Secrets as files and variables and the templates (phasestack.synth.files) and the
+names, ports and images they wire together (phasestack.synth.wiring).
 
 Pure: returns plain dicts in Kubernetes' camelCase. Never imports pulumi.
 """
@@ -7,12 +8,17 @@ Pure: returns plain dicts in Kubernetes' camelCase. Never imports pulumi.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
-from pathlib import Path
-
-import jinja2
 
 from phasestack.model import Resources, Stack
+from phasestack.synth.files import (  # noqa: F401 - re-exported for the synthesizers
+    SECRETS_DIR,
+    render_template,
+    secret_env,
+    secret_file_env,
+    secret_mount,
+    secret_volume,
+    templates_dir,
+)
 from phasestack.synth.wiring import (  # noqa: F401 - re-exported for the synthesizers
     ANY,
     API,
@@ -241,48 +247,5 @@ def hpa(stack: Stack, name: str, component: str, min_replicas: int, max_replicas
     }
 
 
-def secret_env(name: str, secret: str, key: str) -> dict:
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
-
-
-SECRETS_DIR = "/run/secrets"
-
-
-def secret_volume(name: str, secret: str, keys: list[str]) -> dict:
-    """A Secret as files (only `keys`), readable by the pod's group (fsGroup): servers that
-    read a password from a file get it this way rather than from their environment."""
-    return {"name": name, "secret": {"secretName": secret, "defaultMode": 0o440,
-                                     "items": [{"key": k, "path": k} for k in keys]}}
-
-
-def secret_mount(name: str) -> dict:
-    return {"name": name, "mountPath": f"{SECRETS_DIR}/{name}", "readOnly": True}
-
-
-def secret_file_env(var: str, volume: str, key: str) -> dict:
-    """VAR_FILE=<the key's file in the secret_volume `volume`> (the *_FILE convention of the
-    postgres image, postgres_exporter and phasestack's own scripts)."""
-    return {"name": f"{var}_FILE", "value": f"{SECRETS_DIR}/{volume}/{key}"}
-
-
 def empty_dir(name: str, medium: str | None = None) -> dict:
     return {"name": name, "emptyDir": {"medium": medium} if medium else {}}
-
-
-def templates_dir() -> Path:
-    """templates/ in a checkout; phasestack/templates inside an installed wheel."""
-    here = Path(__file__).resolve().parent.parent
-    packaged = here / "templates"
-    return packaged if packaged.is_dir() else here.parent / "templates"
-
-
-@lru_cache(maxsize=1)
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
-
-
-def render_template(path: str, **data) -> str:
-    """Render templates/<path> with StrictUndefined from plain data."""
-    return _env().get_template(path).render(**data)
