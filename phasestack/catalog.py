@@ -5,7 +5,7 @@ Everything that loops over components reads this table; tests/unit/test_catalog.
 a consumer misses a row. Pure: names only, no imports of what it names.
 
 Adding a component: a row here, its model section (phasestack/model/), its synthesizer
-(phasestack/synth/<synth>.py with COMPONENT = the key, manifests() and flows()), its Pulumi
+(phasestack/synth/<key>.py with COMPONENT = the key, manifests() and flows()), its Pulumi
 component (components/<file>.py, wired in components/topology.py), its runbook step builder,
 its scrape job and dashboard (synth/prometheus.py, synth/grafana.py), its credentials
 (synth/wiring.py CREDENTIALS), and the tests that mirror those files.
@@ -22,30 +22,30 @@ from types import ModuleType
 class Component:
     key: str                        # stack field = label = runbook component
     owner: str                      # the Pulumi child (ComponentResource) registering it
-    synth: str                      # module under phasestack.synth
     steps: tuple[str, ...]          # runbook step builders, "module:function", in order
     credentials: tuple[str, ...]    # keys of synth.wiring.CREDENTIALS its Secrets hold
     docker: bool                    # the single-host (docker) target runs it
 
     @property
     def module(self) -> ModuleType:
-        return importlib.import_module(f"phasestack.synth.{self.synth}")
+        """Its synthesizer: phasestack.synth.<key>."""
+        return importlib.import_module(f"phasestack.synth.{self.key}")
 
 
 # In dependency order: what others connect to first (the runbook's step order too).
 CATALOG: tuple[Component, ...] = (
-    Component("postgres", "database", "postgres", ("transitions.postgres:postgres",),
+    Component("postgres", "database", ("transitions.postgres:postgres",),
               ("postgresPassword", "appPassword", "replicationPassword", "monitorPassword"),
               docker=True),
-    Component("pgbouncer", "database", "pgbouncer", ("transitions.postgres:pooler",), (),
+    Component("pgbouncer", "database", ("transitions.postgres:pooler",), (),
               docker=False),
-    Component("redis", "redis", "redis", ("transitions.redis:redis",),
+    Component("redis", "redis", ("transitions.redis:redis",),
               ("redisPassword", "redisAdminPassword"), docker=True),
-    Component("api", "api", "api",
+    Component("api", "api",
               ("transitions.stateless:api_hpa", "transitions.stateless:workers"), (),
               docker=True),
-    Component("nginx", "nginx", "nginx", ("transitions.stateless:nginx",), (), docker=True),
-    Component("monitoring", "monitoring", "monitoring", ("transitions.stateless:monitoring",),
+    Component("nginx", "nginx", ("transitions.stateless:nginx",), (), docker=True),
+    Component("monitoring", "monitoring", ("transitions.stateless:monitoring",),
               ("grafanaPassword",), docker=True),
 )
 KEYS = tuple(c.key for c in CATALOG)

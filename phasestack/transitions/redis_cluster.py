@@ -12,6 +12,8 @@ from phasestack.transitions.steps import APPLY, APPLY_NAME, IP, RCLI, SLOTS, Ctx
 SETTLE = (f"for i in $(seq 120); do {RCLI} --cluster check $(ip redis-0):6379 >/dev/null "
           "2>&1 && break; sleep 1; done   # gossip agrees (at most 2 minutes)")
 
+BOOTSTRAP_DONE = ('kubectl wait -n "$NS" --for=condition=complete job/redis-cluster-bootstrap '
+                  "--timeout=20m")
 MIGRATE_RISKS = ["Slots migrate key by key (MIGRATE): latency on the keys being moved and "
                  "ASK/MOVED redirects; run it off-peak.",
                  "An interrupted rebalance leaves slots migrating/importing: repair with "
@@ -88,9 +90,7 @@ def add_replicas(x: Ctx) -> dict:
             "commands": [APPLY_NAME.format("redis"),
                          'kubectl rollout status -n "$NS" statefulset/redis --timeout=15m',
                          'kubectl delete job -n "$NS" redis-cluster-bootstrap --ignore-not-found',
-                         APPLY_NAME.format("redis-cluster-bootstrap"),
-                         'kubectl wait -n "$NS" --for=condition=complete '
-                         "job/redis-cluster-bootstrap --timeout=20m",
+                         APPLY_NAME.format("redis-cluster-bootstrap"), BOOTSTRAP_DONE,
                          f"{RCLI} --cluster check 127.0.0.1:6379   # [OK] All {SLOTS} slots "
                          "covered.",
                          APPLY.format("api"), 'kubectl rollout status -n "$NS" deployment/api'],
@@ -166,7 +166,7 @@ def shrink(x: Ctx) -> dict:
               f'kubectl delete pvc -n "$NS" {claims} --ignore-not-found',
               'kubectl delete job -n "$NS" redis-cluster-bootstrap --ignore-not-found']
     if not standalone:
-        lines.append(APPLY_NAME.format("redis-cluster-bootstrap"))
+        lines += [APPLY_NAME.format("redis-cluster-bootstrap"), BOOTSTRAP_DONE]
     lines += [APPLY.format("api"), 'kubectl rollout status -n "$NS" deployment/api']
     total = masters * rb.maxmemory_mb
     what = [f"{ra.masters} masters -> {masters}: every slot moves onto redis-0"
@@ -180,7 +180,7 @@ def shrink(x: Ctx) -> dict:
         what.append(f"redis-{', redis-'.join(map(str, replicas))} stay as replicas of the "
                     "masters kept (CLUSTER REPLICATE once they hold no slot).")
     if standalone:
-        what.append("redis-0, left the only master with all 16384 slots, restarts as a "
+        what.append(f"redis-0, left the only master with all {SLOTS} slots, restarts as a "
                     "standalone Redis on the same volume: its AOF holds every key. The API "
                     "switches from REDIS_CLUSTER_NODES to REDIS_URL.")
     return {"title": f"Redis: {shape(x.a)} -> {shape(x.b)}", "component": "redis",

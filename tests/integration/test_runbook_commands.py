@@ -336,7 +336,7 @@ def test_cluster_growth_runbook_runs_on_real_servers(servers, workdir):
         assert cli(ports[-1], "get", k, cluster=True) == v
 
 
-def shrink_actions(servers, workdir, ports: list[int], keep: int, deleted: list[str],
+def shrink_actions(servers, ports: list[int], keep: int, deleted: list[str],
                    more: dict) -> dict:
     """What Kubernetes does for the shrink step's platform commands: scaling the StatefulSet
     down stops the pods past `keep` (del-node has already shut them down)."""
@@ -350,6 +350,9 @@ def shrink_actions(servers, workdir, ports: list[int], keep: int, deleted: list[
                 for p in ports[:keep]],
             'kubectl delete pvc -n "$NS" ': lambda: deleted.append("pvc"),
             'kubectl delete job -n "$NS" redis-cluster-bootstrap': lambda: None,
+            # the Job ran to its end inside the apply action (run_bootstrap); checked after
+            'kubectl wait -n "$NS" --for=condition=complete job/redis-cluster-bootstrap':
+                lambda: None,
             'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/component=api':
                 lambda: None,
             'kubectl rollout status -n "$NS" deployment/api': lambda: None,
@@ -381,7 +384,7 @@ def test_cluster_shrink_runbook_runs_on_real_servers(servers, workdir):
         nonlocal job
         job = run_bootstrap(script, ports[:keep], phase2.redis.replicas_per_master)
 
-    run_cluster_step(s.commands, ports, shrink_actions(servers, workdir, ports, keep, deleted, {
+    run_cluster_step(s.commands, ports, shrink_actions(servers, ports, keep, deleted, {
         'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=redis-cluster-bootstrap':
             bootstrap}))
     assert job is not None and job.returncode == 0, job.stdout + job.stderr
@@ -407,7 +410,7 @@ def test_cluster_to_standalone_runbook_runs_on_real_servers(servers, workdir):
     keys = {f"session:{i}": str(i) for i in range(200)}
     formed_cluster(servers, phase2, workdir, ports, keys)
     deleted: list[str] = []
-    actions = shrink_actions(servers, workdir, ports, 1, deleted, {})
+    actions = shrink_actions(servers, ports, 1, deleted, {})
     scale_down = actions['kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name=redis']
 
     def to_standalone() -> None:  # scaled to 1; redis-0 restarts on the standalone config
