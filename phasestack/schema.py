@@ -5,7 +5,13 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from phasestack.model import Stack
-from phasestack.stackfile import NAMESPACE, PROVIDER_NAMESPACES, SECRET_KEYS, TOP_LEVEL_KEYS
+from phasestack.stackfile import (
+    NAMESPACE,
+    PROGRAM_ONLY,
+    PROVIDER_NAMESPACES,
+    SECRET_KEYS,
+    TOP_LEVEL_KEYS,
+)
 
 
 def _real_defaults(cls: type[BaseModel], schema: dict, defs: dict) -> None:
@@ -30,7 +36,8 @@ def file_schema() -> dict:
     secure = {"type": "object", "properties": {"secure": {"type": "string"}},
               "required": ["secure"], "additionalProperties": False,
               "description": "Set with `pulumi config set --secret`; never plain text."}
-    config = {f"{NAMESPACE}:{k}": v for k, v in model["properties"].items()}
+    config = {f"{NAMESPACE}:{k}": v for k, v in model["properties"].items()
+              if k not in PROGRAM_ONLY}
     config.update({f"{NAMESPACE}:{k}": secure for k in sorted(SECRET_KEYS)})
     providers = "|".join(sorted(PROVIDER_NAMESPACES))
     return {

@@ -23,6 +23,8 @@ SECRET_KEYS = frozenset(
 )
 # Other config namespaces a Pulumi stack file may carry for providers.
 PROVIDER_NAMESPACES = frozenset({"kubernetes", "docker", "random", "pulumi"})
+# Stack fields a stack file may not set: only a component used on its own sets them.
+PROGRAM_ONLY = frozenset({"prefix"})
 TOP_LEVEL_KEYS = frozenset({"config", "secretsprovider", "encryptedkey", "encryptionsalt"})
 
 
@@ -156,7 +158,7 @@ def _namespaced(path: str | Path, config: dict, problems: list[str]) -> tuple[di
     """The phasestack: keys of `config`; what is wrong with the others goes to `problems`."""
     data: dict = {}
     secrets: set[str] = set()
-    fields = set(Stack.model_fields)
+    fields = set(Stack.model_fields) - PROGRAM_ONLY
     for key, value in config.items():
         ns, sep, name = str(key).partition(":")
         if not sep:
@@ -172,6 +174,9 @@ def _namespaced(path: str | Path, config: dict, problems: list[str]) -> tuple[di
                 problems.append(f"{path}: {key}: plain-text secret; set it with "
                                 f"`pulumi config set --secret {key}`")
             secrets.add(name)
+        elif name in PROGRAM_ONLY:
+            problems.append(f"{path}: {key}: set by a component used on its own in a Pulumi "
+                            "program, not by a stack file (a stack owns its namespace)")
         elif name not in fields:
             problems.append(f"{path}: {key}: unknown key{hint(name, fields | SECRET_KEYS)}")
         else:

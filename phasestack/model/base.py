@@ -20,6 +20,8 @@ RETENTION = r"^[0-9]+[hdw]$"
 INTERVAL = r"^[0-9]+[sm]$"
 CONTEXT = r"^\S{1,253}$"
 REVIEW_NAME = r"^[A-Za-z0-9._-]{1,64}$"
+# an instance's name prefix: a short DNS label and a dash, or nothing (a whole stack)
+PREFIX = r"^([a-z]([-a-z0-9]{0,18}[a-z0-9])?-)?$"
 # What each pattern means, for the error message (issue 12: "cpu_limit: 2GB" printed a regex)
 MEANING = {
     CPU: "a Kubernetes CPU quantity such as 500m or 2",
@@ -37,6 +39,8 @@ MEANING = {
     INTERVAL: "a duration in seconds or minutes such as 15s",
     CONTEXT: "a kubeconfig context name (no spaces)",
     REVIEW_NAME: "a review name: letters, digits and . _ -",
+    PREFIX: "a name prefix such as sessions- : lower-case letters, digits and -, starting "
+            "with a letter, at most 20 characters, then a dash",
 }
 _MEMORY_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
                  "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}

@@ -6,7 +6,16 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from phasestack.model.base import CONTEXT, DNS_LABEL, IMAGE, INTERVAL, RETENTION, REVIEW_NAME, Spec
+from phasestack.model.base import (
+    CONTEXT,
+    DNS_LABEL,
+    IMAGE,
+    INTERVAL,
+    PREFIX,
+    RETENTION,
+    REVIEW_NAME,
+    Spec,
+)
 from phasestack.model.data import PgBouncer, Postgres, Redis
 from phasestack.model.load import AppProfile, LoadTarget
 from phasestack.model.services import Api, Nginx
@@ -61,6 +70,12 @@ class Stack(Spec):
         "phasestack", pattern=DNS_LABEL,
         description="Kubernetes namespace the stack owns (not default or kube-*).",
     )
+    prefix: str = Field(
+        "", pattern=PREFIX,
+        description="Prefix of every object name, so that two instances of a component share "
+                    "a namespace: a component used on its own sets it from its name "
+                    "(Redis(\"sessions\", ...) -> sessions-redis). Not a stack-file key: a "
+                    "stack owns its namespace, and its runbooks name the unprefixed objects.")
     target: Literal["kubernetes", "docker"] = Field(
         "kubernetes", description="Deploy to a Kubernetes cluster, or a single Docker host."
     )

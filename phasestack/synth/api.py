@@ -56,14 +56,14 @@ def env(stack: Stack) -> list[dict]:
     """Environment of the API and worker containers. Order matters: $(VAR) refers back."""
     rw, ro = database_urls(stack)
     out = [
-        c.secret_env("DB_PASSWORD", *c.CREDENTIALS["appPassword"]),
+        c.secret_env("DB_PASSWORD", *c.secret_ref(stack, "appPassword")),
         {"name": "DATABASE_URL", "value": rw},
         {"name": "DATABASE_READ_URL", "value": ro},
         # review 002 (002_f99052a1f9a0162e.txt), Recommendation 3: DB_POOL_SIZE per process
         {"name": "DB_POOL_SIZE", "value": str(stack.app.app_pool_per_pod)},
         # the ACL user that cannot run @dangerous commands (FLUSHALL, CONFIG, KEYS, ...)
         {"name": "REDIS_USERNAME", "value": redis.APP_USER},
-        c.secret_env("REDIS_PASSWORD", c.REDIS_SECRET, redis.APP_KEY),
+        c.secret_env("REDIS_PASSWORD", *c.secret_ref(stack, "redisPassword")),
     ]
     if stack.redis.mode == "cluster":
         # review 002 (002_f99052a1f9a0162e.txt), Appendix Phase 2: Redis Cluster env variables
@@ -124,7 +124,7 @@ def manifests(stack: Stack) -> list[dict]:
     # nginx stops sending before the pod stops: no POST in flight is cut (nginx retries only
     # idempotent requests on another pod)
     lifecycle, grace = c.drain(stack, c.API_DRAIN_S)
-    spec = c.pod_spec(c.API, UID, [api_container(stack, lifecycle)], service_account=c.API,
+    spec = c.pod_spec(stack, c.API, UID, [api_container(stack, lifecycle)], service_account=c.API,
                       volumes=[c.empty_dir("tmp")], terminationGracePeriodSeconds=grace)
     docs = [
         c.service_account(stack, c.API, COMPONENT),
@@ -144,7 +144,7 @@ def manifests(stack: Stack) -> list[dict]:
     for w in a.workers:
         # reviews 000/001/003: a separate queue worker, off the request path
         name = worker_name(w)
-        wspec = c.pod_spec(name, UID, [worker_container(stack, w)], service_account=c.API,
+        wspec = c.pod_spec(stack, name, UID, [worker_container(stack, w)], service_account=c.API,
                            volumes=[c.empty_dir("tmp")], terminationGracePeriodSeconds=60)
         docs.append(c.deployment(stack, name, WORKER_COMPONENT, w.replicas, wspec))
         docs.extend(c.pdb(stack, name, WORKER_COMPONENT, w.replicas))

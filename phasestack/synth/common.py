@@ -44,8 +44,10 @@ from phasestack.synth.wiring import (  # noqa: F401 - re-exported for the synthe
     Flow,
     Ports,
     dns,
+    named,
     pod_dns,
     secret_key,
+    secret_ref,
 )
 
 PART_OF = "phasestack"
@@ -53,23 +55,33 @@ MANAGED_BY = "phasestack"
 # The one pod-template annotation that rolls the pods when their ConfigMap text changes.
 CONFIG_HASH = "phasestack.io/config-hash"
 
-def labels(name: str, component: str) -> dict[str, str]:
+def labels(name: str, component: str, instance: str = "") -> dict[str, str]:
+    """The recommended labels; app.kubernetes.io/instance only on a named instance (a stack's
+    objects keep the labels they always had, so an upgrade rolls no pod)."""
     return {
         "app.kubernetes.io/name": name,
         "app.kubernetes.io/component": component,
         "app.kubernetes.io/part-of": PART_OF,
         "app.kubernetes.io/managed-by": MANAGED_BY,
+        **({"app.kubernetes.io/instance": instance} if instance else {}),
     }
 
 
-def selector(name: str) -> dict[str, str]:
-    return {"app.kubernetes.io/name": name}
+def instance(stack: Stack) -> str:
+    """The instance a prefix names ("sessions-" -> "sessions"); "" for a whole stack."""
+    return stack.prefix.removesuffix("-")
+
+
+def selector(stack: Stack, name: str) -> dict[str, str]:
+    """The pods named `name` (a base name: the instance's prefix goes on here)."""
+    return {"app.kubernetes.io/name": named(stack, name)}
 
 
 def meta(stack: Stack, name: str, component: str, pod: str | None = None, **extra) -> dict:
-    """Object metadata; `pod` is the app.kubernetes.io/name label when it differs from name."""
-    return {"name": name, "namespace": stack.namespace,
-            "labels": labels(pod or name, component), **extra}
+    """Object metadata; `pod` is the app.kubernetes.io/name label when it differs from name.
+    Both are base names: every helper here that takes the stack puts its prefix on."""
+    return {"name": named(stack, name), "namespace": stack.namespace,
+            "labels": labels(named(stack, pod or name), component, instance(stack)), **extra}
 
 
 def resources(r: Resources) -> dict:
@@ -156,26 +168,28 @@ def drain(stack: Stack, seconds: int) -> tuple[dict, int]:
             seconds + stack.request_timeout_s + STOP_MARGIN_S)
 
 
-def pod_spec(name: str, uid: int, containers: list[dict], service_account: str | None = None,
+def pod_spec(stack: Stack, name: str, uid: int, containers: list[dict], service_account: str | None = None,
              volumes: list[dict] | None = None, spread: bool = True, **extra) -> dict:
     spec = {
         "automountServiceAccountToken": False,
         "securityContext": pod_security(uid),
         "containers": containers,
-        **({"serviceAccountName": service_account} if service_account else {}),
+        **({"serviceAccountName": named(stack, service_account)} if service_account else {}),
         **({"volumes": volumes} if volumes else {}),
         **extra,
     }
     if spread:
         spec["topologySpreadConstraints"] = [{
             "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
-            "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": selector(name)},
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": selector(stack, name)},
         }]
     return spec
 
 
-def pod_template(name: str, component: str, spec: dict, annotations: dict | None = None) -> dict:
-    md: dict = {"labels": labels(name, component)}
+def pod_template(stack: Stack, name: str, component: str, spec: dict,
+                 annotations: dict | None = None) -> dict:
+    md: dict = {"labels": labels(named(stack, name), component, instance(stack))}
     if annotations:
         md["annotations"] = annotations
     return {"metadata": md, "spec": spec}
@@ -190,13 +204,13 @@ def deployment(stack: Stack, name: str, component: str, replicas: int | None, sp
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": meta(stack, name, component),
             "spec": {**body, "revisionHistoryLimit": 5,
-                     "selector": {"matchLabels": selector(name)},
-                     "template": pod_template(name, component, spec, annotations)}}
+                     "selector": {"matchLabels": selector(stack, name)},
+                     "template": pod_template(stack, name, component, spec, annotations)}}
 
 
 def service(stack: Stack, name: str, component: str, ports: dict[str, int],
             pod: str | None = None, headless: bool = False, **spec) -> dict:
-    body = {"selector": selector(pod or name),
+    body = {"selector": selector(stack, pod or name),
             "ports": [{"name": n, "port": p, "targetPort": n, "protocol": "TCP"}
                       for n, p in ports.items()], **spec}
     if headless:
@@ -211,7 +225,7 @@ def pdb(stack: Stack, name: str, component: str, replicas: int) -> list[dict]:
         return []
     return [{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
              "metadata": meta(stack, name, component),
-             "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(name)}}}]
+             "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(stack, name)}}}]
 
 
 def config_map(stack: Stack, name: str, component: str, data: dict[str, str],
@@ -232,7 +246,8 @@ def hpa(stack: Stack, name: str, component: str, min_replicas: int, max_replicas
         "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
         "metadata": meta(stack, name, component),
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                               "name": named(stack, name)},
             "minReplicas": min_replicas, "maxReplicas": max_replicas,
             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
                 "type": "Utilization", "averageUtilization": cpu_target}}}],

@@ -22,6 +22,7 @@ from phasestack.synth.common import (
     dns,
     empty_dir,
     http_probe,
+    named,
     pod_spec,
     render_template,
     resources,
@@ -186,12 +187,12 @@ def manifests(stack: Stack) -> list[dict]:
             {"name": "dashboards", "mountPath": DASHBOARD_DIR, "readOnly": True},
             {"name": "data", "mountPath": "/var/lib/grafana"},
             {"name": "tmp", "mountPath": "/tmp"}, secret_mount("credentials")])
-    spec = pod_spec(GRAFANA, UID, [main], spread=False, volumes=[
-        {"name": "datasources", "configMap": {"name": CM_DATASOURCES}},
-        {"name": "providers", "configMap": {"name": CM_PROVIDERS}},
-        {"name": "dashboards", "configMap": {"name": CM_DASHBOARDS}},
+    spec = pod_spec(stack, GRAFANA, UID, [main], spread=False, volumes=[
+        {"name": "datasources", "configMap": {"name": named(stack, CM_DATASOURCES)}},
+        {"name": "providers", "configMap": {"name": named(stack, CM_PROVIDERS)}},
+        {"name": "dashboards", "configMap": {"name": named(stack, CM_DASHBOARDS)}},
         empty_dir("data"), empty_dir("tmp"),
-        secret_volume("credentials", GRAFANA_SECRET, [ADMIN_KEY])])
+        secret_volume("credentials", named(stack, GRAFANA_SECRET), [ADMIN_KEY])])
     return [*(config_map(stack, name, COMPONENT, data, pod=GRAFANA)
               for name, data in maps.items()),
             deployment(stack, GRAFANA, COMPONENT, 1, spec,

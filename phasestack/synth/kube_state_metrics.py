@@ -18,6 +18,7 @@ from phasestack.synth.common import (
     deployment,
     http_probe,
     meta,
+    named,
     pod_spec,
     resources,
 )
@@ -36,7 +37,7 @@ VERBS = ["get", "list", "watch"]
 
 def hpa_targets(stack: Stack) -> list[str]:
     """Names of the stack's HPAs (each HPA is named after the Deployment it scales)."""
-    return [name for name, hpa in ((API, stack.api.hpa), (NGINX, stack.nginx.hpa))
+    return [named(stack, name) for name, hpa in ((API, stack.api.hpa), (NGINX, stack.nginx.hpa))
             if hpa.enabled]
 
 
@@ -72,8 +73,9 @@ def _role(stack: Stack) -> dict:
 def _role_binding(stack: Stack) -> dict:
     return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
             "metadata": meta(stack, NAME, COMPONENT),
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
-            "subjects": [{"kind": "ServiceAccount", "name": NAME,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                        "name": named(stack, NAME)},
+            "subjects": [{"kind": "ServiceAccount", "name": named(stack, NAME),
                           "namespace": stack.namespace}]}
 
 
@@ -89,7 +91,7 @@ def _deployment(stack: Stack) -> dict:
         liveness=http_probe("/livez", "http-metrics"),
         readiness=http_probe("/readyz", "telemetry"),
         args=args(stack))
-    spec = pod_spec(NAME, UID, [main], service_account=NAME, spread=False)
+    spec = pod_spec(stack, NAME, UID, [main], service_account=NAME, spread=False)
     spec["automountServiceAccountToken"] = True  # bound by the RoleBinding above
     return deployment(stack, NAME, COMPONENT, 1, spec)
 

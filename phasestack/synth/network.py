@@ -24,13 +24,13 @@ def _policy(stack: Stack, name: str, pods: dict, types: list[str], **rules) -> d
                      "policyTypes": types, **rules}}
 
 
-def _rules(peers: dict[str, set[int]], side: str) -> list[dict]:
+def _rules(stack: Stack, peers: dict[str, set[int]], side: str) -> list[dict]:
     """One rule per peer (pods by name, or anyone for ANY); side is "from" or "to"."""
     rules = []
     for peer, ports in sorted(peers.items()):
         rule: dict = {"ports": [{"protocol": "TCP", "port": p} for p in sorted(ports)]}
         if peer != ANY:
-            rule[side] = [{"podSelector": {"matchLabels": selector(peer)}}]
+            rule[side] = [{"podSelector": {"matchLabels": selector(stack, peer)}}]
         rules.append(rule)
     return rules
 
@@ -49,8 +49,8 @@ def policies(stack: Stack, flows: list[Flow]) -> list[dict]:
             inbound[f.dst][f.src].add(f.port)
         if f.src != ANY:
             outbound[f.src][f.dst].add(f.port)
-    out += [_policy(stack, f"ingress-{dst}", selector(dst), ["Ingress"],
-                    ingress=_rules(inbound[dst], "from")) for dst in sorted(inbound)]
-    out += [_policy(stack, f"egress-{src}", selector(src), ["Egress"],
-                    egress=_rules(outbound[src], "to")) for src in sorted(outbound)]
+    out += [_policy(stack, f"ingress-{dst}", selector(stack, dst), ["Ingress"],
+                    ingress=_rules(stack, inbound[dst], "from")) for dst in sorted(inbound)]
+    out += [_policy(stack, f"egress-{src}", selector(stack, src), ["Egress"],
+                    egress=_rules(stack, outbound[src], "to")) for src in sorted(outbound)]
     return out

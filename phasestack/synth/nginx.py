@@ -126,8 +126,9 @@ def manifests(stack: Stack) -> list[dict]:
     n = stack.nginx
     conf = nginx_conf(stack)
     lifecycle, grace = c.drain(stack, c.NGINX_DRAIN_S)
-    spec = c.pod_spec(c.NGINX, UID, _containers(stack, lifecycle), service_account=c.NGINX,
-                      volumes=[{"name": "config", "configMap": {"name": c.NGINX}},
+    spec = c.pod_spec(stack, c.NGINX, UID, _containers(stack, lifecycle),
+                      service_account=c.NGINX,
+                      volumes=[{"name": "config", "configMap": {"name": c.named(stack, c.NGINX)}},
                                c.empty_dir("tmp")],
                       terminationGracePeriodSeconds=grace)
     docs = [

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from phasestack.model import Stack
 from phasestack.synth.common import (
-    CREDENTIALS,
     PGB_SECRET,
     PGBOUNCER,
     PORTS,
@@ -22,11 +21,13 @@ from phasestack.synth.common import (
     deployment,
     dns,
     empty_dir,
+    named,
     pdb,
     pod_spec,
     render_template,
     resources,
     secret_env,
+    secret_ref,
     service,
     small_resources,
     tcp_probe,
@@ -93,7 +94,7 @@ def _exporter(stack: Stack) -> dict:
         readiness=tcp_probe("metrics", period=5, delay=2),
         args=[f"--pgBouncer.connectionString={dsn}",
               f"--web.listen-address=:{PORTS.pgbouncer_exporter}"],
-        env=[secret_env("PGPASSWORD", *CREDENTIALS["appPassword"])])
+        env=[secret_env("PGPASSWORD", *secret_ref(stack, "appPassword"))])
 
 
 def manifests(stack: Stack) -> list[dict]:
@@ -102,11 +103,11 @@ def manifests(stack: Stack) -> list[dict]:
         return []
     ini = pgbouncer_ini(stack)
     config = {"name": "config", "projected": {"defaultMode": 0o440, "sources": [
-        {"configMap": {"name": PGBOUNCER, "items": [{"key": "pgbouncer.ini",
+        {"configMap": {"name": named(stack, PGBOUNCER), "items": [{"key": "pgbouncer.ini",
                                                       "path": "pgbouncer.ini"}]}},
-        {"secret": {"name": PGB_SECRET, "items": [{"key": "userlist.txt",
+        {"secret": {"name": named(stack, PGB_SECRET), "items": [{"key": "userlist.txt",
                                                     "path": "userlist.txt"}]}}]}}
-    spec = pod_spec(PGBOUNCER, UID, [_pgbouncer(stack), _exporter(stack)],
+    spec = pod_spec(stack, PGBOUNCER, UID, [_pgbouncer(stack), _exporter(stack)],
                     volumes=[config, empty_dir("tmp")], terminationGracePeriodSeconds=30)
     # pgbouncer.ini only: the userlist is a Secret, and no hash of a password goes in a manifest
     annotations = {**config_hash(ini),

@@ -25,7 +25,10 @@ from phasestack.synth.common import (
     empty_dir,
     exec_probe,
     http_probe,
+    PART_OF,
+    instance,
     meta,
+    named,
     pdb,
     pod_spec,
     pod_template,
@@ -137,24 +140,25 @@ def _bootstrap(stack: Stack) -> dict:
                              _mount("tmp", "/tmp"), secret_mount(REPLICATION_VOLUME)]}
 
 
-def _volumes(replica: bool) -> list[dict]:
-    vols = [{"name": "config", "configMap": {"name": POSTGRES, "defaultMode": 0o444}},
+def _volumes(stack: Stack, replica: bool) -> list[dict]:
+    config, secret = named(stack, POSTGRES), named(stack, PG_SECRET)
+    vols = [{"name": "config", "configMap": {"name": config, "defaultMode": 0o444}},
             empty_dir("run"), empty_dir("tmp"), empty_dir("shm", "Memory"),
-            secret_volume(MONITOR_VOLUME, PG_SECRET, [MONITOR_KEY])]
+            secret_volume(MONITOR_VOLUME, secret, [MONITOR_KEY])]
     if replica:
-        vols.append(secret_volume(REPLICATION_VOLUME, PG_SECRET, [REPLICATION_KEY]))
+        vols.append(secret_volume(REPLICATION_VOLUME, secret, [REPLICATION_KEY]))
     else:
-        vols.append(secret_volume(CREDENTIALS_VOLUME, PG_SECRET, list(PRIMARY_SECRETS.values())))
+        vols.append(secret_volume(CREDENTIALS_VOLUME, secret, list(PRIMARY_SECRETS.values())))
         vols.append({"name": "initdb", "configMap": {
-            "name": POSTGRES, "defaultMode": 0o555,
+            "name": config, "defaultMode": 0o555,
             "items": [{"key": "init-roles.sh", "path": "10-init-roles.sh"}]}})
     return vols
 
 
 def _statefulset(stack: Stack, name: str, replicas: int, replica: bool,
                  rolls_on: dict[str, str]) -> dict:
-    spec = pod_spec(name, UID, [_postgres(stack, replica), _exporter(stack)],
-                    volumes=_volumes(replica), terminationGracePeriodSeconds=60,
+    spec = pod_spec(stack, name, UID, [_postgres(stack, replica), _exporter(stack)],
+                    volumes=_volumes(stack, replica), terminationGracePeriodSeconds=60,
                     **({"initContainers": [_bootstrap(stack)]} if replica else {}))
     spec["securityContext"]["fsGroupChangePolicy"] = "OnRootMismatch"
     annotations = {**rolls_on, "prometheus.io/scrape": "true",
@@ -164,10 +168,11 @@ def _statefulset(stack: Stack, name: str, replicas: int, replica: bool,
         "resources": {"requests": {"storage": f"{stack.postgres.storage_gb}Gi"}}}}
     return {"apiVersion": "apps/v1", "kind": "StatefulSet",
             "metadata": meta(stack, name, COMPONENT),
-            "spec": {"replicas": replicas, "serviceName": POSTGRES_HEADLESS,
+            "spec": {"replicas": replicas, "serviceName": named(stack, POSTGRES_HEADLESS),
                      "podManagementPolicy": "Parallel" if replica else "OrderedReady",
-                     "revisionHistoryLimit": 5, "selector": {"matchLabels": selector(name)},
-                     "template": pod_template(name, COMPONENT, spec, annotations),
+                     "revisionHistoryLimit": 5,
+                     "selector": {"matchLabels": selector(stack, name)},
+                     "template": pod_template(stack, name, COMPONENT, spec, annotations),
                      "volumeClaimTemplates": [claim]}}
 
 
@@ -179,7 +184,9 @@ def manifests(stack: Stack) -> list[dict]:
     headless = service(stack, POSTGRES_HEADLESS, COMPONENT,
                        {**ports, "metrics": PORTS.postgres_exporter}, headless=True,
                        selector={"app.kubernetes.io/component": COMPONENT,
-                                 "app.kubernetes.io/part-of": "phasestack"})
+                                 "app.kubernetes.io/part-of": PART_OF,
+                                 **({"app.kubernetes.io/instance": instance(stack)}
+                                    if stack.prefix else {})})
     docs = [config_map(stack, POSTGRES, COMPONENT, files),
             service(stack, POSTGRES, COMPONENT, ports), headless,
             _statefulset(stack, POSTGRES, 1, False, rolls_on)]

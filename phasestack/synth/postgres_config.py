@@ -8,7 +8,7 @@ the scripts read them from the environment (Secret PG_SECRET).
 from __future__ import annotations
 
 from phasestack.model import MONITOR_USER, REPLICATION_USER, SUPERUSER, Stack
-from phasestack.synth.common import PG_SECRET, PORTS, POSTGRES, dns, render_template
+from phasestack.synth.common import PG_SECRET, PORTS, POSTGRES, dns, named, render_template
 
 CONFIG_DIR = "/etc/postgresql"          # the ConfigMap, read-only
 SOCKET_DIR = "/var/run/postgresql"      # emptyDir
@@ -85,7 +85,7 @@ def init_script(stack: Stack, *, init_sql_path: str = f"{CONFIG_DIR}/init-roles.
     """Runs init_sql() with psql, passwords from APP_PASSWORD, REPLICATION_PASSWORD and
     MONITOR_PASSWORD."""
     return render_template(
-        "postgres/init-roles.sh.j2", secret=PG_SECRET, init_sql_path=init_sql_path,
+        "postgres/init-roles.sh.j2", secret=named(stack, PG_SECRET), init_sql_path=init_sql_path,
         app_user=stack.postgres.app_user, replication_user=REPLICATION_USER,
         monitor_user=MONITOR_USER)
 
@@ -94,7 +94,7 @@ def replica_bootstrap_script(stack: Stack, *, wait_seconds: int = 300) -> str:
     """Clones the primary when PGDATA is empty. PRIMARY_HOST/PRIMARY_PORT/PGDATA/PGPASSWORD
     come from the environment; the primary's Service DNS name is the default host."""
     return render_template(
-        "postgres/replica-bootstrap.sh.j2", secret=PG_SECRET,
+        "postgres/replica-bootstrap.sh.j2", secret=named(stack, PG_SECRET),
         primary_host=dns(stack, POSTGRES), primary_port=PORTS.postgres,
         replication_user=REPLICATION_USER, wait_seconds=wait_seconds)
 

@@ -27,6 +27,7 @@ from phasestack.synth.common import (
     empty_dir,
     http_probe,
     meta,
+    named,
     pod_spec,
     render_template,
     resources,
@@ -118,7 +119,7 @@ def scrape_services(stack: Stack) -> list[dict]:
     return [{"apiVersion": "v1", "kind": "Service",
              "metadata": meta(stack, job.service, COMPONENT),
              "spec": {"clusterIP": "None", "publishNotReadyAddresses": True,
-                      "selector": selector(job.pod),
+                      "selector": selector(stack, job.pod),
                       "ports": [{"name": "metrics", "port": job.port, "targetPort": job.port,
                                  "protocol": "TCP"}]}}
             for job in jobs(stack)]
@@ -150,9 +151,10 @@ def manifests(stack: Stack) -> list[dict]:
                       {"name": "data", "mountPath": DATA_DIR},
                       {"name": "tmp", "mountPath": "/tmp"}])
     spec = pod_spec(
-        PROMETHEUS, UID, [main], service_account=PROMETHEUS, spread=False,
-        volumes=[{"name": "config", "configMap": {"name": PROMETHEUS}},
-                 {"name": "data", "persistentVolumeClaim": {"claimName": DATA_PVC}},
+        stack, PROMETHEUS, UID, [main], service_account=PROMETHEUS, spread=False,
+        volumes=[{"name": "config", "configMap": {"name": named(stack, PROMETHEUS)}},
+                 {"name": "data",
+                  "persistentVolumeClaim": {"claimName": named(stack, DATA_PVC)}},
                  empty_dir("tmp")])
     dep = deployment(stack, PROMETHEUS, COMPONENT, 1, spec,
                      annotations=config_hash(*data.values()))

@@ -26,6 +26,7 @@ from phasestack.synth.common import (
     exec_probe,
     http_probe,
     meta,
+    named,
     pdb,
     pod_spec,
     pod_template,
@@ -76,7 +77,7 @@ def redis_conf(stack: Stack, port: int = PORTS.redis, dir: str = DATA_DIR,  # no
     note = POLICY_NOTES.get(r.maxmemory_policy, [
         f"{r.maxmemory_policy}: chosen by the stack file; evicting can drop live sessions."])
     return render_template(
-        "redis/redis.conf.j2", secret=REDIS_SECRET, bind=bind, port=port, dir=dir,
+        "redis/redis.conf.j2", secret=named(stack, REDIS_SECRET), bind=bind, port=port, dir=dir,
         maxmemory_mb=r.maxmemory_mb, maxmemory_policy=r.maxmemory_policy, policy_note=note,
         appendonly="yes" if r.appendonly else "no", save=SAVE, cluster=cluster)
 
@@ -106,10 +107,11 @@ def _ports(stack: Stack) -> dict[str, int]:
 
 
 def _redis_container(stack: Stack) -> dict:
-    env = [secret_env("REDIS_PASSWORD", REDIS_SECRET, APP_KEY),
-           secret_env("REDIS_ADMIN_PASSWORD", REDIS_SECRET, ADMIN_KEY),
+    secret = named(stack, REDIS_SECRET)
+    env = [secret_env("REDIS_PASSWORD", secret, APP_KEY),
+           secret_env("REDIS_ADMIN_PASSWORD", secret, ADMIN_KEY),
            # redis-cli reads REDISCLI_AUTH, so probes never put the password on a command line
-           secret_env("REDISCLI_AUTH", REDIS_SECRET, ADMIN_KEY)]
+           secret_env("REDISCLI_AUTH", secret, ADMIN_KEY)]
     if cluster_mode(stack):
         env.append({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
     ping = f"redis-cli -p {PORTS.redis} ping"
@@ -131,23 +133,24 @@ def _exporter_container(stack: Stack) -> dict:
         http_probe("/health", "metrics"), http_probe("/health", "metrics"),
         env=[{"name": "REDIS_ADDR", "value": f"redis://localhost:{PORTS.redis}"},
              # CONFIG GET, SLOWLOG and LATENCY are admin commands
-             secret_env("REDIS_PASSWORD", REDIS_SECRET, ADMIN_KEY)])
+             secret_env("REDIS_PASSWORD", named(stack, REDIS_SECRET), ADMIN_KEY)])
 
 
 def statefulset(stack: Stack, conf: str) -> dict:
     r = stack.redis
-    spec = pod_spec(REDIS, UID, [_redis_container(stack), _exporter_container(stack)],
-                    volumes=[{"name": "config", "configMap": {"name": REDIS}}, empty_dir("tmp")],
+    spec = pod_spec(stack, REDIS, UID, [_redis_container(stack), _exporter_container(stack)],
+                    volumes=[{"name": "config", "configMap": {"name": named(stack, REDIS)}},
+                             empty_dir("tmp")],
                     terminationGracePeriodSeconds=30)
     body = {
-        "serviceName": REDIS_HEADLESS, "replicas": r.pods, "revisionHistoryLimit": 5,
+        "serviceName": named(stack, REDIS_HEADLESS), "replicas": r.pods, "revisionHistoryLimit": 5,
         # cluster nodes find each other only once all are up: start them together. Standalone
         # (one pod) too: the field is immutable, and one value for both modes lets phase1 ->
         # phase2 scale this StatefulSet in place instead of deleting and recreating it.
         "podManagementPolicy": "Parallel",
         "updateStrategy": {"type": "RollingUpdate"},
-        "selector": {"matchLabels": selector(REDIS)},
-        "template": pod_template(REDIS, COMPONENT, spec, config_hash(conf)),
+        "selector": {"matchLabels": selector(stack, REDIS)},
+        "template": pod_template(stack, REDIS, COMPONENT, spec, config_hash(conf)),
         "volumeClaimTemplates": [{
             "metadata": {"name": "data"},
             "spec": {"accessModes": ["ReadWriteOnce"],

@@ -13,17 +13,17 @@ from phasestack.synth.common import (
     REDIS,
     REDIS_BOOTSTRAP,
     REDIS_HEADLESS,
-    REDIS_SECRET,
     config_map,
     empty_dir,
     job_container,
     meta,
+    named,
     pod_dns,
     pod_spec,
     pod_template,
     render_template,
     secret_env,
-    secret_key,
+    secret_ref,
     small_resources,
 )
 
@@ -63,7 +63,7 @@ def bootstrap_env(stack: Stack) -> dict[str, str]:
 def job(stack: Stack, uid: int, component: str) -> dict:
     env = [{"name": k, "value": v} for k, v in bootstrap_env(stack).items()]
     # CLUSTER MEET / ADDSLOTS / RESET are admin commands: the default (admin) user's password
-    env.append(secret_env("REDISCLI_AUTH", REDIS_SECRET, secret_key("redisAdminPassword")))
+    env.append(secret_env("REDISCLI_AUTH", *secret_ref(stack, "redisAdminPassword")))
     # Runs to completion: no probes (nothing to restart or unroute); the script's own waits,
     # backoffLimit and activeDeadlineSeconds bound it.
     c = job_container("bootstrap", stack.redis.image, small_resources(),
@@ -71,8 +71,9 @@ def job(stack: Stack, uid: int, component: str) -> dict:
                       volumeMounts=[{"name": "scripts", "mountPath": SCRIPT_DIR,
                                      "readOnly": True},
                                     {"name": "tmp", "mountPath": "/tmp"}])
-    spec = pod_spec(REDIS_BOOTSTRAP, uid, [c], spread=False, restartPolicy="Never",
-                    volumes=[{"name": "scripts", "configMap": {"name": REDIS_BOOTSTRAP}},
+    spec = pod_spec(stack, REDIS_BOOTSTRAP, uid, [c], spread=False, restartPolicy="Never",
+                    volumes=[{"name": "scripts",
+                              "configMap": {"name": named(stack, REDIS_BOOTSTRAP)}},
                              empty_dir("tmp")])
     return {"apiVersion": "batch/v1", "kind": "Job",
             "metadata": meta(stack, REDIS_BOOTSTRAP, component),
@@ -80,7 +81,7 @@ def job(stack: Stack, uid: int, component: str) -> dict:
             # `kubectl apply` would recreate and rerun it); the finished Job stays as a record
             "spec": {"backoffLimit": BACKOFF_LIMIT,
                      "activeDeadlineSeconds": 4 * DEFAULT_TIMEOUT_S,
-                     "template": pod_template(REDIS_BOOTSTRAP, component, spec)}}
+                     "template": pod_template(stack, REDIS_BOOTSTRAP, component, spec)}}
 
 
 def manifests(stack: Stack, uid: int, component: str) -> list[dict]:

@@ -38,6 +38,12 @@ def secret_key(credential: str) -> str:
     return CREDENTIALS[credential][1]
 
 
+def secret_ref(stack: Stack, credential: str) -> tuple[str, str]:
+    """(Secret name, key) of `credential` in this instance."""
+    secret, key = CREDENTIALS[credential]
+    return named(stack, secret), key
+
+
 @dataclass(frozen=True)
 class Ports:
     nginx_http: int = 8080
@@ -73,10 +79,19 @@ class Flow:
     port: int
 
 
+def named(stack: Stack, base: str) -> str:
+    """An object's name: the instance's prefix (Stack.prefix; empty for a stack) + its base
+    name. Base names (the constants above) become Kubernetes names only through here, so two
+    instances of a component share a namespace."""
+    return f"{stack.prefix}{base}"
+
+
 def dns(stack: Stack, service: str) -> str:
-    return f"{service}.{stack.namespace}.{CLUSTER_DOMAIN}"
+    """The in-cluster DNS name of the Service with base name `service`."""
+    return f"{named(stack, service)}.{stack.namespace}.{CLUSTER_DOMAIN}"
 
 
 def pod_dns(stack: Stack, pod: str, headless: str) -> str:
-    """Stable DNS name of one StatefulSet pod through its headless Service."""
-    return f"{pod}.{dns(stack, headless)}"
+    """Stable DNS name of one StatefulSet pod (base name, e.g. redis-0) through its headless
+    Service."""
+    return f"{named(stack, pod)}.{dns(stack, headless)}"

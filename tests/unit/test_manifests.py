@@ -12,7 +12,12 @@ from phasestack.synth import COMPONENTS, synthesize
 from phasestack.synth.secrets import CREDENTIALS
 
 ROOT = Path(__file__).parents[2]
-STACKS = [p.name[len("Pulumi."):-len(".yaml")] for p in list_stack_files(ROOT)]
+FILES = [p.name[len("Pulumi."):-len(".yaml")] for p in list_stack_files(ROOT)]
+# the same stacks as named instances ("<stack>@<prefix>"): every name and reference prefixed,
+# so two instances share a namespace (issue 13)
+PREFIX = "blue-"
+PREFIXED = [f"{s}@{PREFIX}" for s in ("mvp", "phase2", "phase3")]
+STACKS = [*FILES, *PREFIXED]
 VALUES = {c: f"test-{c}" for c in CREDENTIALS}
 VERSIONS = ["1.30", kubernetes_validate.latest_version().rsplit(".", 1)[0]]
 WORKLOADS = ("Deployment", "StatefulSet", "Job")
@@ -20,12 +25,14 @@ WORKLOADS = ("Deployment", "StatefulSet", "Job")
 
 @cache
 def docs(name: str) -> tuple[dict, ...]:
-    return tuple(synthesize(load(ROOT / f"stacks/Pulumi.{name}.yaml").stack, VALUES))
+    return tuple(synthesize(stack(name), VALUES))
 
 
 @cache
 def stack(name: str):
-    return load(ROOT / f"stacks/Pulumi.{name}.yaml").stack
+    file, _, prefix = name.partition("@")
+    loaded = load(ROOT / f"stacks/Pulumi.{file}.yaml").stack
+    return loaded.model_copy(update={"prefix": prefix}) if prefix else loaded
 
 
 def by_kind(name: str, kind: str) -> dict[str, dict]:
@@ -139,6 +146,22 @@ def test_hpa_and_pdb_targets_exist(name):
         assert replicas.get(p["metadata"]["name"], 2) >= 2, p["metadata"]["name"]
 
 
+@pytest.mark.parametrize("name", PREFIXED)
+def test_a_named_instance_prefixes_every_name_and_label(name):
+    for d in docs(name):
+        if d["kind"] == "Namespace":
+            continue
+        md = d["metadata"]
+        assert md["name"].startswith(PREFIX), (d["kind"], md["name"])
+        assert md["labels"]["app.kubernetes.io/name"].startswith(PREFIX), md["name"]
+        assert md["labels"]["app.kubernetes.io/instance"] == PREFIX[:-1], md["name"]
+
+
+def test_a_stack_has_no_instance_label():
+    assert not any("app.kubernetes.io/instance" in d["metadata"].get("labels", {})
+                   for d in docs("phase3"))
+
+
 # <service>.<ns>.svc.cluster.local or <pod>-<n>.<headless service>.<ns>.svc.cluster.local
 HOST = re.compile(r"(?<![a-z0-9.])(?<![a-z0-9]-)([a-z0-9][a-z0-9-]*)(?:-\d+\.([a-z0-9-]+))?"
                   r"\.([a-z0-9-]+)\.svc\.cluster\.local")
@@ -189,10 +212,11 @@ def _allowed(policies: list[dict], src: dict, dst: dict, port: int) -> bool:
 def test_network_policies_allow_every_flow_and_deny_by_default(name):
     s = stack(name)
     policies = list(by_kind(name, "NetworkPolicy").values())
-    deny = by_kind(name, "NetworkPolicy")["default-deny"]["spec"]
+    deny = by_kind(name, "NetworkPolicy")[f"{s.prefix}default-deny"]["spec"]
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    pods = {t["metadata"]["labels"]["app.kubernetes.io/name"]: t["metadata"]["labels"]
-            for _, t in pod_templates(name)}
+    # pods by base name (flows name pods by base name; the prefix is the instance's)
+    pods = {t["metadata"]["labels"]["app.kubernetes.io/name"].removeprefix(s.prefix):
+            t["metadata"]["labels"] for _, t in pod_templates(name)}
     flows = [f for m in COMPONENTS.values() for f in m.flows(s)]
     assert flows
     for f in flows:

@@ -46,6 +46,9 @@ EXPECTED = {
                          "`pulumi config set --secret phasestack:postgresPassword`",
     "section_not_mapping.yaml": "phasestack:api: Input should be a valid dictionary or instance "
                                 "of Api (got 4)",
+    "prefix_in_stack_file.yaml": "phasestack:prefix: set by a component used on its own in a "
+                                 "Pulumi program, not by a stack file (a stack owns its "
+                                 "namespace)",
     "unknown_key.yaml": "phasestack:redsi: unknown key (did you mean 'redis'?)",
     "unknown_nested.yaml": "phasestack:api.hpa.max_replica: unknown key "
                            "(did you mean 'max_replicas'?)",

@@ -57,7 +57,7 @@ def test_hpa_targets_carry_no_replica_count(name):
 
 def test_deployment_without_replicas():
     stack = load("phase3", ROOT).stack
-    spec = common.pod_spec("x", 1000, [])
+    spec = common.pod_spec(stack, "x", 1000, [])
     assert "replicas" not in common.deployment(stack, "x", "c", None, spec)["spec"]
     assert common.deployment(stack, "x", "c", 0, spec)["spec"]["replicas"] == 0
 
