@@ -16,7 +16,7 @@ from phasestack.components import kube
 from phasestack.errors import CredentialError
 from phasestack.model import Stack
 from phasestack.synth import secrets
-from phasestack.synth.common import GRAFANA_SECRET, PGB_SECRET
+from phasestack.synth.common import GRAFANA_SECRET, PGB_SECRET, named
 
 CONFIG_NAMESPACE = "phasestack"
 PASSWORD_LENGTH = 32
@@ -44,6 +44,9 @@ class CredentialsArgs:
     docs: list[dict] = field(default_factory=list)
     provider: pulumi.ProviderResource | None = None
     depends_on: list[pulumi.Resource] = field(default_factory=list)
+    # a component on its own: just its credentials (catalog row), generated, no config keys
+    # (`phasestack:redisPassword` would be every instance's)
+    only: tuple[str, ...] | None = None
 
 
 class Credentials(pulumi.ComponentResource):
@@ -55,21 +58,23 @@ class Credentials(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("phasestack:index:Credentials", name, None, opts)
         stack = args.stack
+        self._userlist_secret = named(stack, PGB_SECRET)
         config = pulumi.Config(CONFIG_NAMESPACE)
         self.values = {}
-        for credential in needed(stack):
-            override = config.get_secret(credential)
+        for credential in needed(stack) if args.only is None else args.only:
+            override = None if args.only is not None else config.get_secret(credential)
             if override is not None:
                 value = override.apply(lambda v, c=credential: _url_safe(c, v))
             else:
+                # the prefix keeps two instances' passwords apart (URNs omit the parent's name)
                 password = random.RandomPassword(
-                    credential.lower(), length=PASSWORD_LENGTH, special=False,
-                    opts=pulumi.ResourceOptions(parent=self))
+                    f"{stack.prefix}{credential.lower()}", length=PASSWORD_LENGTH,
+                    special=False, opts=pulumi.ResourceOptions(parent=self))
                 value = password.result
             # secret whatever the engine or the config layer did to it
             self.values[credential] = pulumi.Output.secret(value)
         self.userlist = None
-        if stack.pgbouncer.enabled:
+        if stack.pgbouncer.enabled and "appPassword" in self.values:
             self.userlist = pulumi.Output.secret(self.values["appPassword"].apply(
                 lambda pw: secrets.userlist(stack, pw)))
         group = kube.Group(self, args.provider, args.depends_on)
@@ -83,7 +88,7 @@ class Credentials(pulumi.ComponentResource):
         """A Secret manifest's stringData with each placeholder replaced by its secret value."""
         out: dict[str, pulumi.Output[str]] = {}
         for key, text in doc.get("stringData", {}).items():
-            if doc["metadata"]["name"] == PGB_SECRET and self.userlist is not None:
+            if doc["metadata"]["name"] == self._userlist_secret and self.userlist is not None:
                 out[key] = self.userlist
                 continue
             used = [c for c in self.values if placeholder(c) in text]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from phasestack.components import kube
+from phasestack.components import instance, kube
 from phasestack.synth.common import PG_SECRET, PGB_SECRET, PGBOUNCER, POSTGRES, POSTGRES_RO
 
 
@@ -23,6 +23,7 @@ class Database(pulumi.ComponentResource):
     secret_name: pulumi.Output[str]
     userlist_secret_name: pulumi.Output[str] | None
     database: pulumi.Output[str]
+    url: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: DatabaseArgs,
                  opts: pulumi.ResourceOptions | None = None):
@@ -44,10 +45,14 @@ class Database(pulumi.ComponentResource):
         self.userlist_secret_name = (pulumi.Output.from_input(PGB_SECRET)
                                      if stack.pgbouncer.enabled else None)
         self.database = pulumi.Output.from_input(stack.postgres.database)
+        # the app's read-write URL, through PgBouncer when it is deployed (secret)
+        self.url = instance.url("postgresql", stack.postgres.app_user,
+                                args.credentials.get("appPassword"), self.app_host,
+                                self.app_port, stack.postgres.database)
         self.register_outputs({
             "host": self.host, "port": self.port, "app_host": self.app_host,
             "app_port": self.app_port, "secret_name": self.secret_name,
             "database": self.database,
             **kube.present(read_host=self.read_host, pgbouncer_host=self.pgbouncer_host,
-                           pgbouncer_port=self.pgbouncer_port,
+                           pgbouncer_port=self.pgbouncer_port, url=self.url,
                            userlist_secret_name=self.userlist_secret_name)})

@@ -157,6 +157,9 @@ class KubeArgs:
     docs: list[dict]
     provider: pulumi.ProviderResource | None = None
     depends_on: list[pulumi.Resource] = dc_field(default_factory=list)
+    # the stack's credential values (secret Outputs), for the connection URLs a component
+    # exports
+    credentials: dict[str, pulumi.Output[str]] = dc_field(default_factory=dict)
 
 
 def port_of(service: pulumi.CustomResource | None, name: str | None = None

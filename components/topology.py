@@ -19,7 +19,7 @@ from phasestack.components.database import Database, DatabaseArgs
 from phasestack.components.load_balancer import LoadBalancer, LoadBalancerArgs
 from phasestack.components.monitoring import Monitoring, MonitoringArgs
 from phasestack.components.network import Network, NetworkArgs
-from phasestack.components.redis import Redis, RedisArgs
+from phasestack.components.redis import Redis
 from phasestack.model import Stack
 from phasestack.synth import component_of, synthesize
 
@@ -45,6 +45,9 @@ def split(docs: list[dict]) -> dict[str, list[dict]]:
 @dataclass
 class TopologyArgs:
     stack: Stack
+    # the caller's Kubernetes provider (an EKS cluster made in the same program); unset: the
+    # provider the stack's kube_context names, or opts.provider
+    provider: pulumi.ProviderResource | None = None
 
 
 class Topology(pulumi.ComponentResource):
@@ -64,7 +67,8 @@ class Topology(pulumi.ComponentResource):
                             "containers": host.container_names}
             self.register_outputs(self.outputs)
             return
-        provider = kube.provider("kubernetes", stack, child)
+        provider = args.provider or (opts.provider if opts else None) or \
+            kube.provider("kubernetes", stack, child)
         parts = split(synthesize(stack, placeholders()))
         net = Network("network", NetworkArgs(stack, parts["network"], provider), child)
         after = [net.namespace_resource]
@@ -76,8 +80,11 @@ class Topology(pulumi.ComponentResource):
         lb = LoadBalancer("nginx", LoadBalancerArgs(stack, parts["nginx"], provider, ready),
                           pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
                               aliases=[pulumi.Alias(name="lb")])))
-        redis = Redis("redis", RedisArgs(stack, parts["redis"], provider, ready), child)
-        db = Database("database", DatabaseArgs(stack, parts["database"], provider, ready), child)
+        values = creds.values
+        redis = Redis("redis", kube.KubeArgs(stack, parts["redis"], provider, ready, values),
+                      child)
+        db = Database("database", DatabaseArgs(stack, parts["database"], provider, ready, values),
+                      child)
         mon = Monitoring("monitoring", MonitoringArgs(stack, parts["monitoring"], provider,
                                                       ready), child)
         self.outputs = {

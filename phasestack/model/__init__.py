@@ -5,6 +5,7 @@ each field. Phase presets (phasestack.phases) and stack files only override thes
 """
 
 from phasestack.model.base import Hpa, Resources, Spec, cpu_cores, memory_bytes
+from phasestack.model.components import PgBouncerArgs, PostgresArgs, RedisArgs, Server
 from phasestack.model.data import (
     MONITOR_USER,
     REPLICATION_USER,
@@ -16,9 +17,10 @@ from phasestack.model.data import (
 )
 from phasestack.model.load import AppProfile, LoadTarget
 from phasestack.model.services import Api, Nginx, Worker
-from phasestack.model.stack import PHASES, RESERVED_NAMESPACES, Monitoring, Stack
+from phasestack.model.stack import PHASES, RESERVED_NAMESPACES, Monitoring, Stack  # noqa: I001
 
 __all__ = ["MONITOR_USER", "PHASES", "REPLICATION_USER", "RESERVED_NAMESPACES", "RESERVED_ROLES",
            "SUPERUSER", "Api", "AppProfile", "Hpa",
-           "LoadTarget", "Monitoring", "Nginx", "PgBouncer", "Postgres", "Redis", "Resources",
-           "Spec", "Stack", "Worker", "cpu_cores", "memory_bytes"]
+           "LoadTarget", "Monitoring", "Nginx", "PgBouncer", "PgBouncerArgs", "Postgres",
+           "PostgresArgs", "Redis", "RedisArgs", "Resources", "Server", "Spec", "Stack", "Worker",
+           "cpu_cores", "memory_bytes"]

@@ -97,6 +97,13 @@ class Stack(Spec):
     pgbouncer: PgBouncer = Field(default_factory=PgBouncer, description="PgBouncer pooler.")
     monitoring: Monitoring = Field(default_factory=Monitoring, description="Prometheus, Grafana.")
 
+    @classmethod
+    def for_phase(cls, phase: str, **values) -> Stack:
+        """A phase's shape in code, exactly as a stack file with `phase: <phase>` and these
+        values gets it (model defaults <- preset <- values; nested values are dicts or
+        models)."""
+        return cls(phase=phase, **values)
+
     @field_validator("namespace")
     @classmethod
     def _own_namespace(cls, value: str) -> str:

@@ -168,8 +168,9 @@ def drain(stack: Stack, seconds: int) -> tuple[dict, int]:
             seconds + stack.request_timeout_s + STOP_MARGIN_S)
 
 
-def pod_spec(stack: Stack, name: str, uid: int, containers: list[dict], service_account: str | None = None,
-             volumes: list[dict] | None = None, spread: bool = True, **extra) -> dict:
+def pod_spec(stack: Stack, name: str, uid: int, containers: list[dict],
+             service_account: str | None = None, volumes: list[dict] | None = None,
+             spread: bool = True, **extra) -> dict:
     spec = {
         "automountServiceAccountToken": False,
         "securityContext": pod_security(uid),

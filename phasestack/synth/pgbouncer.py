@@ -6,7 +6,7 @@ Clients connect to `pgbouncer:6432`, database `<db>` (read-write, the primary) o
 
 from __future__ import annotations
 
-from phasestack.model import Stack
+from phasestack.model import Server, Stack
 from phasestack.synth.common import (
     PGB_SECRET,
     PGBOUNCER,
@@ -84,7 +84,7 @@ def _pgbouncer(stack: Stack) -> dict:
                       {"name": "tmp", "mountPath": "/tmp"}])
 
 
-def _exporter(stack: Stack) -> dict:
+def _exporter(stack: Stack, password: tuple[str, str]) -> dict:
     # lib/pq reads PGPASSWORD, so the password never appears in the arguments
     dsn = (f"postgres://{stack.postgres.app_user}@127.0.0.1:{PORTS.pgbouncer}/pgbouncer"
            "?sslmode=disable")
@@ -94,20 +94,27 @@ def _exporter(stack: Stack) -> dict:
         readiness=tcp_probe("metrics", period=5, delay=2),
         args=[f"--pgBouncer.connectionString={dsn}",
               f"--web.listen-address=:{PORTS.pgbouncer_exporter}"],
-        env=[secret_env("PGPASSWORD", *secret_ref(stack, "appPassword"))])
+        env=[secret_env("PGPASSWORD", *password)])
 
 
-def manifests(stack: Stack) -> list[dict]:
+def manifests(stack: Stack, server: Server | None = None) -> list[dict]:
+    """The stack's PgBouncer, or (`server`) one in front of an existing PostgreSQL, whose
+    password Secret the exporter reads."""
     pgb = stack.pgbouncer
     if not pgb.enabled:
         return []
-    ini = pgbouncer_ini(stack)
+    if server is None:
+        ini, password = pgbouncer_ini(stack), secret_ref(stack, "appPassword")
+    else:
+        ini = pgbouncer_ini(stack, rw_host=server.host, rw_port=server.port,
+                            ro_host=server.read_host or server.host, ro_port=server.port)
+        password = (server.password_secret, server.password_key)
     config = {"name": "config", "projected": {"defaultMode": 0o440, "sources": [
         {"configMap": {"name": named(stack, PGBOUNCER), "items": [{"key": "pgbouncer.ini",
                                                       "path": "pgbouncer.ini"}]}},
         {"secret": {"name": named(stack, PGB_SECRET), "items": [{"key": "userlist.txt",
                                                     "path": "userlist.txt"}]}}]}}
-    spec = pod_spec(stack, PGBOUNCER, UID, [_pgbouncer(stack), _exporter(stack)],
+    spec = pod_spec(stack, PGBOUNCER, UID, [_pgbouncer(stack), _exporter(stack, password)],
                     volumes=[config, empty_dir("tmp")], terminationGracePeriodSeconds=30)
     # pgbouncer.ini only: the userlist is a Secret, and no hash of a password goes in a manifest
     annotations = {**config_hash(ini),

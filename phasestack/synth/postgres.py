@@ -11,6 +11,7 @@ import json
 
 from phasestack.model import MONITOR_USER, SUPERUSER, Stack
 from phasestack.synth.common import (
+    PART_OF,
     PG_SECRET,
     PORTS,
     POSTGRES,
@@ -25,7 +26,6 @@ from phasestack.synth.common import (
     empty_dir,
     exec_probe,
     http_probe,
-    PART_OF,
     instance,
     meta,
     named,

@@ -78,10 +78,12 @@ class Monitor(MockMonitor):
         self.outputs: dict[str, dict] = {}
         self.retained: set[str] = set()  # URNs registered with retainOnDelete
         self.aliases: dict[str, list] = {}  # URN -> the aliases it was registered with
+        self.urns: list[str] = []  # every registration, in order (a URN twice is an error)
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
         self.parents[response.urn] = request.parent
+        self.urns.append(response.urn)
         if request.retainOnDelete:
             self.retained.add(response.urn)
         self.aliases[response.urn] = [*request.aliases, *request.aliasURNs]
@@ -112,6 +114,12 @@ class Run:
         assert len(urns) == 1, (type_, urns)
         return self.monitor.outputs[urns[0]]
 
+    def component_named(self, type_: str, name: str) -> dict:
+        """Outputs of the ComponentResource of this type and name."""
+        (urn,) = [u for u in self.monitor.outputs
+                  if u.split("::")[-2].endswith(type_) and u.endswith(f"::{name}")]
+        return self.monitor.outputs[urn]
+
     def parent_type(self, res: Registered) -> str:
         """Type token of the resource's parent, e.g. phasestack:index:Redis."""
         urn = next(u for u in self.monitor.parents
@@ -140,17 +148,19 @@ def stack_config(path: Path) -> dict[str, str]:
 
 
 def run_program(stack: str, config: dict[str, str] | None = None, engine_secrets: bool = True,
-                stacks_root: Path = ROOT, plain_keys: frozenset[str] = frozenset()) -> Run:
-    """Run __main__.py for `stack` with stacks_root/stacks/Pulumi.<stack>.yaml; capture it.
-    Credential keys in `config` arrive as `pulumi config set --secret` would set them, unless
-    named in `plain_keys` (set without --secret)."""
-    mocks = Recorder(engine_secrets)
+                stacks_root: Path = ROOT, plain_keys: frozenset[str] = frozenset(),
+                main: Path = ROOT / "__main__.py", mocks: Recorder | None = None) -> Run:
+    """Run `main` (the project's __main__.py) for `stack` with
+    stacks_root/stacks/Pulumi.<stack>.yaml, if there is one; capture it. Credential keys in
+    `config` arrive as `pulumi config set --secret` would set them, unless named in
+    `plain_keys` (set without --secret)."""
+    mocks = mocks or Recorder(engine_secrets)
     pulumi_settings.ROOT.set(None)  # a fresh root Stack resource per run
     monitor = Monitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="phasestack", stack=stack, preview=False,
-                             monitor=monitor)
-    all_config = {**stack_config(stacks_root / "stacks" / f"Pulumi.{stack}.yaml"),
-                  **(config or {})}
+    pulumi.runtime.set_mocks(mocks, project=main.parent.name if main.parent != ROOT
+                             else "phasestack", stack=stack, preview=False, monitor=monitor)
+    file = stacks_root / "stacks" / f"Pulumi.{stack}.yaml"
+    all_config = {**(stack_config(file) if file.is_file() else {}), **(config or {})}
     secret_keys = [k for k in all_config if k.partition(":")[2] in stackfile.SECRET_KEYS
                    and k not in plain_keys]
     pulumi.runtime.set_all_config(all_config, secret_keys)
@@ -158,7 +168,7 @@ def run_program(stack: str, config: dict[str, str] | None = None, engine_secrets
 
     @pulumi.runtime.test
     def program():
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        runpy.run_path(str(main), run_name="__main__")
 
     program()
     root = pulumi_settings.get_root_resource()

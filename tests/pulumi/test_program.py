@@ -132,10 +132,15 @@ def test_secret_config_overrides_a_generated_credential(program):
         assert chosen not in json.dumps(without_secrets(res.inputs), default=str)
 
 
-def test_component_outputs_phase2(program):
+def test_component_outputs_phase2(program, harness):
     run = program("phase2")
     ns = "ps-phase2"
+    # the connection URLs are secret outputs, with the generated passwords
+    app_pw, redis_pw = harness.fake_password("apppassword"), harness.fake_password("redispassword")
+    for component in ("Database", "Redis"):
+        assert rpc.is_rpc_secret(run.component(component)["url"]), component
     assert normalise(run.component("Database")) == {
+        "url": f"postgresql://app:{app_pw}@pgbouncer.{ns}.svc.cluster.local:6432/app",
         "host": f"postgres.{ns}.svc.cluster.local", "port": 5432,
         "read_host": f"postgres-ro.{ns}.svc.cluster.local",
         "pgbouncer_host": f"pgbouncer.{ns}.svc.cluster.local", "pgbouncer_port": 6432,
@@ -145,7 +150,10 @@ def test_component_outputs_phase2(program):
     assert normalise(run.component("Redis")) == {
         "host": f"redis.{ns}.svc.cluster.local", "port": 6379,
         "headless_host": f"redis-headless.{ns}.svc.cluster.local",
-        "secret_name": "redis-credentials", "mode": "cluster", "masters": 3}
+        "secret_name": "redis-credentials", "mode": "cluster", "masters": 3,
+        "password_key": "redis-password", "username": "app",
+        "url": f"redis://app:{redis_pw}@redis.{ns}.svc.cluster.local:6379/0",
+        "nodes": [f"redis-{i}.redis-headless.{ns}.svc.cluster.local:6379" for i in range(6)]}
     assert normalise(run.component("LoadBalancer")) == {
         "host": f"nginx.{ns}.svc.cluster.local", "port": 80,
         "endpoint": f"http://nginx.{ns}.svc.cluster.local:80"}

@@ -1,0 +1,46 @@
+"""Your own Pulumi program with two phasestack components: a Redis Cluster for sessions and a
+PgBouncer in front of a PostgreSQL you already run (a managed one, say).
+
+Before `pulumi up`: the namespace exists, and so does a Secret in it with the database role's
+password (kubectl -n shop create secret generic orders-db --from-literal=password=...).
+Config (all optional but postgresHost):
+  namespace (shop), postgresHost, postgresDatabase (orders), postgresUser (orders),
+  postgresPasswordSecret (orders-db), postgresMaxConnections (200), kubeContext.
+"""
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from phasestack.components.pgbouncer import PgBouncer
+from phasestack.components.redis import Redis
+from phasestack.model import PgBouncerArgs, RedisArgs, Server
+
+config = pulumi.Config()
+namespace = config.get("namespace") or "shop"
+
+# your provider (an EKS or GKE cluster made in this program works the same): the components
+# and everything in them use it
+cluster = k8s.Provider("cluster", context=config.get("kubeContext"), namespace=namespace)
+opts = pulumi.ResourceOptions(provider=cluster)
+
+# sessions-redis: 3 masters x 1 replica, the stack file's `redis` fields and defaults
+sessions = Redis("sessions", RedisArgs(namespace=namespace, mode="cluster", masters=3,
+                                       replicas_per_master=1, maxmemory_mb=1024), opts)
+
+# orders-pool-pgbouncer in front of the existing server; its pools must fit the server's
+# max_connections (2 pods x (25 + 5) x 2 pools = 120 of 200 here)
+pool = PgBouncer("orders-pool", PgBouncerArgs(
+    namespace=namespace, replicas=2,
+    server=Server(host=config.require("postgresHost"),
+                  database=config.get("postgresDatabase") or "orders",
+                  user=config.get("postgresUser") or "orders",
+                  password_secret=config.get("postgresPasswordSecret") or "orders-db",
+                  password_key="password",
+                  max_connections=config.get_int("postgresMaxConnections") or 200)), opts)
+
+pulumi.export("redis_nodes", sessions.nodes)
+pulumi.export("redis_secret", sessions.secret_name)
+pulumi.export("redis_url", sessions.url)          # secret
+pulumi.export("database_host", pool.host)
+pulumi.export("database_url", pool.url)           # secret
+pulumi.export("database_read_url", pool.read_url)  # secret

@@ -1,0 +1,99 @@
+"""Args of the components used on their own in a Pulumi program (issue 13).
+
+Each is its stack-file section (the same fields and defaults: the section's model is the base
+class, so there is one model, not two) plus where the instance goes. `stack(prefix)` is the
+one-component Stack its synthesizer reads; the prefix, from the instance's name, keeps two
+instances apart in one namespace. A named instance renders no Namespace and no NetworkPolicy:
+the namespace and its policies are the program's.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from phasestack.model.base import DNS_LABEL, SQL_NAME, Spec
+from phasestack.model.data import PgBouncer, Postgres, Redis
+from phasestack.model.stack import Stack
+
+HOST = r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"
+
+
+class Placement(Spec):
+    namespace: str = Field(
+        pattern=DNS_LABEL,
+        description="Namespace the instance goes in: an existing one, or one the program "
+                    "creates (not default or kube-*).")
+
+    @model_validator(mode="after")
+    def _as_a_stack(self):
+        """The stack's rules that span sections (the namespace, PgBouncer's connection
+        budget) refuse bad args when they are made, not at `pulumi up`. Each args class
+        defines stack()."""
+        try:
+            self.stack("")
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValueError(f"{where + ': ' if where else ''}"
+                             f"{first['msg'].removeprefix('Value error, ')}") from None
+        return self
+
+
+def _section(args: Spec, model: type[Spec]) -> Spec:
+    """The stack-file section inside a component's args."""
+    return model.model_validate(args.model_dump(include=set(model.model_fields)))
+
+
+class RedisArgs(Redis, Placement):
+    """Redis standalone or Cluster: the fields of the stack file's `redis` section."""
+
+    def stack(self, prefix: str) -> Stack:
+        return Stack(namespace=self.namespace, prefix=prefix, redis=_section(self, Redis))
+
+
+class PostgresArgs(Postgres, Placement):
+    """PostgreSQL primary and read replicas: the fields of the stack file's `postgres`."""
+
+    def stack(self, prefix: str) -> Stack:
+        return Stack(namespace=self.namespace, prefix=prefix, postgres=_section(self, Postgres))
+
+
+class Server(Spec):
+    """An existing PostgreSQL (a managed one, or a Postgres instance of the same program)."""
+
+    host: str = Field(pattern=HOST, description="Host name or address of the primary.")
+    port: int = Field(5432, ge=1, le=65535, description="Port of the primary.")
+    read_host: str | None = Field(
+        None, pattern=HOST,
+        description="Host of the read replicas (their Service or reader endpoint); unset: "
+                    "the read-only database is served by the primary.")
+    database: str = Field("app", pattern=SQL_NAME, description="Database the app uses.")
+    user: str = Field("app", pattern=SQL_NAME, description="Role the app logs in as.")
+    password_secret: str = Field(
+        pattern=DNS_LABEL,
+        description="Existing Secret in the namespace holding the role's password (read by "
+                    "the Pulumi program, kept secret; e.g. a Postgres instance's secret_name).")
+    password_key: str = Field("app-password", pattern=r"^[-._a-zA-Z0-9]{1,253}$",
+                              description="Key of the password in password_secret.")
+    max_connections: int = Field(
+        200, ge=10, le=10_000,
+        description="The server's max_connections: PgBouncer's server connections must fit "
+                    "in it (the same budget rule as a stack's).")
+
+
+class PgBouncerArgs(PgBouncer, Placement):
+    """PgBouncer in front of an existing PostgreSQL: the fields of the stack file's
+    `pgbouncer` section, and the server."""
+
+    enabled: Literal[True] = Field(True, description="Always true: this is the PgBouncer.")
+    server: Server = Field(description="The PostgreSQL the pools connect to.")
+
+    def stack(self, prefix: str) -> Stack:
+        s = self.server
+        postgres = Postgres(database=s.database, app_user=s.user,
+                            max_connections=s.max_connections,
+                            read_replicas=1 if s.read_host else 0)
+        return Stack(namespace=self.namespace, prefix=prefix, postgres=postgres,
+                     pgbouncer=_section(self, PgBouncer))

@@ -1,0 +1,177 @@
+"""The components on their own, under mocks: examples/own_program (a Redis Cluster and a
+PgBouncer in front of an existing PostgreSQL) and two instances of one component side by side."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pulumi
+import pytest
+from test_program import normalise
+
+from phasestack.model import PgBouncerArgs, PostgresArgs, RedisArgs, Server
+from phasestack.synth import pgbouncer, redis
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "own_program" / "__main__.py"
+SERVER_PASSWORD = "server-password-0123456789abcdef"
+CONFIG = {"own_program:postgresHost": "orders-db.example.internal"}
+
+
+@pytest.fixture
+def example(harness):
+    """The example program under mocks; the existing Secret orders-db reads as a cluster
+    would answer (base64 data)."""
+    recorder = harness.run_program.__globals__["Recorder"]
+
+    class Cluster(recorder):
+        def new_resource(self, args):
+            rid, state = super().new_resource(args)
+            if args.resource_id and args.typ == "kubernetes:core/v1:Secret":
+                state["data"] = {"password": base64.b64encode(SERVER_PASSWORD.encode()).decode()}
+            return rid, state
+
+    return harness.run_program("dev", CONFIG, main=EXAMPLE, mocks=Cluster())
+
+
+def registered(run) -> list:
+    """The resources the program creates (a read of an existing Secret has no inputs)."""
+    return [r for r in run.kube() if "metadata" in r.inputs]
+
+
+def docs(run) -> dict[tuple[str, str], dict]:
+    return {(r.type.split(":")[-1], r.inputs["metadata"]["name"]): normalise(r.inputs)
+            for r in registered(run)}
+
+
+def test_example_registers_the_synthesized_manifests_of_both_components(example):
+    got = docs(example)
+    sessions = RedisArgs(namespace="shop", mode="cluster", masters=3, replicas_per_master=1,
+                         maxmemory_mb=1024).stack("sessions-")
+    server = Server(host="orders-db.example.internal", database="orders", user="orders",
+                    password_secret="orders-db", password_key="password")
+    pool = PgBouncerArgs(namespace="shop", replicas=2, server=server).stack("orders-pool-")
+    expected = [*redis.manifests(sessions), *pgbouncer.manifests(pool, server)]
+    for doc in expected:
+        assert got[(doc["kind"], doc["metadata"]["name"])] == doc, doc["metadata"]["name"]
+    # and the two Secrets: the Redis passwords and PgBouncer's userlist; nothing else
+    assert sorted(set(got) - {(d["kind"], d["metadata"]["name"]) for d in expected}) == [
+        ("Secret", "orders-pool-pgbouncer-userlist"), ("Secret", "sessions-redis-credentials")]
+    assert not any(k == "NetworkPolicy" or k == "Namespace" for k, _ in got)
+
+
+def test_example_uses_the_callers_provider_for_everything(example):
+    (provider,) = example.of_type("pulumi:providers:kubernetes")
+    kube = registered(example)
+    reads = [r for r in example.kube() if r.name == "orders-pool-server-password"]
+    assert kube and reads
+    for res in [*kube, *reads]:
+        assert res.provider and res.provider.startswith(
+            "urn:pulumi:dev::own_program::pulumi:pulumi:Stack$pulumi:providers:kubernetes"
+            "::cluster::"), res.name
+
+
+def test_example_outputs_and_secret_urls(example, harness):
+    ns = "shop"
+    redis_out = example.component("Redis")
+    assert normalise(redis_out)["nodes"] == [
+        f"sessions-redis-{i}.sessions-redis-headless.{ns}.svc.cluster.local:6379"
+        for i in range(6)]
+    assert example.exports["redis_secret"] == "sessions-redis-credentials"
+    pw = harness.fake_password("sessions-redispassword")
+    assert example.exports["redis_url"] == \
+        f"redis://app:{pw}@sessions-redis.{ns}.svc.cluster.local:6379/0"
+    host = f"orders-pool-pgbouncer.{ns}.svc.cluster.local"
+    assert example.exports["database_host"] == host
+    assert example.exports["database_url"] == \
+        f"postgresql://orders:{SERVER_PASSWORD}@{host}:6432/orders"
+    assert example.exports["database_read_url"] == \
+        f"postgresql://orders:{SERVER_PASSWORD}@{host}:6432/orders_ro"
+    assert {"redis_url", "database_url", "database_read_url"} <= example.secret_exports
+    assert "database_host" not in example.secret_exports
+
+
+def test_the_server_password_reaches_only_the_userlist_secret(example):
+    (users,) = [r for r in registered(example) if r.inputs["metadata"]["name"]
+                == "orders-pool-pgbouncer-userlist"]
+    assert normalise(users.inputs)["stringData"] == {
+        "userlist.txt": f'"orders" "{SERVER_PASSWORD}"\n'}
+    for res in registered(example):
+        if res is not users:
+            assert SERVER_PASSWORD not in str(normalise(res.inputs)), res.name
+
+
+def _two_of_each():
+    opts = pulumi.ResourceOptions()
+    from phasestack.components.postgres import Postgres
+    from phasestack.components.redis import Redis
+
+    Redis("sessions", RedisArgs(namespace="shop"), opts)
+    Redis("cache", RedisArgs(namespace="shop", maxmemory_policy="allkeys-lru"), opts)
+    Postgres("orders", PostgresArgs(namespace="shop", read_replicas=1), opts)
+    Postgres("reviews", PostgresArgs(namespace="shop"), opts)
+
+
+def test_two_instances_of_a_component_share_a_namespace(harness, tmp_path):
+    main = tmp_path / "two" / "__main__.py"
+    main.parent.mkdir()
+    main.write_text("from test_components import _two_of_each\n_two_of_each()\n")
+    run = harness.run_program("dev", main=main)
+    urns = run.monitor.urns
+    assert len(urns) == len(set(urns)) == len(run.resources) + 1  # + the root Stack
+    names = [k for k in docs(run)]
+    assert len(names) == len(registered(run))  # no (kind, name) twice
+    for instance, kind in (("sessions", "redis"), ("cache", "redis"), ("orders", "postgres"),
+                           ("reviews", "postgres")):
+        assert ("StatefulSet", f"{instance}-{kind}") in names
+    assert ("StatefulSet", "orders-postgres-replica") in names
+    # each instance its own generated passwords
+    passwords = [r.name for r in run.of_type(harness.PASSWORD_TYPE)]
+    assert sorted(passwords) == sorted(
+        [f"{i}-{c}" for i in ("sessions", "cache") for c in ("redispassword",
+                                                            "redisadminpassword")]
+        + [f"{i}-{c}" for i in ("orders", "reviews") for c in (
+            "postgrespassword", "apppassword", "replicationpassword", "monitorpassword")])
+    orders = normalise(run.component_named("Postgres", "orders"))
+    assert orders["host"] == "orders-postgres.shop.svc.cluster.local"
+    assert orders["read_host"] == "orders-postgres-ro.shop.svc.cluster.local"
+    assert orders["secret_name"] == "orders-postgres-credentials"
+    assert orders["url"].startswith("postgresql://app:") and orders["url"].endswith(
+        "@orders-postgres.shop.svc.cluster.local:5432/app")
+
+
+def test_args_are_the_stack_sections():
+    """One model: the args have every field of the stack file's section, with its default."""
+    from phasestack.model import PgBouncer, Postgres, Redis
+
+    for args, section in ((RedisArgs, Redis), (PostgresArgs, Postgres),
+                          (PgBouncerArgs, PgBouncer)):
+        for name, field in section.model_fields.items():
+            if name == "enabled":
+                continue
+            assert args.model_fields[name].default == field.default, (args, name)
+            assert args.model_fields[name].description == field.description
+
+
+def _topology_on_my_cluster():
+    import pulumi_kubernetes as k8s
+
+    from phasestack.components.topology import Topology, TopologyArgs
+    from phasestack.model import Stack
+
+    eks = k8s.Provider("eks", kubeconfig="{}")
+    Topology("shop", TopologyArgs(Stack.for_phase("phase1", namespace="shop"), provider=eks))
+
+
+def test_topology_uses_the_callers_provider(harness, tmp_path):
+    main = tmp_path / "mine" / "__main__.py"
+    main.parent.mkdir()
+    main.write_text("from test_components import _topology_on_my_cluster\n"
+                    "_topology_on_my_cluster()\n")
+    run = harness.run_program("dev", main=main)
+    (provider,) = run.of_type("pulumi:providers:kubernetes")  # no second one of its own
+    assert provider.name == "eks"
+    kube = registered(run)
+    assert any(r.inputs["metadata"]["name"] == "pgbouncer" for r in kube)  # phase1's shape
+    assert all(r.provider.split("::")[-2] == "eks" for r in kube)
