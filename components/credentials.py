@@ -44,8 +44,7 @@ class CredentialsArgs:
     docs: list[dict] = field(default_factory=list)
     provider: pulumi.ProviderResource | None = None
     depends_on: list[pulumi.Resource] = field(default_factory=list)
-    # a component on its own: just its credentials (catalog row), generated, no config keys
-    # (`phasestack:redisPassword` would be every instance's)
+    # a component on its own: just its credentials (catalog row)
     only: tuple[str, ...] | None = None
 
 
@@ -62,9 +61,11 @@ class Credentials(pulumi.ComponentResource):
         config = pulumi.Config(CONFIG_NAMESPACE)
         self.values = {}
         for credential in needed(stack) if args.only is None else args.only:
-            override = None if args.only is not None else config.get_secret(credential)
+            # a named instance's key carries its prefix: phasestack:sessions-redisPassword
+            key = f"{stack.prefix}{credential}"
+            override = config.get_secret(key)
             if override is not None:
-                value = override.apply(lambda v, c=credential: _url_safe(c, v))
+                value = override.apply(lambda v, k=key: _url_safe(k, v))
             else:
                 # the prefix keeps two instances' passwords apart (URNs omit the parent's name)
                 password = random.RandomPassword(

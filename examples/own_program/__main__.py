@@ -2,7 +2,9 @@
 PgBouncer in front of a PostgreSQL you already run (a managed one, say).
 
 Before `pulumi up`: the namespace exists, and so does a Secret in it with the database role's
-password (kubectl -n shop create secret generic orders-db --from-literal=password=...).
+password (kubectl -n shop create secret generic orders-db --from-literal=password=...; not
+`kubectl apply` of a manifest, which keeps the value in plain text in an annotation that the
+program's read of the Secret would then copy into the Pulumi state).
 Config (all optional but postgresHost):
   namespace (shop), postgresHost, postgresDatabase (orders), postgresUser (orders),
   postgresPasswordSecret (orders-db), postgresMaxConnections (200), kubeContext.

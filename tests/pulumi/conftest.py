@@ -161,7 +161,9 @@ def run_program(stack: str, config: dict[str, str] | None = None, engine_secrets
                              else "phasestack", stack=stack, preview=False, monitor=monitor)
     file = stacks_root / "stacks" / f"Pulumi.{stack}.yaml"
     all_config = {**(stack_config(file) if file.is_file() else {}), **(config or {})}
-    secret_keys = [k for k in all_config if k.partition(":")[2] in stackfile.SECRET_KEYS
+    # a named instance's credential keys too (phasestack:sessions-redisPassword)
+    secret_keys = [k for k in all_config
+                   if k.partition(":")[2].rsplit("-", 1)[-1] in stackfile.SECRET_KEYS
                    and k not in plain_keys]
     pulumi.runtime.set_all_config(all_config, secret_keys)
     run = Run(mocks, monitor)

@@ -175,3 +175,20 @@ def test_topology_uses_the_callers_provider(harness, tmp_path):
     kube = registered(run)
     assert any(r.inputs["metadata"]["name"] == "pgbouncer" for r in kube)  # phase1's shape
     assert all(r.provider.split("::")[-2] == "eks" for r in kube)
+
+
+def test_a_named_instance_takes_its_passwords_from_its_own_config_keys(harness, tmp_path):
+    main = tmp_path / "two" / "__main__.py"
+    main.parent.mkdir()
+    main.write_text("from test_components import _two_of_each\n_two_of_each()\n")
+    given = "sessions-admin-0123456789abcdef"
+    run = harness.run_program("dev", {"phasestack:sessions-redisAdminPassword": given},
+                              main=main)
+    assert "sessions-redisadminpassword" not in {r.name for r in run.of_type(
+        harness.PASSWORD_TYPE)}
+    (secret,) = [r for r in registered(run)
+                 if r.inputs["metadata"]["name"] == "sessions-redis-credentials"]
+    assert normalise(secret.inputs)["stringData"]["admin-password"] == given
+    (other,) = [r for r in registered(run)
+                if r.inputs["metadata"]["name"] == "cache-redis-credentials"]
+    assert normalise(other.inputs)["stringData"]["admin-password"] != given

@@ -1,0 +1,88 @@
+"""examples/own_program with the real engine on the e2e API server: two components on their own
+(a Redis Cluster, a PgBouncer in front of an existing PostgreSQL whose password Secret exists
+before `pulumi up`), then no diff, then a destroy that leaves only what was there before."""
+
+from __future__ import annotations
+
+import base64
+import json
+import runpy
+import secrets
+from pathlib import Path
+
+import pytest
+import yaml
+from deploy import ROOT, command
+from pulumi import automation as auto
+
+EXAMPLE = ROOT / "examples" / "own_program"
+NAMESPACE = "own-program-e2e"
+KUBERNETES_MADE = {"configmap/kube-root-ca.crt", "serviceaccount/default"}
+
+
+def _program() -> None:
+    runpy.run_path(str(EXAMPLE / "__main__.py"), run_name="__main__")
+
+
+def test_own_program_up_no_diff_destroy(tools, cluster, pulumi_env, tmp_path):
+    cluster.provide_volumes()
+    password = secrets.token_urlsafe(24)
+    cluster.apply_docs([{"apiVersion": "v1", "kind": "Namespace",
+                         "metadata": {"name": NAMESPACE}}])
+    # `kubectl create`, as the example says: `kubectl apply` would keep the password in plain
+    # text in the last-applied-configuration annotation, which the program's read then stores
+    cluster.kubectl("create", "secret", "generic", "orders-db", "-n", NAMESPACE,
+                    f"--from-literal=password={password}")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "Pulumi.yaml").write_text(yaml.safe_dump(
+        yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text())))
+    st = auto.create_or_select_stack(
+        stack_name="e2e-own", project_name="own_program", program=_program,
+        opts=auto.LocalWorkspaceOptions(work_dir=str(work), env_vars=pulumi_env,
+                                        pulumi_home=pulumi_env["PULUMI_HOME"],
+                                        pulumi_command=command(tools)))
+    st.set_all_config({"own_program:namespace": auto.ConfigValue(NAMESPACE),
+                       "own_program:kubeContext": auto.ConfigValue(cluster.context),
+                       "own_program:postgresHost": auto.ConfigValue("orders-db.example.internal"),
+                       # no pulumi-resource-random here (docs/e2e.md): the instance's keys
+                       **{f"phasestack:sessions-{c}": auto.ConfigValue(
+                           secrets.token_urlsafe(24), secret=True)
+                          for c in ("redisPassword", "redisAdminPassword")}})
+    log = (tmp_path / "pulumi-output.log").open("a")
+
+    up = st.up(on_output=lambda line: log.write(line + "\n"), color="never")
+    assert up.summary.result == "succeeded"
+    out = up.outputs
+    host = f"orders-pool-pgbouncer.{NAMESPACE}.svc.cluster.local"
+    assert out["database_host"].value == host
+    assert out["database_url"].secret and out["redis_url"].secret
+    assert out["database_url"].value == f"postgresql://orders:{password}@{host}:6432/orders"
+    assert out["redis_nodes"].value == [
+        f"sessions-redis-{i}.sessions-redis-headless.{NAMESPACE}.svc.cluster.local:6379"
+        for i in range(6)]
+    # the userlist holds the password read from the existing Secret; the state file does not
+    userlist = json.loads(cluster.kubectl("get", "secret", "orders-pool-pgbouncer-userlist",
+                                          "-n", NAMESPACE, "-o", "json").stdout)
+    assert base64.b64decode(userlist["data"]["userlist.txt"]).decode() == \
+        f'"orders" "{password}"\n'
+    # the state on disk holds the password only encrypted (secret outputs, the userlist)
+    backend = Path(pulumi_env["PULUMI_BACKEND_URL"].removeprefix("file://"))
+    (state,) = backend.glob(".pulumi/stacks/own_program/e2e-own.json")
+    if password in state.read_text():
+        pytest.fail(f"{state}: the server password in plain text")
+    (redis,) = [s for s in cluster.get("statefulsets", NAMESPACE)
+                if s["metadata"]["name"] == "sessions-redis"]
+    assert redis["status"].get("readyReplicas", 0) == 6
+
+    preview = st.preview(color="never")
+    # the existing Secret is read on every run; nothing is created, updated or deleted
+    assert set(preview.change_summary) == {"same", "read"}, preview.change_summary
+
+    destroyed = st.destroy(color="never")
+    assert destroyed.summary.result == "succeeded"
+    left = set(cluster.namespace_objects(NAMESPACE))
+    # what the program made is gone (the Redis claims stay: a StatefulSet's volumes outlive it)
+    assert left - KUBERNETES_MADE - {"secret/orders-db"} == {
+        f"persistentvolumeclaim/data-sessions-redis-{i}" for i in range(6)}
+    cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false")
