@@ -4,6 +4,7 @@ Every model is frozen, refuses unknown keys, inf and NaN, bounds its numbers, an
 each field. Phase presets (phasestack.phases) and stack files only override these defaults.
 """
 
+from phasestack.model.app import EnvFrom, InjectedNames, Process, Scheduling, SecretKey, Toleration
 from phasestack.model.base import Hpa, Resources, Spec, cpu_cores, memory_bytes
 from phasestack.model.components import PgBouncerArgs, PostgresArgs, RedisArgs, Server
 from phasestack.model.data import (
@@ -20,7 +21,8 @@ from phasestack.model.services import Api, Nginx, Worker
 from phasestack.model.stack import PHASES, RESERVED_NAMESPACES, Monitoring, Stack  # noqa: I001
 
 __all__ = ["MONITOR_USER", "PHASES", "REPLICATION_USER", "RESERVED_NAMESPACES", "RESERVED_ROLES",
-           "SUPERUSER", "Api", "AppProfile", "Hpa",
+           "SUPERUSER", "Api", "AppProfile", "EnvFrom", "Hpa", "InjectedNames", "Process",
+           "Scheduling", "SecretKey", "Toleration",
            "LoadTarget", "Monitoring", "Nginx", "PgBouncer", "PgBouncerArgs", "Postgres",
            "PostgresArgs", "Redis", "RedisArgs", "Resources", "Server", "Spec", "Stack", "Worker",
            "cpu_cores", "memory_bytes"]

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from phasestack.model.app import InjectedNames, Process, Scheduling
 from phasestack.model.base import (
     BODY_SIZE,
     IMAGE,
@@ -25,14 +26,32 @@ from phasestack.model.base import (
 CIDR_TEXT = re.compile(r"[0-9A-Fa-f.:]+(/[0-9]{1,3})?")
 
 
-class Worker(Spec):
+# what synth.api sets on every API and worker container (InjectedNames adds the URL names)
+INJECTED = frozenset({"DB_PASSWORD", "DB_POOL_SIZE", "REDIS_USERNAME", "REDIS_PASSWORD",
+                      "REDIS_CLUSTER_ENABLED", "PORT", "WORKER_QUEUE", "WORKER_HEARTBEAT_FILE"})
+
+
+class Worker(Process):
     name: str = Field(pattern=WORKER_NAME, description="Worker Deployment name.")
-    replicas: int = Field(1, ge=1, le=1000, description="Worker pods.")
-    command: list[str] = Field(default_factory=list, description="Container command override.")
+    image: str | None = Field(None, pattern=IMAGE,
+                              description="Worker image; unset: the API's image.")
+    replicas: int = Field(1, ge=1, le=1000, description="Worker pods when the HPA is off.")
+    # a queue-depth metric plugs in as an External metric (KEDA, prometheus-adapter) in the
+    # HPA's metrics; phasestack renders the CPU one (README, Deploying your own app)
+    hpa: Hpa = Field(default_factory=lambda: Hpa(min_replicas=1, max_replicas=4),
+                     description="Autoscaling of the worker Deployment on CPU.")
     resources: Resources = Field(default_factory=Resources, description="Worker pod resources.")
 
+    @property
+    def max_pods(self) -> int:
+        return self.hpa.max_replicas if self.hpa.enabled else self.replicas
 
-class Api(Spec):
+    @property
+    def min_pods(self) -> int:
+        return self.hpa.min_replicas if self.hpa.enabled else self.replicas
+
+
+class Api(Process, Scheduling):
     image: str = Field(
         "ghcr.io/stefanprodan/podinfo:6.7.1", pattern=IMAGE,
         description="API image; the default demo app serves /healthz, /readyz and /metrics.",
@@ -44,7 +63,21 @@ class Api(Spec):
     health_path: str = Field("/healthz", pattern=URL_PATH, description="Liveness probe path.")
     ready_path: str = Field("/readyz", pattern=URL_PATH, description="Readiness probe path.")
     workers: list[Worker] = Field(default_factory=list, max_length=100,
-                                  description="Queue consumer Deployments.")
+                                  description="Queue consumer Deployments (they inherit the "
+                                              "API's env, image and scheduling).")
+    env_names: InjectedNames = Field(default_factory=InjectedNames,
+                                     description="Names of the variables phasestack injects.")
+
+    @model_validator(mode="after")
+    def _not_injected(self) -> Api:
+        injected = INJECTED | set(self.env_names.model_dump().values())
+        self.refuse_injected(injected)
+        for w in self.workers:
+            try:
+                w.refuse_injected(injected)
+            except ValueError as err:
+                raise ValueError(f"workers[{w.name}]: {err}") from None
+        return self
 
     @model_validator(mode="after")
     def _unique_workers(self) -> Api:

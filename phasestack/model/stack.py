@@ -1,4 +1,4 @@
-"""Monitoring and the whole Stack, with the rules that span components."""
+"""The whole Stack, with the rules that span components."""
 
 from __future__ import annotations
 
@@ -9,55 +9,19 @@ from pydantic import Field, field_validator, model_validator
 from phasestack.model.base import (
     CONTEXT,
     DNS_LABEL,
-    IMAGE,
-    INTERVAL,
     PREFIX,
-    RETENTION,
     REVIEW_NAME,
     Spec,
 )
 from phasestack.model.data import PgBouncer, Postgres, Redis
 from phasestack.model.load import AppProfile, LoadTarget
+from phasestack.model.monitoring import Monitoring
 from phasestack.model.services import Api, Nginx
 from phasestack.phases import PRESETS, deep_merge, preset
 
 PHASES = ("mvp", "phase1", "phase2", "phase3")
 # A stack owns its namespace: default-deny policies and pod-security labels would break these.
 RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
-
-
-class Monitoring(Spec):
-    prometheus: bool = Field(True, description="Deploy Prometheus.")
-    grafana: bool = Field(False, description="Deploy Grafana with provisioned dashboards.")
-    alerts: bool = Field(False, description="Load the alert rules into Prometheus.")
-    retention: str = Field("15d", pattern=RETENTION, description="Prometheus retention.")
-    scrape_interval: str = Field("15s", pattern=INTERVAL, description="Scrape interval.")
-    storage_gb: int = Field(10, ge=1, le=65_536, description="Prometheus volume size, GiB.")
-    prometheus_image: str = Field("prom/prometheus:v2.54.1", pattern=IMAGE,
-                                  description="Prometheus image.")
-    grafana_image: str = Field("grafana/grafana:11.2.0", pattern=IMAGE,
-                               description="Grafana image.")
-    # review 002 (002_f99052a1f9a0162e.txt), 12. Required Metrics: error rate > 0.5% / > 1%
-    error_rate_warning: float = Field(0.005, gt=0, lt=1,
-                                      description="5xx share that warns (ApiErrorRateWarning).")
-    error_rate_critical: float = Field(0.01, gt=0, le=1,
-                                       description="5xx share that pages (ApiErrorRateCritical).")
-    rps_critical: int | None = Field(
-        None, ge=1, le=10**7,
-        description="Request rate (rps) of NginxRequestRateCritical; unset: 90% of the API "
-                    "ceiling, the ratio of review 002's > 1,500 to its 1,666 rps peak.")
-    kube_state_metrics_image: str = Field(
-        "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0", pattern=IMAGE,
-        description="kube-state-metrics image (stacks with an HPA and Prometheus).")
-
-    @model_validator(mode="after")
-    def _needs_prometheus(self) -> Monitoring:
-        if (self.grafana or self.alerts) and not self.prometheus:
-            raise ValueError("grafana and alerts need prometheus: true")
-        if self.error_rate_warning >= self.error_rate_critical:
-            raise ValueError(f"error_rate_warning {self.error_rate_warning:g} must be below "
-                             f"error_rate_critical {self.error_rate_critical:g}")
-        return self
 
 
 class Stack(Spec):
@@ -182,6 +146,12 @@ class Stack(Spec):
                     f"{key}.replicas: {spec.replicas} has no effect while {key}.hpa.enabled is "
                     f"true{why}: the HPA sets the pod count; set {key}.hpa.min_replicas and "
                     f"max_replicas instead, or {key}.hpa.enabled: false")
+        for w in self.api.workers:
+            if w.hpa.enabled and w.replicas != type(w).model_fields["replicas"].default:
+                raise ValueError(
+                    f"api.workers[{w.name}].replicas: {w.replicas} has no effect while its "
+                    "hpa.enabled is true: the HPA sets the pod count; set hpa.min_replicas "
+                    "and max_replicas instead")
         if self.target == "docker" and self.beyond_one_host:
             # issue 13: validate passed what render and pulumi up then refused
             raise ValueError(f"target: docker renders the MVP shape; this stack also has: "
@@ -196,4 +166,12 @@ class Stack(Spec):
             ("pgbouncer", self.pgbouncer.enabled), ("read replicas", self.postgres.read_replicas),
             ("grafana", self.monitoring.grafana), ("workers", self.api.workers),
             ("redis cluster", self.redis.mode == "cluster"), ("api hpa", self.api.hpa.enabled),
-            ("nginx hpa", self.nginx.hpa.enabled)) if on]
+            ("nginx hpa", self.nginx.hpa.enabled),
+            # Kubernetes objects and pod fields a compose service has no place for
+            ("api.command (use api.args: compose replaces the image's CMD)",
+             bool(self.api.command)),
+            ("api.secret_env / env_from (Kubernetes Secrets)",
+             bool(self.api.secret_env or self.api.env_from)),
+            ("api scheduling and annotations", any(getattr(self.api, f) for f in (
+                "image_pull_secrets", "node_selector", "tolerations", "affinity",
+                "pod_annotations", "service_account_annotations")))) if on]

@@ -62,7 +62,7 @@ def compared(formula: str, holds: bool) -> str:
 
 def pool_clients(stack: Stack) -> tuple[int, str]:
     """Pods that open an app pool (API at its ceiling, plus queue workers) and how to say it."""
-    workers = sum(w.replicas for w in stack.api.workers)
+    workers = sum(w.max_pods for w in stack.api.workers)  # at the HPA's ceiling, if any
     pods = stack.api.max_pods + workers
     said = (f"(api pods {stack.api.max_pods} + worker pods {workers})" if workers
             else f"api pods {stack.api.max_pods}")

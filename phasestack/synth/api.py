@@ -9,19 +9,15 @@ from __future__ import annotations
 from phasestack.model import Stack, Worker
 from phasestack.synth import common as c
 from phasestack.synth import redis
+from phasestack.synth.app import PODINFO, TMP, api_command, env_from, own_env, scheduling
+from phasestack.synth.wiring import worker_name
 
 COMPONENT = "api"
 WORKER_COMPONENT = "worker"
 UID = 10001
-TMP = "/tmp"
-PODINFO = "ghcr.io/stefanprodan/podinfo"
 # A worker with its own command proves liveness by touching this file (see worker_probe()).
 HEARTBEAT_FILE = "/tmp/worker-heartbeat"
 HEARTBEAT_MAX_AGE_S = 120
-
-
-def worker_name(worker: Worker) -> str:
-    return f"worker-{worker.name}"
 
 
 def _pg_host(stack: Stack, service: str) -> str:
@@ -53,12 +49,14 @@ def redis_cluster_nodes(stack: Stack) -> list[str]:
 
 
 def env(stack: Stack) -> list[dict]:
-    """Environment of the API and worker containers. Order matters: $(VAR) refers back."""
+    """What phasestack injects into the API and worker containers. Order matters: $(VAR)
+    refers back."""
     rw, ro = database_urls(stack)
+    names = stack.api.env_names
     out = [
         c.secret_env("DB_PASSWORD", *c.secret_ref(stack, "appPassword")),
-        {"name": "DATABASE_URL", "value": rw},
-        {"name": "DATABASE_READ_URL", "value": ro},
+        {"name": names.database_url, "value": rw},
+        {"name": names.database_read_url, "value": ro},
         # review 002 (002_f99052a1f9a0162e.txt), Recommendation 3: DB_POOL_SIZE per process
         {"name": "DB_POOL_SIZE", "value": str(stack.app.app_pool_per_pod)},
         # the ACL user that cannot run @dangerous commands (FLUSHALL, CONFIG, KEYS, ...)
@@ -68,10 +66,11 @@ def env(stack: Stack) -> list[dict]:
     if stack.redis.mode == "cluster":
         # review 002 (002_f99052a1f9a0162e.txt), Appendix Phase 2: Redis Cluster env variables
         out += [{"name": "REDIS_CLUSTER_ENABLED", "value": "true"},
-                {"name": "REDIS_CLUSTER_NODES", "value": ",".join(redis_cluster_nodes(stack))}]
+                {"name": names.redis_cluster_nodes,
+                 "value": ",".join(redis_cluster_nodes(stack))}]
     else:
         out += [{"name": "REDIS_CLUSTER_ENABLED", "value": "false"},
-                {"name": "REDIS_URL", "value": f"redis://{redis.APP_USER}:$(REDIS_PASSWORD)@"
+                {"name": names.redis_url, "value": f"redis://{redis.APP_USER}:$(REDIS_PASSWORD)@"
                  f"{c.dns(stack, c.REDIS)}:{c.PORTS.redis}/0"}]
     return out
 
@@ -80,21 +79,13 @@ def _tmp_mount() -> list[dict]:
     return [{"name": "tmp", "mountPath": TMP}]
 
 
-def api_command(stack: Stack) -> dict:
-    """podinfo's CMD is ./podinfo; other images keep their own entrypoint."""
-    if not stack.api.image.startswith(PODINFO + ":"):
-        return {}
-    return {"command": ["./podinfo", f"--port={stack.api.port}", "--level=info",
-                        f"--data-path={TMP}/data"]}
-
-
 def api_container(stack: Stack, lifecycle: dict) -> dict:
     a = stack.api
     return c.container(
         "api", a.image, c.resources(a.resources), {"http": a.port},
         liveness=c.http_probe(a.health_path, "http"),
         readiness=c.http_probe(a.ready_path, "http", period=5, delay=2),
-        env=[*env(stack), {"name": "PORT", "value": str(a.port)}],
+        env=[*env(stack), {"name": "PORT", "value": str(a.port)}, *own_env(a)], **env_from(a),
         volumeMounts=_tmp_mount(), lifecycle=lifecycle, **api_command(stack))
 
 
@@ -109,13 +100,22 @@ def worker_probe(stack: Stack, worker: Worker) -> dict:
 
 
 def worker_container(stack: Stack, worker: Worker) -> dict:
-    command = {"command": worker.command} if worker.command else api_command(stack)
+    a = stack.api
+    if worker.command or worker.image:
+        command = {k: v for k, v in (("command", list(worker.command)),
+                                     ("args", list(worker.args))) if v}
+    else:
+        command = api_command(stack) | ({"args": list(worker.args)} if worker.args else {})
     probe = worker_probe(stack, worker)
+    # the API's own variables, then the worker's (a worker's value wins: later in the list)
+    mine = {e["name"] for e in own_env(worker)}
     return c.container(
-        "worker", stack.api.image, c.resources(worker.resources), {},
+        "worker", worker.image or a.image, c.resources(worker.resources), {},
         liveness=probe, readiness=probe,
         env=[*env(stack), {"name": "WORKER_QUEUE", "value": worker.name},
-             {"name": "WORKER_HEARTBEAT_FILE", "value": HEARTBEAT_FILE}],
+             {"name": "WORKER_HEARTBEAT_FILE", "value": HEARTBEAT_FILE},
+             *(e for e in own_env(a) if e["name"] not in mine), *own_env(worker)],
+        **env_from(a, worker),
         volumeMounts=_tmp_mount(), **command)
 
 
@@ -125,16 +125,22 @@ def manifests(stack: Stack) -> list[dict]:
     # idempotent requests on another pod)
     lifecycle, grace = c.drain(stack, c.API_DRAIN_S)
     spec = c.pod_spec(stack, c.API, UID, [api_container(stack, lifecycle)], service_account=c.API,
-                      volumes=[c.empty_dir("tmp")], terminationGracePeriodSeconds=grace)
+                      volumes=[c.empty_dir("tmp")], terminationGracePeriodSeconds=grace,
+                      **scheduling(stack))
+    account = c.service_account(stack, c.API, COMPONENT)
+    if a.service_account_annotations:
+        account["metadata"]["annotations"] = dict(a.service_account_annotations)
+    pods = dict(a.pod_annotations) or None
     docs = [
-        c.service_account(stack, c.API, COMPONENT),
+        account,
         c.service(stack, c.API, COMPONENT, {"http": a.port}, type="ClusterIP"),
         # nginx re-resolves this headless Service to reach every pod (least_conn per pod)
         c.service(stack, c.API_HEADLESS, COMPONENT, {"http": a.port}, pod=c.API, headless=True,
                   publishNotReadyAddresses=False),
         # with the HPA on, spec.replicas stays out: the HPA owns the count (minReplicas is the
         # floor), and every apply / `pulumi up` would otherwise reset it to the minimum at peak
-        c.deployment(stack, c.API, COMPONENT, None if a.hpa.enabled else a.min_pods, spec),
+        c.deployment(stack, c.API, COMPONENT, None if a.hpa.enabled else a.min_pods, spec,
+                     annotations=pods),
         *c.pdb(stack, c.API, COMPONENT, a.min_pods),
     ]
     if a.hpa.enabled:
@@ -145,9 +151,14 @@ def manifests(stack: Stack) -> list[dict]:
         # reviews 000/001/003: a separate queue worker, off the request path
         name = worker_name(w)
         wspec = c.pod_spec(stack, name, UID, [worker_container(stack, w)], service_account=c.API,
-                           volumes=[c.empty_dir("tmp")], terminationGracePeriodSeconds=60)
-        docs.append(c.deployment(stack, name, WORKER_COMPONENT, w.replicas, wspec))
-        docs.extend(c.pdb(stack, name, WORKER_COMPONENT, w.replicas))
+                           volumes=[c.empty_dir("tmp")], terminationGracePeriodSeconds=60,
+                           **scheduling(stack))
+        docs.append(c.deployment(stack, name, WORKER_COMPONENT,
+                                 None if w.hpa.enabled else w.replicas, wspec, annotations=pods))
+        docs.extend(c.pdb(stack, name, WORKER_COMPONENT, w.min_pods))
+        if w.hpa.enabled:
+            docs.append(c.hpa(stack, name, WORKER_COMPONENT, w.hpa.min_replicas,
+                              w.hpa.max_replicas, w.hpa.cpu_target))
     return docs
 
 

@@ -48,6 +48,7 @@ from phasestack.synth.wiring import (  # noqa: F401 - re-exported for the synthe
     pod_dns,
     secret_key,
     secret_ref,
+    worker_name,
 )
 
 PART_OF = "phasestack"

@@ -21,6 +21,7 @@ from phasestack.synth.common import (
     named,
     pod_spec,
     resources,
+    worker_name,
 )
 
 NAME = "kube-state-metrics"
@@ -36,9 +37,11 @@ VERBS = ["get", "list", "watch"]
 
 
 def hpa_targets(stack: Stack) -> list[str]:
-    """Names of the stack's HPAs (each HPA is named after the Deployment it scales)."""
-    return [named(stack, name) for name, hpa in ((API, stack.api.hpa), (NGINX, stack.nginx.hpa))
-            if hpa.enabled]
+    """Names of the stack's HPAs (each HPA is named after the Deployment it scales): the
+    API's, nginx's and the workers'."""
+    scaled = [(API, stack.api.hpa), (NGINX, stack.nginx.hpa),
+              *((worker_name(w), w.hpa) for w in stack.api.workers)]
+    return [named(stack, name) for name, hpa in scaled if hpa.enabled]
 
 
 def enabled(stack: Stack) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from phasestack.model import Stack
+from phasestack.model import Stack, Worker
 
 API, API_HEADLESS, NGINX = "api", "api-headless", "nginx"
 REDIS, REDIS_HEADLESS, REDIS_BOOTSTRAP = "redis", "redis-headless", "redis-cluster-bootstrap"
@@ -77,6 +77,11 @@ class Flow:
     src: str
     dst: str
     port: int
+
+
+def worker_name(worker: Worker) -> str:
+    """Base name of a queue worker's Deployment (and its HPA and PDB)."""
+    return f"worker-{worker.name}"
 
 
 def named(stack: Stack, base: str) -> str:

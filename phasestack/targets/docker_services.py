@@ -80,19 +80,23 @@ def services(stack: Stack) -> list[Service]:
     then drops to the postgres user itself (the command starts with `postgres`)."""
     check(stack)
     a, pg = stack.api, stack.postgres
-    api_cmd = api.api_command(stack).get("command")
+    # api.command is refused on this target (Stack.beyond_one_host): compose's `command` is
+    # the image's CMD, which is what api.args replaces
+    api_cmd = list(a.args) or api.api_command(stack).get("command")
+    names = a.env_names
     out = [
         Service(API, a.image, command=api_cmd, replicas=a.replicas, tmpfs=[api.TMP],
                 user=_as(api.UID),
                 environment={
-                    "PORT": str(a.port), "DATABASE_URL": _database_url(stack),
-                    "DATABASE_READ_URL": _database_url(stack),
+                    "PORT": str(a.port), names.database_url: _database_url(stack),
+                    names.database_read_url: _database_url(stack),
                     # review 002 (002_f99052a1f9a0162e.txt), Recommendation 3: DB_POOL_SIZE
                     "DB_POOL_SIZE": str(stack.app.app_pool_per_pod),
                     "REDIS_CLUSTER_ENABLED": "false",
                     "REDIS_USERNAME": redis.APP_USER,
-                    "REDIS_URL": (f"redis://{redis.APP_USER}:", Ref("redisPassword"),
-                                  f"@{REDIS}:{PORTS.redis}/0")},
+                    names.redis_url: (f"redis://{redis.APP_USER}:", Ref("redisPassword"),
+                                      f"@{REDIS}:{PORTS.redis}/0"),
+                    **a.env},
                 depends_on=[POSTGRES, REDIS]),
         Service(NGINX, stack.nginx.image,
                 command=["nginx", "-e", "stderr", "-c", f"{nginx.CONF_DIR}/nginx.conf"],

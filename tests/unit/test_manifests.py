@@ -112,14 +112,26 @@ def _refs(spec: dict):
                     yield kind, src[key]["name"]
 
 
+def team_objects(s) -> set[tuple[str, str]]:
+    """What the stack says the team provides (its app's Secrets and ConfigMaps)."""
+    procs = [s.api, *s.api.workers]
+    out = {("Secret", ref.secret) for p in procs for ref in p.secret_env.values()}
+    out |= {("Secret", e.secret) if e.secret else ("ConfigMap", e.config_map)
+            for p in procs for e in p.env_from}
+    return out
+
+
 @pytest.mark.parametrize("name", STACKS)
 def test_references_exist(name):
     claims = {t["metadata"]["name"] for wl, _ in pod_templates(name)
               for t in wl["spec"].get("volumeClaimTemplates", [])}
+    team = team_objects(stack(name))
+    # the team's objects are not rendered (phasestack would overwrite them)
+    assert not {(d["kind"], d["metadata"]["name"]) for d in docs(name)} & team
     for wl, tpl in pod_templates(name):
         for ref in _refs(tpl["spec"]):
             kind, obj = ref[0], ref[1]
-            if kind == "PersistentVolumeClaim" and obj in claims:
+            if kind == "PersistentVolumeClaim" and obj in claims or (kind, obj) in team:
                 continue
             found = by_kind(name, kind)
             assert obj in found, f"{wl['metadata']['name']} references missing {kind} {obj}"
