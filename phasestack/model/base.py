@@ -79,6 +79,18 @@ class Resources(Spec):
         return self
 
 
+class Scaled:
+    """The pod counts of a Deployment with `replicas` and an `hpa` (API, nginx, workers)."""
+
+    @property
+    def max_pods(self) -> int:
+        return self.hpa.max_replicas if self.hpa.enabled else self.replicas
+
+    @property
+    def min_pods(self) -> int:
+        return self.hpa.min_replicas if self.hpa.enabled else self.replicas
+
+
 class Hpa(Spec):
     enabled: bool = Field(False, description="Create a HorizontalPodAutoscaler.")
     min_replicas: int = Field(2, ge=1, le=1000, description="HPA lower bound.")

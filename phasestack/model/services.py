@@ -18,6 +18,7 @@ from phasestack.model.base import (
     WORKER_NAME,
     Hpa,
     Resources,
+    Scaled,
     Spec,
 )
 
@@ -31,7 +32,7 @@ INJECTED = frozenset({"DB_PASSWORD", "DB_POOL_SIZE", "REDIS_USERNAME", "REDIS_PA
                       "REDIS_CLUSTER_ENABLED", "PORT", "WORKER_QUEUE", "WORKER_HEARTBEAT_FILE"})
 
 
-class Worker(Process):
+class Worker(Process, Scaled):
     name: str = Field(pattern=WORKER_NAME, description="Worker Deployment name.")
     image: str | None = Field(None, pattern=IMAGE,
                               description="Worker image; unset: the API's image.")
@@ -42,16 +43,8 @@ class Worker(Process):
                      description="Autoscaling of the worker Deployment on CPU.")
     resources: Resources = Field(default_factory=Resources, description="Worker pod resources.")
 
-    @property
-    def max_pods(self) -> int:
-        return self.hpa.max_replicas if self.hpa.enabled else self.replicas
 
-    @property
-    def min_pods(self) -> int:
-        return self.hpa.min_replicas if self.hpa.enabled else self.replicas
-
-
-class Api(Process, Scheduling):
+class Api(Process, Scheduling, Scaled):
     image: str = Field(
         "ghcr.io/stefanprodan/podinfo:6.7.1", pattern=IMAGE,
         description="API image; the default demo app serves /healthz, /readyz and /metrics.",
@@ -87,16 +80,8 @@ class Api(Process, Scheduling):
             raise ValueError(f"worker names must be unique: {', '.join(twice)} given twice")
         return self
 
-    @property
-    def max_pods(self) -> int:
-        return self.hpa.max_replicas if self.hpa.enabled else self.replicas
 
-    @property
-    def min_pods(self) -> int:
-        return self.hpa.min_replicas if self.hpa.enabled else self.replicas
-
-
-class Nginx(Spec):
+class Nginx(Spec, Scaled):
     image: str = Field("nginx:1.27.3-alpine", pattern=IMAGE,
                        description="nginx image (1.27.3+ for `resolve`).")
     exporter_image: str = Field("nginx/nginx-prometheus-exporter:1.3.0", pattern=IMAGE,
@@ -190,7 +175,3 @@ class Nginx(Spec):
             raise ValueError(f"node_port {self.node_port} needs service_type NodePort or "
                              "LoadBalancer (a ClusterIP Service has no node port)")
         return self
-
-    @property
-    def max_pods(self) -> int:
-        return self.hpa.max_replicas if self.hpa.enabled else self.replicas
