@@ -91,6 +91,8 @@ def validate(stack_refs: tuple[str, ...]) -> None:
         try:
             loaded = load(ref)
             click.echo(f"ok  {loaded.name} ({loaded.path})")
+            for note in loaded.stack.notes:
+                click.echo(f"    note: {note}")
         except StackError as err:
             problems.extend(err.problems)
     if problems:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections import Counter
 from typing import Literal
 
@@ -21,11 +20,7 @@ from phasestack.model.base import (
     Scaled,
     Spec,
 )
-
-# An HTTP path nginx and the probes can take verbatim (no spaces, braces or semicolons).
-# An IPv4/IPv6 address or CIDR as text; ipaddress judges the rest.
-CIDR_TEXT = re.compile(r"[0-9A-Fa-f.:]+(/[0-9]{1,3})?")
-
+from phasestack.model.egress import CIDR_TEXT, Egress
 
 # what synth.api sets on every API and worker container (InjectedNames adds the URL names)
 INJECTED = frozenset({"DB_PASSWORD", "DB_POOL_SIZE", "REDIS_USERNAME", "REDIS_PASSWORD",
@@ -60,6 +55,9 @@ class Api(Process, Scheduling, Scaled):
                                               "API's env, image and scheduling).")
     env_names: InjectedNames = Field(default_factory=InjectedNames,
                                      description="Names of the variables phasestack injects.")
+    egress: Egress = Field(default_factory=Egress,
+                           description="Where the API and its workers may connect outside "
+                                       "the stack (default: nowhere but the stack and DNS).")
 
     @model_validator(mode="after")
     def _not_injected(self) -> Api:

@@ -159,6 +159,16 @@ class Stack(Spec):
         return self
 
     @property
+    def notes(self) -> list[str]:
+        """What `validate` tells about a valid stack that may surprise at run time."""
+        out = []
+        if self.target == "kubernetes" and not self.api.egress.open:
+            out.append("api.egress: none given, so the API and its workers reach only the "
+                       "stack's own servers and DNS (the NetworkPolicies deny the rest); name "
+                       "external services in api.egress.allow, or set api.egress.internet: true")
+        return out
+
+    @property
     def beyond_one_host(self) -> list[str]:
         """What the single-host (docker) target cannot run: the one rule validate, render
         --format compose and the Pulumi docker program share."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from phasestack.model import Stack
-from phasestack.synth.common import ANY, Flow, labels, meta, selector
+from phasestack.model.egress import PRIVATE_V4, PRIVATE_V6
+from phasestack.synth.common import ANY, API, Flow, labels, meta, selector, worker_name
 
 DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 
@@ -17,9 +18,10 @@ def namespace(stack: Stack) -> dict:
                 "pod-security.kubernetes.io/enforce": "restricted"}}}
 
 
-def _policy(stack: Stack, name: str, pods: dict, types: list[str], **rules) -> dict:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": meta(stack, name, "network"),
+def _policy(stack: Stack, name: str, pods: dict, types: list[str],
+            annotations: dict | None = None, **rules) -> dict:
+    md = meta(stack, name, "network", **({"annotations": annotations} if annotations else {}))
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": md,
             "spec": {"podSelector": {"matchLabels": pods} if pods else {},
                      "policyTypes": types, **rules}}
 
@@ -33,6 +35,25 @@ def _rules(stack: Stack, peers: dict[str, set[int]], side: str) -> list[dict]:
             rule[side] = [{"podSelector": {"matchLabels": selector(stack, peer)}}]
         rules.append(rule)
     return rules
+
+
+def external(stack: Stack) -> list[dict]:
+    """The API's and workers' egress outside the stack (api.egress), one policy per pod name:
+    NetworkPolicies add up, so these open only what they name."""
+    e = stack.api.egress
+    rules = [{"to": [{"ipBlock": {"cidr": r.cidr}}],
+              "ports": [{"protocol": "TCP", "port": p} for p in r.ports]} for r in e.allow]
+    if e.internet:
+        rules.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_V4)}},
+                             {"ipBlock": {"cidr": "::/0", "except": list(PRIVATE_V6)}}],
+                      "ports": [{"protocol": "TCP", "port": p} for p in e.internet_ports]})
+    if not rules:
+        return []
+    pods = [API, *(worker_name(w) for w in stack.api.workers)]
+    why = "; ".join(f"{r.cidr}: {r.why}" for r in e.allow if r.why)
+    notes = {"phasestack.io/egress": why} if why else None
+    return [_policy(stack, f"egress-{pod}-external", selector(stack, pod), ["Egress"],
+                    notes, egress=rules) for pod in pods]
 
 
 def policies(stack: Stack, flows: list[Flow]) -> list[dict]:
@@ -53,4 +74,4 @@ def policies(stack: Stack, flows: list[Flow]) -> list[dict]:
                     ingress=_rules(stack, inbound[dst], "from")) for dst in sorted(inbound)]
     out += [_policy(stack, f"egress-{src}", selector(stack, src), ["Egress"],
                     egress=_rules(stack, outbound[src], "to")) for src in sorted(outbound)]
-    return out
+    return out + external(stack)

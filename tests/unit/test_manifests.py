@@ -209,7 +209,8 @@ def _permits(policies: list[dict], kind: str, pod: dict, peer: dict, port: int) 
     return any(
         any(pt["port"] == port for pt in rule.get("ports", []))
         and (peers_key not in rule or any(_selects(x.get("podSelector", {}), peer)
-                                          for x in rule[peers_key] if "namespaceSelector" not in x))
+                                          for x in rule[peers_key]
+                                          if "namespaceSelector" not in x and "ipBlock" not in x))
         for p in policies if kind in p["spec"]["policyTypes"]
         and _selects(p["spec"]["podSelector"], pod)
         for rule in p["spec"].get(rules_key, []))

@@ -1,0 +1,38 @@
+"""NetworkPolicies outside the stack (synth.network.external): api.egress of the shop stack."""
+
+from pathlib import Path
+
+from phasestack.model import Stack
+from phasestack.model.egress import PRIVATE_V4
+from phasestack.stackfile import load
+from phasestack.synth import network
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_no_egress_no_policy():
+    assert network.external(Stack()) == []
+
+
+def test_shop_opens_https_out_and_the_mail_relay_for_the_api_and_worker():
+    policies = {p["metadata"]["name"]: p for p in network.external(load("shop", ROOT).stack)}
+    assert sorted(policies) == ["egress-api-external", "egress-worker-emails-external"]
+    api = policies["egress-api-external"]
+    assert api["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "api"}}
+    assert api["spec"]["policyTypes"] == ["Egress"]
+    relay, internet = api["spec"]["egress"]
+    assert relay == {"to": [{"ipBlock": {"cidr": "198.51.100.25/32"}}],
+                     "ports": [{"protocol": "TCP", "port": 587}]}
+    v4, v6 = internet["to"]
+    assert v4 == {"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_V4)}}
+    assert v6["ipBlock"]["cidr"] == "::/0" and "fc00::/7" in v6["ipBlock"]["except"]
+    assert internet["ports"] == [{"protocol": "TCP", "port": 443}]
+    assert api["metadata"]["annotations"] == {
+        "phasestack.io/egress": "198.51.100.25/32: SMTP relay for the emails worker"}
+
+
+def test_a_named_instance_selects_its_own_pods():
+    s = Stack(prefix="blue-", api={"egress": {"allow": [{"cidr": "203.0.113.0/24"}]}})
+    (p,) = network.external(s)
+    assert p["metadata"]["name"] == "blue-egress-api-external"
+    assert p["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "blue-api"}
