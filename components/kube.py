@@ -32,6 +32,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "HorizontalPodAutoscaler": ("autoscaling.v2", "HorizontalPodAutoscaler"),
     "PodDisruptionBudget": ("policy.v1", "PodDisruptionBudget"),
     "NetworkPolicy": ("networking.v1", "NetworkPolicy"),
+    "Ingress": ("networking.v1", "Ingress"),
     "Role": ("rbac.v1", "Role"),
     "RoleBinding": ("rbac.v1", "RoleBinding"),
     "ClusterRole": ("rbac.v1", "ClusterRole"),

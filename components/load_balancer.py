@@ -3,7 +3,8 @@
 `host`, `port` and `endpoint` are the in-cluster Service (nginx.<namespace>.svc.cluster.local),
 reachable from pods only. `external_endpoint` is the address the cloud load balancer gave the
 Service (status.loadBalancer.ingress[0], ip or hostname); it is None until one is assigned (and
-always under mocks, or on a cluster without a load-balancer controller).
+always under mocks, or on a cluster without a load-balancer controller). Behind an Ingress it is
+https://<first host> and `ingress_address` is the controller's address (where DNS points).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import pulumi
 
 from phasestack.components import kube
-from phasestack.synth.common import NGINX
+from phasestack.synth.common import NGINX, named
 
 
 class LoadBalancerArgs(kube.KubeArgs):
@@ -47,19 +48,29 @@ class LoadBalancer(pulumi.ComponentResource):
     port: pulumi.Output[int]
     endpoint: pulumi.Output[str]                  # in-cluster: http://nginx.<ns>.svc...:80
     external_endpoint: pulumi.Output[str | None]  # the cloud load balancer's, once assigned
+    ingress_address: pulumi.Output[str | None] | None  # the Ingress controller's, with one
 
     def __init__(self, name: str, args: LoadBalancerArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("phasestack:index:LoadBalancer", name, None, opts)
         group = kube.Group(self, args.provider, args.depends_on)
         group.add_all(args.docs)
-        service = group.require("Service", NGINX)
+        service = group.require("Service", named(args.stack, NGINX))
         self.host = kube.service_dns(service)
         self.port = kube.port_of(service, "http")
         self.endpoint = pulumi.Output.concat("http://", self.host, ":",
                                              self.port.apply(str))
-        self.external_endpoint = pulumi.Output.all(
-            service.status, self.port).apply(  # type: ignore[attr-defined]
-            lambda args: external_url(args[0], args[1]))
+        entry = args.stack.nginx.ingress
+        self.ingress_address = None
+        if entry.enabled:
+            ingress = group.require("Ingress", named(args.stack, NGINX))
+            self.external_endpoint = pulumi.Output.from_input(f"https://{entry.hosts[0]}")
+            self.ingress_address = ingress.status.apply(  # type: ignore[attr-defined]
+                ingress_address)
+        else:
+            self.external_endpoint = pulumi.Output.all(
+                service.status, self.port).apply(  # type: ignore[attr-defined]
+                lambda args: external_url(args[0], args[1]))
         self.register_outputs({"host": self.host, "port": self.port, "endpoint": self.endpoint,
-                               "external_endpoint": self.external_endpoint})
+                               "external_endpoint": self.external_endpoint,
+                               **kube.present(ingress_address=self.ingress_address)})

@@ -99,6 +99,7 @@ class Topology(pulumi.ComponentResource):
             "database_host": db.app_host, "database_port": db.app_port,
             "secret_names": creds.secret_names,
             **kube.present(postgres_read_host=db.read_host, pgbouncer_host=db.pgbouncer_host,
+                           ingress_address=lb.ingress_address,
                            prometheus_url=mon.prometheus_url, grafana_url=mon.grafana_url),
         }
         self.register_outputs(self.outputs)

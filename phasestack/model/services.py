@@ -21,6 +21,7 @@ from phasestack.model.base import (
     Spec,
 )
 from phasestack.model.egress import CIDR_TEXT, Egress
+from phasestack.model.ingress import Ingress
 
 # what synth.api sets on every API and worker container (InjectedNames adds the URL names)
 INJECTED = frozenset({"DB_PASSWORD", "DB_POOL_SIZE", "REDIS_USERNAME", "REDIS_PASSWORD",
@@ -126,6 +127,9 @@ class Nginx(Spec, Scaled):
         None, ge=30000, le=32767,
         description="Fixed node port for the http port (NodePort/LoadBalancer); picked by "
                     "Kubernetes if unset.")
+    ingress: Ingress = Field(default_factory=Ingress,
+                             description="An Ingress with TLS in front of nginx (set "
+                                         "service_type: ClusterIP behind it).")
     external_traffic_policy: Literal["Local", "Cluster"] = Field(
         "Local",
         description="Local keeps the client's source address, so limit_req counts per real "
@@ -166,6 +170,16 @@ class Nginx(Spec, Scaled):
     def trusted_networks(self) -> list[str]:
         """trusted_proxies in canonical form, as nginx.conf gets them."""
         return [str(ipaddress.ip_network(c, strict=False)) for c in self.trusted_proxies]
+
+    @model_validator(mode="after")
+    def _behind_ingress(self) -> Nginx:
+        if self.ingress.enabled and not self.trusted_proxies:
+            # every request arrives from a controller pod: one client for limit_req
+            raise ValueError("ingress: behind the ingress controller every request comes from "
+                             "its pods; name the cluster's pod network in trusted_proxies "
+                             "(e.g. 10.244.0.0/16), or the rate limits count all clients as "
+                             "one")
+        return self
 
     @model_validator(mode="after")
     def _node_port(self) -> Nginx:

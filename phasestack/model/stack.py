@@ -176,7 +176,7 @@ class Stack(Spec):
             ("pgbouncer", self.pgbouncer.enabled), ("read replicas", self.postgres.read_replicas),
             ("grafana", self.monitoring.grafana), ("workers", self.api.workers),
             ("redis cluster", self.redis.mode == "cluster"), ("api hpa", self.api.hpa.enabled),
-            ("nginx hpa", self.nginx.hpa.enabled),
+            ("nginx hpa", self.nginx.hpa.enabled), ("nginx.ingress", self.nginx.ingress.enabled),
             # Kubernetes objects and pod fields a compose service has no place for
             ("api.command (use api.args: compose replaces the image's CMD)",
              bool(self.api.command)),

@@ -13,7 +13,7 @@ COMPONENTS = {c.key: c.module for c in CATALOG}
 KIND_ORDER = ("Namespace", "ServiceAccount", "Secret", "ConfigMap", "Role", "RoleBinding",
               "ClusterRole", "ClusterRoleBinding", "PersistentVolumeClaim", "Service",
               "StatefulSet", "Deployment", "Job", "HorizontalPodAutoscaler",
-              "PodDisruptionBudget", "NetworkPolicy")
+              "PodDisruptionBudget", "Ingress", "NetworkPolicy")
 
 
 def order_key(doc: dict) -> tuple:

@@ -6,7 +6,16 @@ from collections import defaultdict
 
 from phasestack.model import Stack
 from phasestack.model.egress import PRIVATE_V4, PRIVATE_V6
-from phasestack.synth.common import ANY, API, Flow, labels, meta, selector, worker_name
+from phasestack.synth.common import (
+    ANY,
+    API,
+    NAMESPACE_PEER,
+    Flow,
+    labels,
+    meta,
+    selector,
+    worker_name,
+)
 
 DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 
@@ -27,11 +36,15 @@ def _policy(stack: Stack, name: str, pods: dict, types: list[str],
 
 
 def _rules(stack: Stack, peers: dict[str, set[int]], side: str) -> list[dict]:
-    """One rule per peer (pods by name, or anyone for ANY); side is "from" or "to"."""
+    """One rule per peer (pods by name, a whole namespace, or anyone for ANY); side is "from"
+    or "to"."""
     rules = []
     for peer, ports in sorted(peers.items()):
         rule: dict = {"ports": [{"protocol": "TCP", "port": p} for p in sorted(ports)]}
-        if peer != ANY:
+        if peer.startswith(NAMESPACE_PEER):
+            rule[side] = [{"namespaceSelector": {"matchLabels": {
+                "kubernetes.io/metadata.name": peer.removeprefix(NAMESPACE_PEER)}}}]
+        elif peer != ANY:
             rule[side] = [{"podSelector": {"matchLabels": selector(stack, peer)}}]
         rules.append(rule)
     return rules
@@ -68,7 +81,7 @@ def policies(stack: Stack, flows: list[Flow]) -> list[dict]:
     for f in flows:
         if f.dst != ANY:
             inbound[f.dst][f.src].add(f.port)
-        if f.src != ANY:
+        if f.src != ANY and not f.src.startswith(NAMESPACE_PEER):
             outbound[f.src][f.dst].add(f.port)
     out += [_policy(stack, f"ingress-{dst}", selector(stack, dst), ["Ingress"],
                     ingress=_rules(stack, inbound[dst], "from")) for dst in sorted(inbound)]

@@ -144,8 +144,40 @@ def manifests(stack: Stack) -> list[dict]:
     if n.hpa.enabled:
         docs.append(c.hpa(stack, c.NGINX, COMPONENT, n.hpa.min_replicas, n.hpa.max_replicas,
                           n.hpa.cpu_target))
-    return docs
+    return docs + ingress(stack)
+
+
+def ingress(stack: Stack) -> list[dict]:
+    """The Ingress in front of nginx's Service (nginx.ingress), TLS from the team's Secret or
+    cert-manager's."""
+    i = stack.nginx.ingress
+    if not i.enabled:
+        return []
+    annotations = dict(i.annotations)
+    secret = i.tls_secret
+    if i.cert_manager_issuer:
+        kind = "cluster-issuer" if i.cert_manager_issuer_kind == "ClusterIssuer" else "issuer"
+        annotations[f"cert-manager.io/{kind}"] = i.cert_manager_issuer
+        secret = c.named(stack, c.NGINX_TLS)
+    def path() -> dict:
+        return {"path": i.path, "pathType": "Prefix", "backend": {"service": {
+            "name": c.named(stack, c.NGINX), "port": {"name": "http"}}}}
+
+    spec = {"rules": [{"host": h, "http": {"paths": [path()]}} for h in i.hosts],
+            "tls": [{"hosts": list(i.hosts), "secretName": secret}]}
+    if i.class_name:
+        spec = {"ingressClassName": i.class_name, **spec}
+    md = c.meta(stack, c.NGINX, COMPONENT, **({"annotations": annotations} if annotations
+                                             else {}))
+    return [{"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": md,
+             "spec": spec}]
 
 
 def flows(stack: Stack) -> list[c.Flow]:
-    return [c.Flow(c.ANY, c.NGINX, c.PORTS.nginx_http), c.Flow(c.NGINX, c.API, stack.api.port)]
+    """Clients reach nginx from anywhere, or, behind an Ingress with a ClusterIP Service, only
+    from the ingress controller's namespace."""
+    n = stack.nginx
+    src = c.ANY
+    if n.ingress.enabled and n.service_type == "ClusterIP":
+        src = f"{c.NAMESPACE_PEER}{n.ingress.controller_namespace}"
+    return [c.Flow(src, c.NGINX, c.PORTS.nginx_http), c.Flow(c.NGINX, c.API, stack.api.port)]

@@ -14,6 +14,7 @@ REDIS, REDIS_HEADLESS, REDIS_BOOTSTRAP = "redis", "redis-headless", "redis-clust
 POSTGRES, POSTGRES_RO, POSTGRES_HEADLESS = "postgres", "postgres-ro", "postgres-headless"
 POSTGRES_REPLICA = "postgres-replica"
 PGBOUNCER, PROMETHEUS, GRAFANA = "pgbouncer", "prometheus", "grafana"
+NGINX_TLS = "nginx-tls"  # the Secret cert-manager writes the Ingress certificate into
 
 # Secret names and keys (phasestack.synth.secrets builds them).
 PG_SECRET, REDIS_SECRET, GRAFANA_SECRET, PGB_SECRET = (
@@ -65,6 +66,8 @@ PORTS = Ports()
 
 # Flow peer meaning any client (as src) or any address, e.g. the kube-apiserver (as dst).
 ANY = "*"
+# Flow peer prefix: every pod of another namespace (an ingress controller's), as src
+NAMESPACE_PEER = "namespace:"
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,45 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+class Upgrading(ThreadingHTTPServer):
+    """A backend that accepts a WebSocket upgrade (101) and then echoes raw bytes, and
+    reports the Connection header a plain request arrived with."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), UpgradeHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server_address[1]}"
+
+
+class UpgradeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            self.send_response(101)
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.end_headers()
+            self.wfile.flush()
+            data = self.connection.recv(1024)  # after the 101 the socket is a tunnel
+            self.connection.sendall(b"echo:" + data)
+            self.close_connection = True
+            return
+        body = f"connection={self.headers.get('Connection')!r}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
 class Nginx:
     def __init__(self, port: int, status_port: int) -> None:
         self.port, self.status_port = port, status_port
@@ -188,6 +227,34 @@ def test_body_over_client_max_body_size_gets_413(start_nginx):
         assert conn.getresponse().status == 413
     finally:
         conn.close()
+
+
+def test_websocket_upgrade_is_tunnelled_and_plain_requests_keep_alive(servers, workdir):
+    """Review 003, 8.: "No WebSocket support configured". The rendered config passes an
+    Upgrade through (101, then a byte tunnel) and sends other requests with an empty
+    Connection header, so the upstream keepalive stays."""
+    binary = require("/usr/sbin/nginx")
+    backend = Upgrading()
+    try:
+        conf, port, _ = render(phase_stack("phase1"), workdir, [backend.address])
+        servers.start([binary, "-e", "stderr", "-p", f"{workdir}/", "-c", str(conf)],
+                      workdir / "nginx.log")
+        wait_for(lambda: port_open(port), timeout=10, what="nginx")
+        assert Nginx(port, 0).request("/api/items") == (200, "connection=None")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /ws HTTP/1.1\r\nHost: shop.example.com\r\n"
+                         b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                         b"Sec-WebSocket-Version: 13\r\n"
+                         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += sock.recv(1024)
+            assert head.startswith(b"HTTP/1.1 101"), head
+            sock.sendall(b"hello")
+            assert sock.recv(1024) == b"echo:hello"
+    finally:
+        backend.shutdown()
+        backend.server_close()
 
 
 def test_dead_backend_is_skipped(start_nginx, backends):

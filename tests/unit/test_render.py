@@ -157,3 +157,12 @@ def test_supplied_credentials_must_be_url_safe(tmp_path):
                         "unescaped)\n")
     assert "p@ss" not in r.output
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("name", ["shop", "phase3"])
+def test_manifests_have_no_yaml_anchors(name):
+    """A dict used twice (the worker's probe, kube-state-metrics' verbs) is written out twice:
+    `&id001` / `*id001` are valid YAML but unreadable in a review."""
+    r = render(name, "--stdout", env=FIXED)
+    assert r.exit_code == 0, r.output
+    assert "&id0" not in r.output and "*id0" not in r.output

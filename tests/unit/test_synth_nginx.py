@@ -76,7 +76,10 @@ def test_upstream_dynamic_least_conn_keepalive():
         "keepalive 32;", "keepalive_timeout 60s;"]
     d = directives(conf)
     assert "resolver kube-dns.kube-system.svc.cluster.local valid=10s ipv6=off;" in d
-    assert "proxy_http_version 1.1;" in d and 'proxy_set_header Connection "";' in d
+    # keepalive: a request without Upgrade sends an empty Connection header (the map)
+    assert "proxy_http_version 1.1;" in d
+    assert "proxy_set_header Connection $connection_upgrade;" in d
+    assert "''      '';" in d
 
 
 def test_upstream_static_rendering_has_no_resolve():
@@ -260,3 +263,50 @@ def test_trusted_proxy_naming_the_load_balancer():
         "phase": "phase1", "nginx": {"trusted_proxies": ["10.20.0.0/16"]}}))
     assert [x for x in directives(nginx.nginx_conf(s)) if "set_real_ip_from" in x] == [
         "set_real_ip_from 10.20.0.0/16;"]
+
+
+def _entry(**extra) -> Stack:
+    ingress = {"enabled": True, "hosts": ["shop.example.com"], "tls_secret": "shop-tls", **extra}
+    return Stack(nginx={"service_type": "ClusterIP", "trusted_proxies": ["10.244.0.0/16"],
+                        "ingress": ingress})
+
+
+def test_ingress_routes_the_hosts_to_the_nginx_service_with_tls():
+    (ing,) = nginx.ingress(_entry(class_name="nginx", annotations={
+        "nginx.ingress.kubernetes.io/proxy-body-size": "1m"}))
+    assert ing["apiVersion"] == "networking.k8s.io/v1"
+    assert ing["metadata"]["annotations"] == {"nginx.ingress.kubernetes.io/proxy-body-size": "1m"}
+    spec = ing["spec"]
+    assert spec["ingressClassName"] == "nginx"
+    assert spec["tls"] == [{"hosts": ["shop.example.com"], "secretName": "shop-tls"}]
+    (rule,) = spec["rules"]
+    assert rule["http"]["paths"] == [{"path": "/", "pathType": "Prefix", "backend": {
+        "service": {"name": "nginx", "port": {"name": "http"}}}}]
+    kubernetes_validate.validate(ing, "1.30", strict=True)
+
+
+def test_cert_manager_writes_the_certificate_into_nginx_tls():
+    s = Stack(nginx={"trusted_proxies": ["10.244.0.0/16"], "ingress": {
+        "enabled": True, "hosts": ["shop.example.com"], "cert_manager_issuer": "letsencrypt",
+        "cert_manager_issuer_kind": "Issuer"}})
+    (ing,) = nginx.ingress(s)
+    assert ing["metadata"]["annotations"] == {"cert-manager.io/issuer": "letsencrypt"}
+    assert ing["spec"]["tls"][0]["secretName"] == "nginx-tls"
+    assert "ingressClassName" not in ing["spec"]  # the cluster's default class
+
+
+def test_behind_the_ingress_only_the_controller_namespace_reaches_nginx():
+    assert nginx.flows(_entry())[0] == Flow("namespace:ingress-nginx", "nginx", 8080)
+    # with a LoadBalancer Service as well, clients still come from anywhere
+    s = Stack(nginx={"trusted_proxies": ["10.244.0.0/16"], "ingress": {
+        "enabled": True, "hosts": ["shop.example.com"], "tls_secret": "t"}})
+    assert nginx.flows(s)[0] == Flow("*", "nginx", 8080)
+    assert nginx.ingress(Stack()) == []
+
+
+def test_websocket_upgrades_pass_and_keepalive_stays():
+    conf = nginx.nginx_conf(stack("phase1"))
+    assert "map $http_upgrade $connection_upgrade {" in conf
+    assert "proxy_set_header Upgrade $http_upgrade;" in conf
+    assert "proxy_set_header Connection $connection_upgrade;" in conf
+    assert 'proxy_set_header Connection "";' not in conf
