@@ -23,10 +23,12 @@ LABEL_VALUE = r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
 AFFINITY_KEYS = frozenset({"nodeAffinity", "podAffinity", "podAntiAffinity"})
 
 
-def _keys(value: dict, pattern: str, what: str) -> dict:
+def matching(value, pattern: str, what: str):
+    """`value` (a list, or a dict's keys) when every item matches `pattern`; else ValueError
+    naming the ones that do not."""
     bad = sorted(k for k in value if not re.fullmatch(pattern, k))
     if bad:
-        raise ValueError(f"{', '.join(map(repr, bad))}: not a valid {what}")
+        raise ValueError(f"{', '.join(map(repr, bad))}: not {what}")
     return value
 
 
@@ -85,7 +87,7 @@ class Process(Spec):
     @field_validator("env", "secret_env")
     @classmethod
     def _env_names(cls, value: dict) -> dict:
-        return _keys(value, ENV_NAME, "variable name (letters, digits and _)")
+        return matching(value, ENV_NAME, "a valid variable name (letters, digits and _)")
 
     @model_validator(mode="after")
     def _once(self) -> Process:
@@ -147,15 +149,12 @@ class Scheduling(Spec):
     @field_validator("image_pull_secrets")
     @classmethod
     def _secret_names(cls, value: list[str]) -> list[str]:
-        bad = [n for n in value if not re.fullmatch(DNS_LABEL, n)]
-        if bad:
-            raise ValueError(f"{', '.join(map(repr, bad))}: not a Secret name")
-        return value
+        return matching(value, DNS_LABEL, "a Secret name")
 
     @field_validator("node_selector", "pod_annotations", "service_account_annotations")
     @classmethod
     def _meta_keys(cls, value: dict[str, str]) -> dict[str, str]:
-        return _keys(value, META_KEY, "label or annotation key")
+        return matching(value, META_KEY, "a valid label or annotation key")
 
     @field_validator("affinity")
     @classmethod

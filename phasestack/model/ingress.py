@@ -6,12 +6,11 @@ and passes WebSocket upgrades through (review 003, 8. "No WebSocket support conf
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from phasestack.model.app import META_KEY, OBJECT_NAME
+from phasestack.model.app import META_KEY, OBJECT_NAME, matching
 from phasestack.model.base import DNS_LABEL, URL_PATH, Spec
 
 # a DNS name, optionally with one leading wildcard label (*.example.com)
@@ -46,18 +45,12 @@ class Ingress(Spec):
     @field_validator("hosts")
     @classmethod
     def _hosts(cls, value: list[str]) -> list[str]:
-        bad = [h for h in value if not re.fullmatch(HOST, h)]
-        if bad:
-            raise ValueError(f"{', '.join(map(repr, bad))}: not a DNS name")
-        return value
+        return matching(value, HOST, "a DNS name")
 
     @field_validator("annotations")
     @classmethod
     def _annotations(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = sorted(k for k in value if not re.fullmatch(META_KEY, k))
-        if bad:
-            raise ValueError(f"{', '.join(map(repr, bad))}: not an annotation key")
-        return value
+        return matching(value, META_KEY, "an annotation key")
 
     @model_validator(mode="after")
     def _complete(self) -> Ingress:

@@ -24,3 +24,18 @@ def golden():
         assert rendered == path.read_text(), f"{name} differs: review, then UPDATE_GOLDEN=1"
 
     return check
+
+
+@pytest.fixture
+def refusal():
+    """The one message a model refuses with: refusal(lambda: Model(...)) -> "..." (pydantic's
+    "Value error, " prefix dropped)."""
+    from pydantic import ValidationError
+
+    def message(make) -> str:
+        with pytest.raises(ValidationError) as err:
+            make()
+        (first,) = err.value.errors()
+        return first["msg"].removeprefix("Value error, ")
+
+    return message
