@@ -25,6 +25,9 @@ def _get(obj: Any, snake: str, camel: str) -> Any:
     """A field of an output type (snake_case attributes) or a plain dict (camelCase keys)."""
     if obj is None:
         return None
+    # output types are dicts too, and warn when read by their camelCase key
+    if hasattr(type(obj), snake):
+        return getattr(obj, snake)
     if isinstance(obj, dict):
         return obj.get(camel, obj.get(snake))
     return getattr(obj, snake, None)

@@ -22,6 +22,7 @@ from phasestack.model.base import (
 )
 from phasestack.model.egress import CIDR_TEXT, Egress
 from phasestack.model.ingress import Ingress
+from phasestack.model.metrics import ApiMetrics
 
 # what synth.api sets on every API and worker container (InjectedNames adds the URL names)
 INJECTED = frozenset({"DB_PASSWORD", "DB_POOL_SIZE", "REDIS_USERNAME", "REDIS_PASSWORD",
@@ -56,9 +57,15 @@ class Api(Process, Scheduling, Scaled):
                                               "API's env, image and scheduling).")
     env_names: InjectedNames = Field(default_factory=InjectedNames,
                                      description="Names of the variables phasestack injects.")
+    metrics: ApiMetrics = Field(default_factory=ApiMetrics,
+                                description="The API's Prometheus metrics (or none).")
     egress: Egress = Field(default_factory=Egress,
                            description="Where the API and its workers may connect outside "
                                        "the stack (default: nowhere but the stack and DNS).")
+
+    @property
+    def metrics_port(self) -> int:
+        return self.metrics.port or self.port
 
     @model_validator(mode="after")
     def _not_injected(self) -> Api:

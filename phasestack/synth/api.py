@@ -9,7 +9,15 @@ from __future__ import annotations
 from phasestack.model import Stack, Worker
 from phasestack.synth import common as c
 from phasestack.synth import redis
-from phasestack.synth.app import PODINFO, TMP, api_command, env_from, own_env, scheduling
+from phasestack.synth.app import (
+    PODINFO,
+    TMP,
+    api_command,
+    env_from,
+    own_env,
+    ports,
+    scheduling,
+)
 from phasestack.synth.wiring import worker_name
 
 COMPONENT = "api"
@@ -82,7 +90,7 @@ def _tmp_mount() -> list[dict]:
 def api_container(stack: Stack, lifecycle: dict) -> dict:
     a = stack.api
     return c.container(
-        "api", a.image, c.resources(a.resources), {"http": a.port},
+        "api", a.image, c.resources(a.resources), ports(a),
         liveness=c.http_probe(a.health_path, "http"),
         readiness=c.http_probe(a.ready_path, "http", period=5, delay=2),
         env=[*env(stack), {"name": "PORT", "value": str(a.port)}, *own_env(a)], **env_from(a),

@@ -3,7 +3,7 @@ variables and Secrets, and where its pods may run. Pure."""
 
 from __future__ import annotations
 
-from phasestack.model import Process, Stack
+from phasestack.model import Api, Process, Stack
 from phasestack.synth import common as c
 
 PODINFO = "ghcr.io/stefanprodan/podinfo"
@@ -21,6 +21,14 @@ def api_command(stack: Stack) -> dict:
         return out
     return {"command": ["./podinfo", f"--port={a.port}", "--level=info",
                         f"--data-path={TMP}/data"], **out}
+
+
+def ports(api: Api) -> dict[str, int]:
+    """The API container's ports: http, and metrics when api.metrics names another port."""
+    out = {"http": api.port}
+    if api.metrics.enabled and api.metrics_port != api.port:
+        out["metrics"] = api.metrics_port
+    return out
 
 
 def own_env(process: Process) -> list[dict]:

@@ -72,8 +72,10 @@ class Job:
 def jobs(stack: Stack) -> list[Job]:
     """One scrape job per component the stack has (pgbouncer, replicas and kube-state-metrics
     only when present)."""
-    out = [
-        Job(API, API, stack.api.port, comment="API pods (stack.api.port, /metrics)"),
+    m = stack.api.metrics
+    out = [Job(API, API, stack.api.metrics_port, m.path,
+               comment=f"API pods (port {stack.api.metrics_port}, {m.path})")] if m.enabled else []
+    out += [
         Job(NGINX, NGINX, PORTS.nginx_exporter, comment="nginx-prometheus-exporter sidecar"),
         Job(REDIS, REDIS, PORTS.redis_exporter, comment="redis_exporter sidecar"),
         Job(POSTGRES, POSTGRES, PORTS.postgres_exporter,
@@ -104,11 +106,21 @@ def prometheus_yml(stack: Stack, rule_files: list[str] | None = None) -> str:
                                    for j in jobs(stack)])
 
 
+def api_series(stack: Stack) -> dict | None:
+    """The API's request series for alerts and panels (api.metrics), None without them."""
+    m = stack.api.metrics
+    if not m.enabled:
+        return None
+    return {"requests": m.requests_total, "status": m.status_label, "buckets": m.duration_bucket,
+            "job": API}
+
+
 def alert_rules(stack: Stack) -> str:
     """alerts.yml: rules only for the components the stack has."""
     names = [j.name for j in jobs(stack)]
     return render_template(
         "prometheus/alerts.yml.j2", namespace=stack.namespace, t=alert_values(stack), jobs=names,
+        api=api_series(stack),
         pg_jobs=[n for n in names if n in (POSTGRES, POSTGRES_REPLICA)],
         replicas=stack.postgres.read_replicas > 0, pgbouncer=stack.pgbouncer.enabled,
         hpa_targets=ksm.hpa_targets(stack), ksm_job=ksm.NAME, replica_set=POSTGRES_REPLICA)

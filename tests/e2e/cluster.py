@@ -163,23 +163,25 @@ class Cluster:
             self.apply_docs(new)
 
     def _load_balancer_controller(self) -> None:
+        """What a cloud's load-balancer controller and an ingress controller do for the
+        engine to see: an address in the status of every LoadBalancer Service and Ingress."""
         assigned: set[str] = set()
         while not self._stop.wait(1.0):
-            proc = self.kubectl("get", "services", "-A", "-o", "json", check=False, timeout=30)
-            if proc.returncode != 0:
-                continue
-            for svc in json.loads(proc.stdout)["items"]:
-                md, spec = svc["metadata"], svc["spec"]
-                if spec.get("type") != "LoadBalancer" or svc.get("status", {}).get(
-                        "loadBalancer", {}).get("ingress"):
+            for kind in ("services", "ingresses"):
+                proc = self.kubectl("get", kind, "-A", "-o", "json", check=False, timeout=30)
+                if proc.returncode != 0:
                     continue
-                uid = md["uid"]
-                assigned.add(uid)
-                ip = f"192.0.2.{len(assigned) % 254 + 1}"
-                patch = {"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}
-                self.kubectl("patch", "service", md["name"], "-n", md["namespace"],
-                             "--subresource=status", "--type=merge", "-p", json.dumps(patch),
-                             check=False, timeout=30)
+                for obj in json.loads(proc.stdout)["items"]:
+                    md = obj["metadata"]
+                    if kind == "services" and obj["spec"].get("type") != "LoadBalancer" or \
+                            obj.get("status", {}).get("loadBalancer", {}).get("ingress"):
+                        continue
+                    assigned.add(md["uid"])
+                    ip = f"192.0.2.{len(assigned) % 254 + 1}"
+                    patch = {"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}
+                    self.kubectl("patch", kind, md["name"], "-n", md["namespace"],
+                                 "--subresource=status", "--type=merge", "-p",
+                                 json.dumps(patch), check=False, timeout=30)
 
     def namespace_objects(self, namespace: str) -> list[str]:
         """Every namespaced object left in `namespace`, as kind/name (all API resources)."""

@@ -12,6 +12,8 @@ from phasestack.paths import paths
 from phasestack.stackfile import load
 
 PHASES = ["mvp", "phase1", "phase2", "phase3"]
+# a team's own app: its image, Secrets it names, egress, an Ingress with TLS (issue 14)
+OWN_APP = ["shop"]
 REVIEW_ENDS = [stacks[-1] for stacks in paths(ROOT).values()]
 
 
@@ -20,7 +22,7 @@ def stacks_to_deploy() -> list[str]:
     changed stacks) narrows it to those of its names that deploy to Kubernetes."""
     chosen = os.environ.get("PHASESTACK_E2E_STACKS")
     if chosen is None:
-        return PHASES + REVIEW_ENDS
+        return PHASES + REVIEW_ENDS + OWN_APP
     return [n for n in chosen.split() if (ROOT / "stacks" / f"Pulumi.{n}.yaml").exists()
             and load(ROOT / "stacks" / f"Pulumi.{n}.yaml").stack.target == "kubernetes"]
 # objects Kubernetes itself puts in every namespace
@@ -30,6 +32,9 @@ KUBERNETES_MADE = {"configmap/kube-root-ca.crt", "serviceaccount/default"}
 @pytest.mark.parametrize("name", stacks_to_deploy())
 def test_up_matches_render_then_no_diff_then_destroy(name, deployer, cluster, tmp_path):
     namespace = load(ROOT / "stacks" / f"Pulumi.{name}.yaml").stack.namespace
+    # a stack for dedicated nodes (api.node_selector) gets them, as the team's node pool would
+    for key, value in load(ROOT / "stacks" / f"Pulumi.{name}.yaml").stack.api.node_selector.items():
+        cluster.kubectl("label", "nodes", "--all", "--overwrite", f"{key}={value}")
     creds = credentials()
     st = deployer.stack(f"e2e-{name}", stack_file_config(name), creds)
 
@@ -38,11 +43,19 @@ def test_up_matches_render_then_no_diff_then_destroy(name, deployer, cluster, tm
     outputs = {k: v.value for k, v in up.outputs.items()}
     predicted = predicted_outputs(render(name, creds, tmp_path / "render"), namespace)
     external = outputs.pop("external_endpoint", None)
-    phase = outputs.pop("phase")
-    assert phase == load(ROOT / "stacks" / f"Pulumi.{name}.yaml").stack.phase
+    ingress = outputs.pop("ingress_address", None)
+    stack = load(ROOT / "stacks" / f"Pulumi.{name}.yaml").stack
+    assert outputs.pop("phase") == stack.phase
     assert outputs == predicted
-    # the e2e cluster's load-balancer stand-in assigned the nginx Service an address
-    assert external is not None and external.startswith("http://192.0.2.")
+    if stack.nginx.ingress.enabled:
+        # the entry is the Ingress: its first host, and the address the stand-in controller
+        # gave it (pulumi up waited for it)
+        assert external == f"https://{stack.nginx.ingress.hosts[0]}"
+        assert ingress is not None and ingress.startswith("192.0.2.")
+    else:
+        # the e2e cluster's load-balancer stand-in assigned the nginx Service an address
+        assert external is not None and external.startswith("http://192.0.2.")
+        assert ingress is None
 
     # every workload the engine awaited is ready on the API server: `pulumi up` returns once
     # an HPA-managed Deployment (no spec.replicas in its manifest) has its first ready pod,

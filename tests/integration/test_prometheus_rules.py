@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from phasestack.model import Stack
 from phasestack.stackfile import list_stack_files, load
-from phasestack.synth import kube_state_metrics, monitoring
+from phasestack.synth import kube_state_metrics, monitoring, prometheus
 from phasestack.synth.prometheus import RULES_FILE, THRESHOLDS, thresholds
 from tests.integration.conftest import free_port, require, wait_for
 
@@ -52,22 +53,27 @@ PG = {"job": "postgres", "instance": "10.0.0.6:9187"}
 REPLICA = {"job": "postgres-replica", "instance": "10.0.0.7:9187"}
 
 
-def error_rate(t: float) -> Case:
+# the API's series as the stack names them (api.metrics; podinfo's by default)
+PODINFO_SERIES = {"requests": "http_requests_total", "status": "status",
+                  "buckets": "http_request_duration_seconds_bucket", "job": "api"}
+
+
+def error_rate(t: float, api: dict) -> Case:
     def build(f: float):
         share = t * f  # 5xx share of 1,000 requests a minute
-        return [series("http_requests_total", {"job": "api", "status": "200"},
+        return [series(api["requests"], {"job": api["job"], api["status"]: "200"},
                        counter(1000 * (1 - share))),
-                series("http_requests_total", {"job": "api", "status": "503"},
+                series(api["requests"], {"job": api["job"], api["status"]: "503"},
                        counter(1000 * share))], {}
     return build
 
 
-def latency_p99(t: float) -> Case:
+def latency_p99(t: float, api: dict) -> Case:
     def build(f: float):
         # every request in (t, 2t] puts the P99 at 1.99t; in (t/2, t] at 0.995t
         slow = f > 1
         le = {f"{t / 2:g}": 0, f"{t:g}": 0 if slow else 100, f"{2 * t:g}": 100, "+Inf": 100}
-        return [series("http_request_duration_seconds_bucket", {"job": "api", "le": k},
+        return [series(api["buckets"], {"job": api["job"], "le": k},
                        counter(v)) for k, v in le.items()], {}
     return build
 
@@ -162,8 +168,11 @@ def replica_not_serving(namespace: str) -> Case:
                     "kube_statefulset_status_replicas_ready", 2, 1, 2)
 
 
-def cases(namespace: str, t: dict[str, float]) -> dict[str, tuple[Case, str]]:
-    """Every alert's promtool case at the stack's own thresholds (`t`: thresholds(stack))."""
+def cases(namespace: str, t: dict[str, float],
+          api: dict | None = None) -> dict[str, tuple[Case, str]]:
+    """Every alert's promtool case at the stack's own thresholds (`t`: thresholds(stack)),
+    with the API's series names (`api`: prometheus.api_series(stack))."""
+    api = api or PODINFO_SERIES
     out: dict[str, tuple[Case, str]] = {
         "NginxRequestRateCritical": (nginx_rps(t["rps_critical"]), "critical"),
         "PostgresReplicationLag": (replication_lag, "critical"),
@@ -175,8 +184,8 @@ def cases(namespace: str, t: dict[str, float]) -> dict[str, tuple[Case, str]]:
     }
     for level in ("warning", "critical"):
         cap = level.capitalize()
-        out |= {f"ApiErrorRate{cap}": (error_rate(t[f"error_rate_{level}"]), level),
-                f"ApiLatencyP99{cap}": (latency_p99(t[f"latency_p99_{level}"]), level),
+        out |= {f"ApiErrorRate{cap}": (error_rate(t[f"error_rate_{level}"], api), level),
+                f"ApiLatencyP99{cap}": (latency_p99(t[f"latency_p99_{level}"], api), level),
                 f"RedisMemory{cap}": (redis_memory(t[f"redis_memory_{level}"]), level),
                 f"RedisCpu{cap}": (redis_cpu(t[f"redis_cpu_{level}"]), level),
                 f"PostgresConnections{cap}": (pg_connections(t[f"pg_connections_{level}"]), level),
@@ -191,9 +200,10 @@ def expand(template: str, labels: dict[str, str]) -> str:
     return out
 
 
-def unit_tests(rules_text: str, namespace: str, t: dict[str, float]) -> dict:
+def unit_tests(rules_text: str, namespace: str, t: dict[str, float],
+               api: dict | None = None) -> dict:
     rules = {r["alert"]: r for g in yaml.safe_load(rules_text)["groups"] for r in g["rules"]}
-    known = cases(namespace, t)
+    known = cases(namespace, t, api)
     assert set(rules) <= set(known), f"alerts without a promtool case: {set(rules) - set(known)}"
     tests = []
     for alert, rule in rules.items():
@@ -241,6 +251,30 @@ def test_check_rules(name, tmp_path):
     assert f"SUCCESS: {count} rules found" in result.stdout
 
 
+def test_an_api_without_metrics_gets_no_api_job_alert_or_panel(tmp_path):
+    """Issue 14 item 4: api.metrics.enabled false (an app without /metrics) once meant a
+    permanent critical ScrapeTargetDown for job api and empty API dashboards."""
+    stack = Stack.for_phase("phase2", namespace="quiet", api={"metrics": {"enabled": False}})
+    config, rules = tmp_path / "prometheus.yml", tmp_path / RULES_FILE
+    config.write_text(monitoring.prometheus_yml(stack))
+    rules.write_text(monitoring.alert_rules(stack))
+    for args in (("check", "config", str(config)), ("check", "rules", str(rules))):
+        result = promtool(*args)
+        assert result.returncode == 0, result.stdout + result.stderr
+    jobs = [j["job_name"] for j in yaml.safe_load(config.read_text())["scrape_configs"]]
+    assert "api" not in jobs and "nginx" in jobs
+    alerts = {r["alert"]: r for g in yaml.safe_load(rules.read_text())["groups"]
+              for r in g["rules"]}
+    assert not [a for a in alerts if a.startswith("ApiErrorRate") or a.startswith("ApiLatency")]
+    assert "api" not in alerts["ScrapeTargetDown"]["expr"].split('"')[1].split("|")
+    assert "HpaAtMaxReplicas" in alerts  # the API's HPA is still watched
+    # and the alerts that remain still fire and stay silent at their thresholds
+    tests = unit_tests(rules.read_text(), stack.namespace, thresholds(stack))
+    (tmp_path / "alerts_test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = promtool("test", "rules", str(tmp_path / "alerts_test.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def distinct_rule_sets() -> list[str]:
     """One stack per distinct rule text (namespaces aside): promtool takes ~3 s a run."""
     seen: dict[str, str] = {}
@@ -255,7 +289,7 @@ def test_each_alert_fires_above_and_stays_silent_below(name, tmp_path):
     stack = load(name, ROOT).stack
     text = monitoring.alert_rules(stack)
     (tmp_path / RULES_FILE).write_text(text)
-    tests = unit_tests(text, stack.namespace, thresholds(stack))
+    tests = unit_tests(text, stack.namespace, thresholds(stack), prometheus.api_series(stack))
     (tmp_path / "alerts_test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
     result = promtool("test", "rules", str(tmp_path / "alerts_test.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -268,7 +302,7 @@ def test_a_wrong_expectation_fails(tmp_path):
     stack = load("phase1", ROOT).stack
     text = monitoring.alert_rules(stack)
     (tmp_path / RULES_FILE).write_text(text)
-    tests = unit_tests(text, stack.namespace, thresholds(stack))
+    tests = unit_tests(text, stack.namespace, thresholds(stack), prometheus.api_series(stack))
     silent = next(t for t in tests["tests"]
                   if t["alert_rule_test"][0]["alertname"] == "RedisMemoryCritical"
                   and not t["alert_rule_test"][0]["exp_alerts"])

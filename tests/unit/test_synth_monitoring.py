@@ -308,3 +308,36 @@ def test_flows():
 def test_kubernetes_validate_strict(name, version):
     for doc in monitoring.manifests(stack(name)):
         kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_api_metrics_off_drops_the_api_job_alerts_and_dashboard():
+    s = Stack.for_phase("phase2", api={"metrics": {"enabled": False}})
+    assert "api" not in [j.name for j in prometheus.jobs(s)]
+    alerts = {r["alert"] for g in yaml.safe_load(prometheus.alert_rules(s))["groups"]
+              for r in g["rules"]}
+    assert not {a for a in alerts if a.startswith("Api")}
+    assert "HpaAtMaxReplicas" in alerts
+    assert "api.json" not in grafana.dashboards(s)
+    assert "scrape-api" not in {d["metadata"]["name"] for d in prometheus.scrape_services(s)}
+    # no HPA either: the api group is gone, not left empty
+    quiet = Stack(monitoring={"alerts": True}, api={"metrics": {"enabled": False}})
+    assert "api" not in [g["name"] for g in yaml.safe_load(prometheus.alert_rules(quiet))
+                         ["groups"]]
+
+
+def test_api_metrics_names_and_port_are_settings():
+    s = Stack.for_phase("phase2", api={"port": 3000, "metrics": {
+        "port": 9464, "path": "/prom", "requests_total": "http_server_requests_total",
+        "status_label": "code", "duration_bucket": None}})
+    (job,) = [j for j in prometheus.jobs(s) if j.name == "api"]
+    assert (job.port, job.path) == (9464, "/prom")
+    rules_text = prometheus.alert_rules(s)
+    assert 'http_server_requests_total{job="api", code=~"5.."}' in rules_text
+    assert "ApiLatencyP99" not in rules_text  # no histogram named
+    panels = json.loads(grafana.dashboards(s)["api.json"])["panels"]
+    assert [p["title"] for p in panels] == ["Requests per second", "Error rate (5xx)", "Pods up"]
+    from phasestack.synth import api
+    dep = by_kind(api.manifests(s), "Deployment", "api")
+    ports = dep["spec"]["template"]["spec"]["containers"][0]["ports"]
+    assert [(p["name"], p["containerPort"]) for p in ports] == [("http", 3000), ("metrics", 9464)]
+    assert Flow("prometheus", "api", 9464) in monitoring.flows(s)
