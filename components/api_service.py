@@ -1,6 +1,9 @@
-"""ApiService: the API Deployment, its Services, HPA, PDB and any queue workers."""
+"""ApiService: the API Deployment, its Services, HPA, PDB, any queue workers, and the schema
+migration Job, which must complete before the API's and workers' Deployments change."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import pulumi
 
@@ -8,8 +11,11 @@ from phasestack.components import kube
 from phasestack.synth.common import API, API_HEADLESS
 
 
+@dataclass
 class ApiServiceArgs(kube.KubeArgs):
-    pass
+    # what the migration Job waits for besides depends_on: the database it migrates (a first
+    # install would otherwise spend its retries before PostgreSQL accepts logins)
+    migrate_after: list[pulumi.Resource] = field(default_factory=list)
 
 
 class ApiService(pulumi.ComponentResource):
@@ -21,7 +27,21 @@ class ApiService(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("phasestack:index:ApiService", name, None, opts)
         group = kube.Group(self, args.provider, args.depends_on)
-        group.add_all(args.docs)
+        for doc in args.docs:
+            if doc["kind"] not in ("Job", "Deployment"):
+                group.add(doc)  # the migration's ServiceAccount among them
+        # the migration Job, then the Deployments: Pulumi waits for a Job to succeed (and
+        # fails the update when it does not) within its timeout, the Job's deadline and a margin
+        wait = f"{args.stack.api.migration.timeout_s + 60}s"
+        # (after its ServiceAccount only: a Service waits for ready pods, which wait for it)
+        accounts = [r for (kind, _), r in group.resources.items() if kind == "ServiceAccount"]
+        jobs = kube.Group(self, args.provider, [*args.depends_on, *accounts, *args.migrate_after])
+        migrated = [jobs.add(d, timeouts=pulumi.CustomTimeouts(create=wait, update=wait))
+                    for d in args.docs if d["kind"] == "Job"]
+        pods = kube.Group(self, args.provider, [*args.depends_on, *migrated])
+        for doc in args.docs:
+            if doc["kind"] == "Deployment":
+                pods.add(doc)
         service = group.require("Service", API)
         self.host = kube.service_dns(service)
         self.headless_host = kube.dns_of(group.get("Service", API_HEADLESS))

@@ -125,11 +125,12 @@ class Group:
         self.retain_data = retain_data
         self.resources: dict[tuple[str, str], pulumi.CustomResource] = {}
 
-    def add(self, doc: dict, overrides: dict[str, Any] | None = None) -> pulumi.CustomResource:
+    def add(self, doc: dict, overrides: dict[str, Any] | None = None,
+            timeouts: pulumi.CustomTimeouts | None = None) -> pulumi.CustomResource:
         retain = self.retain_data and doc["kind"] in RETAINED_KINDS
         opts = pulumi.ResourceOptions(parent=self.parent, provider=self.provider,
                                       depends_on=self.depends_on or None,
-                                      retain_on_delete=retain or None)
+                                      retain_on_delete=retain or None, custom_timeouts=timeouts)
         res = register(doc, opts, overrides)
         self.resources[(doc["kind"], doc["metadata"]["name"])] = res
         return res

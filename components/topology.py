@@ -75,7 +75,6 @@ class Topology(pulumi.ComponentResource):
         creds = Credentials("credentials", CredentialsArgs(stack, parts["credentials"], provider,
                                                            after), child)
         ready = [*after, creds]
-        api = ApiService("api", ApiServiceArgs(stack, parts["api"], provider, ready), child)
         # was "lb": the alias keeps the URNs of stacks deployed before the catalog (issue 13)
         lb = LoadBalancer("nginx", LoadBalancerArgs(stack, parts["nginx"], provider, ready),
                           pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
@@ -85,6 +84,8 @@ class Topology(pulumi.ComponentResource):
                       child)
         db = Database("database", DatabaseArgs(stack, parts["database"], provider, ready, values),
                       child)
+        api = ApiService("api", ApiServiceArgs(stack, parts["api"], provider, ready,
+                                               migrate_after=[db]), child)
         mon = Monitoring("monitoring", MonitoringArgs(stack, parts["monitoring"], provider,
                                                       ready), child)
         self.outputs = {

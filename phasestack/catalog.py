@@ -42,7 +42,8 @@ CATALOG: tuple[Component, ...] = (
     Component("redis", "redis", ("transitions.redis:redis",),
               ("redisPassword", "redisAdminPassword"), docker=True),
     Component("api", "api",
-              ("transitions.stateless:api_hpa", "transitions.stateless:workers"), (),
+              ("transitions.stateless:migration", "transitions.stateless:api_hpa",
+               "transitions.stateless:workers"), (),
               docker=True),
     Component("nginx", "nginx", ("transitions.stateless:nginx",), (), docker=True),
     Component("monitoring", "monitoring", ("transitions.stateless:monitoring",),
@@ -51,14 +52,16 @@ CATALOG: tuple[Component, ...] = (
 KEYS = tuple(c.key for c in CATALOG)
 # Pulumi children that are not a row: the Namespace and NetworkPolicies, and the Secrets
 NETWORK, CREDENTIALS = "network", "credentials"
-# queue workers are the API's (api.workers) but carry their own label
-WORKER = "worker"
+# labels of a row's parts: queue workers (api.workers) and the migration Job (api.migration)
+# are the API's but carry their own label (their own render file and runbook step)
+WORKER, MIGRATION = "worker", "migration"
+PARTS = {WORKER: "api", MIGRATION: "api"}
 
 
 def owner_of(label: str) -> str | None:
     """The Pulumi child that registers a manifest with this component label."""
-    if label == WORKER:
-        return "api"
+    if label in PARTS:
+        return PARTS[label]
     return next((c.owner for c in CATALOG if c.key == label), None)
 
 

@@ -23,6 +23,7 @@ from phasestack.model.base import (
 from phasestack.model.egress import CIDR_TEXT, Egress
 from phasestack.model.ingress import Ingress
 from phasestack.model.metrics import ApiMetrics
+from phasestack.model.migration import Migration
 
 # what synth.api sets on every API and worker container (InjectedNames adds the URL names)
 INJECTED = frozenset({"DB_PASSWORD", "DB_POOL_SIZE", "REDIS_USERNAME", "REDIS_PASSWORD",
@@ -62,6 +63,8 @@ class Api(Process, Scheduling, Scaled):
     egress: Egress = Field(default_factory=Egress,
                            description="Where the API and its workers may connect outside "
                                        "the stack (default: nowhere but the stack and DNS).")
+    migration: Migration = Field(default_factory=Migration,
+                                 description="Schema migration Job run before each rollout.")
 
     @property
     def metrics_port(self) -> int:

@@ -178,6 +178,7 @@ class Stack(Spec):
             ("redis cluster", self.redis.mode == "cluster"), ("api hpa", self.api.hpa.enabled),
             ("nginx hpa", self.nginx.hpa.enabled), ("nginx.ingress", self.nginx.ingress.enabled),
             # Kubernetes objects and pod fields a compose service has no place for
+            ("api.migration (a Kubernetes Job)", self.api.migration.enabled),
             ("api.command (use api.args: compose replaces the image's CMD)",
              bool(self.api.command)),
             ("api.secret_env / env_from (Kubernetes Secrets)",

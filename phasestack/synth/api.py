@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from phasestack.model import Stack, Worker
 from phasestack.synth import common as c
-from phasestack.synth import redis
+from phasestack.synth import migration
 from phasestack.synth.app import (
     PODINFO,
     TMP,
@@ -18,6 +18,7 @@ from phasestack.synth.app import (
     ports,
     scheduling,
 )
+from phasestack.synth.inject import database_urls, env, redis_cluster_nodes  # noqa: F401
 from phasestack.synth.wiring import worker_name
 
 COMPONENT = "api"
@@ -26,61 +27,6 @@ UID = 10001
 # A worker with its own command proves liveness by touching this file (see worker_probe()).
 HEARTBEAT_FILE = "/tmp/worker-heartbeat"
 HEARTBEAT_MAX_AGE_S = 120
-
-
-def _pg_host(stack: Stack, service: str) -> str:
-    return c.dns(stack, service)
-
-
-def database_urls(stack: Stack) -> tuple[str, str]:
-    """(read-write URL, read-only URL); the password comes from $(DB_PASSWORD) at runtime."""
-    pg = stack.postgres
-    user, db = pg.app_user, pg.database
-    if stack.pgbouncer.enabled:
-        # PgBouncer serves <db> (primary) and <db>_ro (read replicas, or the primary without any)
-        base = f"postgresql://{user}:$(DB_PASSWORD)@{_pg_host(stack, c.PGBOUNCER)}:" \
-               f"{c.PORTS.pgbouncer}"
-        return f"{base}/{db}", f"{base}/{db}_ro"
-    rw = (f"postgresql://{user}:$(DB_PASSWORD)@{_pg_host(stack, c.POSTGRES)}:"
-          f"{c.PORTS.postgres}/{db}")
-    if pg.read_replicas > 0:
-        ro = (f"postgresql://{user}:$(DB_PASSWORD)@{_pg_host(stack, c.POSTGRES_RO)}:"
-              f"{c.PORTS.postgres}/{db}")
-        return rw, ro
-    return rw, rw
-
-
-def redis_cluster_nodes(stack: Stack) -> list[str]:
-    """Every Redis pod's stable DNS name (masters and replicas: the client discovers roles)."""
-    return [f"{c.pod_dns(stack, f'{c.REDIS}-{i}', c.REDIS_HEADLESS)}:{c.PORTS.redis}"
-            for i in range(stack.redis.pods)]
-
-
-def env(stack: Stack) -> list[dict]:
-    """What phasestack injects into the API and worker containers. Order matters: $(VAR)
-    refers back."""
-    rw, ro = database_urls(stack)
-    names = stack.api.env_names
-    out = [
-        c.secret_env("DB_PASSWORD", *c.secret_ref(stack, "appPassword")),
-        {"name": names.database_url, "value": rw},
-        {"name": names.database_read_url, "value": ro},
-        # review 002 (002_f99052a1f9a0162e.txt), Recommendation 3: DB_POOL_SIZE per process
-        {"name": "DB_POOL_SIZE", "value": str(stack.app.app_pool_per_pod)},
-        # the ACL user that cannot run @dangerous commands (FLUSHALL, CONFIG, KEYS, ...)
-        {"name": "REDIS_USERNAME", "value": redis.APP_USER},
-        c.secret_env("REDIS_PASSWORD", *c.secret_ref(stack, "redisPassword")),
-    ]
-    if stack.redis.mode == "cluster":
-        # review 002 (002_f99052a1f9a0162e.txt), Appendix Phase 2: Redis Cluster env variables
-        out += [{"name": "REDIS_CLUSTER_ENABLED", "value": "true"},
-                {"name": names.redis_cluster_nodes,
-                 "value": ",".join(redis_cluster_nodes(stack))}]
-    else:
-        out += [{"name": "REDIS_CLUSTER_ENABLED", "value": "false"},
-                {"name": names.redis_url, "value": f"redis://{redis.APP_USER}:$(REDIS_PASSWORD)@"
-                 f"{c.dns(stack, c.REDIS)}:{c.PORTS.redis}/0"}]
-    return out
 
 
 def _tmp_mount() -> list[dict]:
@@ -167,7 +113,7 @@ def manifests(stack: Stack) -> list[dict]:
         if w.hpa.enabled:
             docs.append(c.hpa(stack, name, WORKER_COMPONENT, w.hpa.min_replicas,
                               w.hpa.max_replicas, w.hpa.cpu_target))
-    return docs
+    return [*docs, *migration.manifests(stack)]
 
 
 def _data_flows(stack: Stack, src: str) -> list[c.Flow]:
@@ -185,4 +131,4 @@ def flows(stack: Stack) -> list[c.Flow]:
     out = [c.Flow(c.NGINX, c.API, stack.api.port), *_data_flows(stack, c.API)]
     for w in stack.api.workers:
         out.extend(_data_flows(stack, worker_name(w)))
-    return out
+    return [*out, *migration.flows(stack)]

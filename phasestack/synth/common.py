@@ -27,6 +27,7 @@ from phasestack.synth.wiring import (  # noqa: F401 - re-exported for the synthe
     CREDENTIALS,
     GRAFANA,
     GRAFANA_SECRET,
+    MIGRATE,
     NAMESPACE_PEER,
     NGINX,
     NGINX_TLS,

@@ -9,6 +9,7 @@ from phasestack.model.egress import PRIVATE_V4, PRIVATE_V6
 from phasestack.synth.common import (
     ANY,
     API,
+    MIGRATE,
     NAMESPACE_PEER,
     Flow,
     labels,
@@ -51,8 +52,8 @@ def _rules(stack: Stack, peers: dict[str, set[int]], side: str) -> list[dict]:
 
 
 def external(stack: Stack) -> list[dict]:
-    """The API's and workers' egress outside the stack (api.egress), one policy per pod name:
-    NetworkPolicies add up, so these open only what they name."""
+    """The API's, workers' and migration's egress outside the stack (api.egress), one policy
+    per pod name: NetworkPolicies add up, so these open only what they name."""
     e = stack.api.egress
     rules = [{"to": [{"ipBlock": {"cidr": r.cidr}}],
               "ports": [{"protocol": "TCP", "port": p} for p in r.ports]} for r in e.allow]
@@ -62,7 +63,8 @@ def external(stack: Stack) -> list[dict]:
                       "ports": [{"protocol": "TCP", "port": p} for p in e.internet_ports]})
     if not rules:
         return []
-    pods = [API, *(worker_name(w) for w in stack.api.workers)]
+    pods = [API, *(worker_name(w) for w in stack.api.workers),
+            *([MIGRATE] if stack.api.migration.enabled else [])]
     why = "; ".join(f"{r.cidr}: {r.why}" for r in e.allow if r.why)
     notes = {"phasestack.io/egress": why} if why else None
     return [_policy(stack, f"egress-{pod}-external", selector(stack, pod), ["Egress"],

@@ -14,6 +14,7 @@ REDIS, REDIS_HEADLESS, REDIS_BOOTSTRAP = "redis", "redis-headless", "redis-clust
 POSTGRES, POSTGRES_RO, POSTGRES_HEADLESS = "postgres", "postgres-ro", "postgres-headless"
 POSTGRES_REPLICA = "postgres-replica"
 PGBOUNCER, PROMETHEUS, GRAFANA = "pgbouncer", "prometheus", "grafana"
+MIGRATE = "api-migrate"  # the schema migration Job's pods (and ServiceAccount)
 NGINX_TLS = "nginx-tls"  # the Secret cert-manager writes the Ingress certificate into
 
 # Secret names and keys (phasestack.synth.secrets builds them).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from phasestack.model import Stack
 from phasestack.plan.checks import pool_clients
+from phasestack.synth import migration as migrating
 from phasestack.synth.api import worker_name
 from phasestack.transitions.steps import APPLY, APPLY_NAME, Ctx
 
@@ -37,6 +38,34 @@ def pool_figure(stack: Stack) -> str:
     pods, said = pool_clients(stack)
     pool = stack.app.app_pool_per_pod
     return f"{said} x app_pool {pool} = {pods * pool} database client connections"
+
+
+def _jobs(stack: Stack) -> set[str]:
+    return {d["metadata"]["name"] for d in migrating.manifests(stack) if d["kind"] == "Job"}
+
+
+def migration(x: Ctx) -> list[dict]:
+    """A new migration Job (a new image or command) runs to completion before the API and its
+    workers apply: old pods must keep working on the migrated schema (expand, then contract)."""
+    new = _jobs(x.b) - _jobs(x.a)
+    if not new:
+        return []
+    m = x.b.api.migration
+    return [{"title": "Schema migration", "component": migrating.COMPONENT,
+             "what": [f"job/{', job/'.join(sorted(new))} runs `{' '.join(m.command + m.args)}` "
+                      "with the API image against the primary (past PgBouncer), before any "
+                      "API or worker pod changes."],
+             "commands": [APPLY.format(migrating.COMPONENT),
+                          f'kubectl wait -n "$NS" --for=condition=complete '
+                          f"--timeout={m.timeout_s}s job -l "
+                          f"app.kubernetes.io/component={migrating.COMPONENT}"],
+             "risks": ["The running (old) API pods serve on the migrated schema until they are "
+                       "replaced: a migration must only add (columns, tables, indexes built "
+                       "CONCURRENTLY), and drop what the old code reads one release later.",
+                       f"A failed or hung run fails the Job after {m.backoff_limit} retries or "
+                       f"{m.timeout_s} s (`pulumi up` fails with it) and the API is not "
+                       "updated: read `kubectl logs -n \"$NS\" job/<name>`, fix, release "
+                       "again."]}]
 
 
 def api_hpa(x: Ctx) -> list[dict]:

@@ -79,6 +79,7 @@ class Monitor(MockMonitor):
         self.retained: set[str] = set()  # URNs registered with retainOnDelete
         self.aliases: dict[str, list] = {}  # URN -> the aliases it was registered with
         self.urns: list[str] = []  # every registration, in order (a URN twice is an error)
+        self.dependencies: dict[str, list[str]] = {}  # URN -> the URNs it waits for
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
@@ -87,6 +88,7 @@ class Monitor(MockMonitor):
         if request.retainOnDelete:
             self.retained.add(response.urn)
         self.aliases[response.urn] = [*request.aliases, *request.aliasURNs]
+        self.dependencies[response.urn] = list(request.dependencies)
         return response
 
     def RegisterResourceOutputs(self, request):  # noqa: N802

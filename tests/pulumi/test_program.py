@@ -260,3 +260,22 @@ def test_the_nginx_child_keeps_the_urns_of_its_old_name(program):
     [urn] = [u for u in run.monitor.parents if u.endswith("phasestack:index:LoadBalancer::nginx")]
     aliases = run.monitor.aliases[urn]
     assert [a.spec.name for a in aliases] == ["lb"], aliases
+
+
+def test_the_migration_job_waits_for_the_database_and_the_api_waits_for_it(program):
+    """issue 14 item 5: under Pulumi the Job runs after PostgreSQL is up and before the API's
+    and workers' Deployments change."""
+    run = program("shop")
+    urns = run.monitor.urns
+    (job,) = [u for u in urns if u.split("::")[-2].endswith("batch/v1:Job")]
+    deployments = [u for u in urns if u.split("::")[-2].endswith("apps/v1:Deployment")
+                   and ("/shop/api" in u or "/shop/worker-" in u)]
+    assert {u.rsplit("/", 1)[-1] for u in deployments} == {"api", "worker-emails"}
+    for d in deployments:
+        assert job in run.monitor.dependencies[d], d
+    waits = run.monitor.dependencies[job]
+    assert any(u.endswith("::statefulset/shop/postgres") for u in waits), waits
+    assert any(u.endswith("::serviceaccount/shop/api-migrate") for u in waits), waits
+    # nothing of the API's but ServiceAccounts: its Services wait for its pods (a cycle)
+    assert {u.split("::")[-2].rsplit("$", 1)[-1] for u in waits
+            if "index:ApiService$" in u} == {"kubernetes:core/v1:ServiceAccount"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from phasestack import catalog
-from phasestack.catalog import CATALOG, KEYS, WORKER
+from phasestack.catalog import CATALOG, KEYS, PARTS
 from phasestack.model import Stack
 from phasestack.synth import COMPONENTS, component_of, grafana, prometheus, synthesize
 from phasestack.synth.secrets import CREDENTIALS
@@ -30,14 +30,14 @@ def test_every_manifest_carries_a_catalog_label_and_has_an_owner(phase):
         if doc["kind"] in ("Namespace", "NetworkPolicy", "Secret"):
             continue
         label = component_of(doc)
-        assert label in (*KEYS, WORKER), (doc["kind"], doc["metadata"]["name"], label)
+        assert label in (*KEYS, *PARTS), (doc["kind"], doc["metadata"]["name"], label)
         assert catalog.owner_of(label) in catalog.owners()
 
 
 def test_each_synthesizer_labels_its_manifests_with_its_key():
     for c in CATALOG:
         labels = {component_of(d) for d in c.module.manifests(PHASE3)}
-        assert labels - {WORKER} == {c.key}, (c.key, labels)
+        assert labels - set(PARTS) == {c.key}, (c.key, labels)
 
 
 def test_the_pulumi_split_groups_by_label():

@@ -89,7 +89,8 @@ def test_allowlist_reasons_stay_true():
             uid = p["securityContext"]["runAsUser"]
             assert uid >= 10000 or f" {uid}" in allow["CKV_K8S_40"], uid
         # CKV_K8S_35: a password from the environment only in the containers the reason names
-        named = {"api", "worker", "redis", "bootstrap", "exporter", "pgbouncer-exporter"}
+        named = {"api", "worker", "migrate", "redis", "bootstrap", "exporter",
+                 "pgbouncer-exporter"}
         for p in pods:
             for c in p["containers"] + p.get("initContainers", []):
                 if any("secretKeyRef" in e.get("valueFrom", {}) for e in c.get("env", [])):

@@ -75,3 +75,19 @@ def test_the_docker_target_refuses_what_compose_cannot_express(refusal):
         "target: docker renders the MVP shape; this stack also has: api.secret_env / env_from "
         "(Kubernetes Secrets) (use target: kubernetes)")
     assert Stack(target="docker", api={"env": {"LOG_LEVEL": "info"}, "args": ["serve"]})
+
+
+def test_a_migration_needs_its_command(refusal):
+    from phasestack.model.migration import Migration
+
+    assert refusal(lambda: Migration(enabled=True)) == (
+        "command: required when enabled (the migration to run with the API image, e.g. [npx, "
+        "prisma, migrate, deploy])")
+    assert Migration(command=["x"]).enabled is False  # off unless enabled
+
+
+def test_docker_cannot_run_the_migration_job(refusal):
+    from phasestack.model import Stack
+
+    assert "api.migration (a Kubernetes Job)" in refusal(lambda: Stack(
+        target="docker", api={"migration": {"enabled": True, "command": ["migrate"]}}))

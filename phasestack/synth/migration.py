@@ -1,0 +1,64 @@
+"""The schema migration Job (issue 14 item 5): the API's image, environment and Secrets running
+api.migration.command once per release, before the new API pods roll out.
+
+Its name ends in a hash of its pod template, so a new image (or command, or variable) is a new
+Job that runs again: a Job's template is immutable, and an unchanged release re-runs nothing.
+`pulumi up` waits for it to complete before it updates the API's and workers' Deployments;
+rendered, it is its own file (component label `migration`), applied and waited for first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from phasestack.model import Stack
+from phasestack.synth import common as c
+from phasestack.synth.app import TMP, env_from, own_env, scheduling
+from phasestack.synth.inject import env
+
+COMPONENT = "migration"
+UID = 10001  # the API's
+
+
+def job_name(stack: Stack, template: dict) -> str:
+    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{c.named(stack, c.MIGRATE)}-{digest}"
+
+
+def manifests(stack: Stack) -> list[dict]:
+    a, m = stack.api, stack.api.migration
+    if not m.enabled:
+        return []
+    command = {"command": list(m.command), **({"args": list(m.args)} if m.args else {})}
+    container = c.job_container(
+        "migrate", a.image, c.resources(m.resources),
+        env=[*env(stack, direct=True), *own_env(a)], **env_from(a),
+        volumeMounts=[{"name": "tmp", "mountPath": TMP}], **command)
+    spec = c.pod_spec(stack, c.MIGRATE, UID, [container], service_account=c.MIGRATE,
+                      spread=False, restartPolicy="Never", volumes=[c.empty_dir("tmp")],
+                      **scheduling(stack))
+    template = c.pod_template(stack, c.MIGRATE, COMPONENT, spec,
+                              dict(a.pod_annotations) or None)
+    # its own ServiceAccount (the API's annotations: the same cloud role), so it can be
+    # applied and waited for before anything of the API's
+    account = c.service_account(stack, c.MIGRATE, COMPONENT)
+    if a.service_account_annotations:
+        account["metadata"]["annotations"] = dict(a.service_account_annotations)
+    job = {"apiVersion": "batch/v1", "kind": "Job",
+           "metadata": {**c.meta(stack, c.MIGRATE, COMPONENT),
+                        "name": job_name(stack, template)},
+           # no ttlSecondsAfterFinished: a Job that deletes itself is drift for Pulumi; the
+           # finished Job stays as the release's record (the next release's replaces it)
+           "spec": {"backoffLimit": m.backoff_limit, "activeDeadlineSeconds": m.timeout_s,
+                    "template": template}}
+    return [account, job]
+
+
+def flows(stack: Stack) -> list[c.Flow]:
+    """Straight to the primary (not PgBouncer's transaction pools), and to Redis, whose URL it
+    is given like the API (an app's migrate command may boot the app)."""
+    if not stack.api.migration.enabled:
+        return []
+    return [c.Flow(c.MIGRATE, c.POSTGRES, c.PORTS.postgres),
+            c.Flow(c.MIGRATE, c.REDIS, c.PORTS.redis)]
