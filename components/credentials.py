@@ -16,7 +16,7 @@ from phasestack.components import kube
 from phasestack.errors import CredentialError
 from phasestack.model import Stack
 from phasestack.synth import secrets
-from phasestack.synth.common import GRAFANA_SECRET, PGB_SECRET, named
+from phasestack.synth.common import PGB_SECRET, named
 
 CONFIG_NAMESPACE = "phasestack"
 PASSWORD_LENGTH = 32
@@ -29,12 +29,6 @@ def placeholder(credential: str) -> str:
 def placeholders() -> dict[str, str]:
     """What the synthesizers get instead of values: a marker per credential."""
     return {c: placeholder(c) for c in secrets.CREDENTIALS}
-
-
-def needed(stack: Stack) -> list[str]:
-    """Credentials the stack uses (Grafana's only when Grafana is deployed)."""
-    return [c for c, (secret, _) in secrets.CREDENTIALS.items()
-            if secret != GRAFANA_SECRET or stack.monitoring.grafana]
 
 
 @dataclass
@@ -60,7 +54,9 @@ class Credentials(pulumi.ComponentResource):
         self._userlist_secret = named(stack, PGB_SECRET)
         config = pulumi.Config(CONFIG_NAMESPACE)
         self.values = {}
-        for credential in needed(stack) if args.only is None else args.only:
+        # credentials: existing: the team's Secrets, nothing to generate or register
+        generated = secrets.needed(stack) if stack.credentials == "generated" else []
+        for credential in generated if args.only is None else args.only:
             # a named instance's key carries its prefix: phasestack:sessions-redisPassword
             key = f"{stack.prefix}{credential}"
             override = config.get_secret(key)

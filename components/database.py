@@ -1,11 +1,12 @@
-"""Database: PostgreSQL primary and read replicas, and PgBouncer in front when enabled."""
+"""Database: PostgreSQL primary and read replicas (or a managed one's endpoints, with
+postgres.external), and PgBouncer in front when enabled."""
 
 from __future__ import annotations
 
 import pulumi
 
 from phasestack.components import instance, kube
-from phasestack.synth.common import PG_SECRET, PGB_SECRET, PGBOUNCER, POSTGRES, POSTGRES_RO
+from phasestack.synth.common import PGB_SECRET, PGBOUNCER, POSTGRES, POSTGRES_RO, app_password
 
 
 class DatabaseArgs(kube.KubeArgs):
@@ -31,21 +32,28 @@ class Database(pulumi.ComponentResource):
         stack = args.stack
         group = kube.Group(self, args.provider, args.depends_on)
         group.add_all(args.docs)
-        primary = group.require("Service", POSTGRES)
-        self.host = kube.service_dns(primary)
-        self.port = kube.port_of(primary, "postgres")
-        self.read_host = kube.dns_of(group.get("Service", POSTGRES_RO))
+        ext = stack.postgres.external
+        if ext:
+            self.host = pulumi.Output.from_input(ext.host)
+            self.port = pulumi.Output.from_input(ext.port)
+            self.read_host = pulumi.Output.from_input(ext.read_host) if ext.read_host else None
+        else:
+            primary = group.require("Service", POSTGRES)
+            self.host = kube.service_dns(primary)
+            self.port = kube.port_of(primary, "postgres")
+            self.read_host = kube.dns_of(group.get("Service", POSTGRES_RO))
         bouncer = group.get("Service", PGBOUNCER)
         self.pgbouncer_host = kube.dns_of(bouncer)
         self.pgbouncer_port = kube.port_of(bouncer, "pgbouncer")
         # what the API connects to: PgBouncer when it is deployed, else the primary
         self.app_host = self.pgbouncer_host or self.host
         self.app_port = self.pgbouncer_port or self.port
-        self.secret_name = pulumi.Output.from_input(PG_SECRET)
+        self.secret_name = pulumi.Output.from_input(app_password(stack)[0])
         self.userlist_secret_name = (pulumi.Output.from_input(PGB_SECRET)
-                                     if stack.pgbouncer.enabled else None)
+                                     if stack.pgbouncer.enabled and not ext else None)
         self.database = pulumi.Output.from_input(stack.postgres.database)
-        # the app's read-write URL, through PgBouncer when it is deployed (secret)
+        # the app's read-write URL, through PgBouncer when it is deployed (secret; none for a
+        # managed PostgreSQL: its password is the team's, which the program does not read)
         self.url = instance.url("postgresql", stack.postgres.app_user,
                                 args.credentials.get("appPassword"), self.app_host,
                                 self.app_port, stack.postgres.database)

@@ -1,9 +1,10 @@
 """PgBouncer: connection pooling in front of an existing PostgreSQL, on its own.
 
 `PgBouncer("pool", PgBouncerArgs(namespace="shop", server=Server(host=..., password_secret=...)),
-opts)` deploys pool-pgbouncer. The server's password is read from its existing Secret by the
-program (a secret Output from then on) into the userlist Secret PgBouncer authenticates clients
-and the server with; the exporter reads the same Secret. In a stack, Database registers it.
+opts)` deploys pool-pgbouncer: a stack's PgBouncer in front of its postgres.external. Its pods
+write their userlist from the server's existing Secret (an init container), and the exporter
+reads the same Secret; the program reads it too, only for the secret `url` outputs. In a
+stack, Database registers it.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import pulumi
 
 from phasestack.components import instance, kube
 from phasestack.model import PgBouncerArgs
-from phasestack.synth import pgbouncer, secrets
-from phasestack.synth.common import meta
-from phasestack.synth.wiring import PGB_SECRET, PGBOUNCER, named
+from phasestack.synth import pgbouncer
+from phasestack.synth.wiring import PGBOUNCER, named
 
 
 def _decode(data, key: str, secret: str) -> str:
@@ -31,7 +31,6 @@ class PgBouncer(pulumi.ComponentResource):
     port: pulumi.Output[int]
     database: pulumi.Output[str]
     read_database: pulumi.Output[str]
-    userlist_secret_name: pulumi.Output[str]
     url: pulumi.Output[str]
     read_url: pulumi.Output[str]
 
@@ -44,25 +43,17 @@ class PgBouncer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self))
         password = pulumi.Output.secret(existing.data.apply(
             lambda d: _decode(d, server.password_key, server.password_secret)))
-        userlist = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                    "metadata": meta(stack, PGB_SECRET, "credentials"),
-                    "stringData": {"userlist.txt": ""}}
-        group = kube.Group(self, None)
-        users = group.add(userlist, {"string_data": {"userlist.txt": pulumi.Output.secret(
-            password.apply(lambda pw: secrets.userlist(stack, pw)))}})
-        pods = kube.Group(self, None, [users])
-        pods.add_all(pgbouncer.manifests(stack, server))
+        pods = kube.Group(self, None)
+        pods.add_all(pgbouncer.manifests(stack))
         service = pods.require("Service", named(stack, PGBOUNCER))
         self.host = kube.service_dns(service)
         self.port = kube.port_of(service, "pgbouncer")
         self.database = pulumi.Output.from_input(server.database)
         self.read_database = pulumi.Output.from_input(pgbouncer.ro_database(stack))
-        self.userlist_secret_name = pulumi.Output.from_input(named(stack, PGB_SECRET))
         self.url = instance.url("postgresql", server.user, password, self.host, self.port,
                                 server.database)
         self.read_url = instance.url("postgresql", server.user, password, self.host, self.port,
                                      pgbouncer.ro_database(stack))
         self.register_outputs({"host": self.host, "port": self.port, "database": self.database,
                                "read_database": self.read_database,
-                               "userlist_secret_name": self.userlist_secret_name,
                                "url": self.url, "read_url": self.read_url})

@@ -75,13 +75,14 @@ class Topology(pulumi.ComponentResource):
         creds = Credentials("credentials", CredentialsArgs(stack, parts["credentials"], provider,
                                                            after), child)
         ready = [*after, creds]
-        # was "lb": the alias keeps the URNs of stacks deployed before the catalog (issue 13)
+        # Redis and nginx may be off (issue 14 item 7): no child, no outputs of theirs
+        # (was "lb": the alias keeps the URNs of stacks deployed before the catalog, issue 13)
         lb = LoadBalancer("nginx", LoadBalancerArgs(stack, parts["nginx"], provider, ready),
                           pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                              aliases=[pulumi.Alias(name="lb")])))
+                              aliases=[pulumi.Alias(name="lb")]))) if stack.has("nginx") else None
         values = creds.values
         redis = Redis("redis", kube.KubeArgs(stack, parts["redis"], provider, ready, values),
-                      child)
+                      child) if stack.has("redis") else None
         db = Database("database", DatabaseArgs(stack, parts["database"], provider, ready, values),
                       child)
         api = ApiService("api", ApiServiceArgs(stack, parts["api"], provider, ready,
@@ -91,16 +92,18 @@ class Topology(pulumi.ComponentResource):
         self.outputs = {
             "target": pulumi.Output.from_input("kubernetes"),
             "namespace": net.namespace,
-            "endpoint": lb.endpoint,
-            # the cloud load balancer's address: a null output (so absent) until one is assigned
-            "external_endpoint": lb.external_endpoint,
+            # in-cluster: nginx's, or the API's Service without nginx
+            "endpoint": lb.endpoint if lb else pulumi.Output.concat(
+                "http://", api.host, ":", api.port.apply(str)),
             "api_host": api.host, "api_port": api.port,
-            "redis_host": redis.host, "redis_port": redis.port,
             "postgres_host": db.host, "postgres_port": db.port,
             "database_host": db.app_host, "database_port": db.app_port,
             "secret_names": creds.secret_names,
             **kube.present(postgres_read_host=db.read_host, pgbouncer_host=db.pgbouncer_host,
-                           ingress_address=lb.ingress_address,
+                           # the cloud load balancer's: a null output (absent) until assigned
+                           external_endpoint=lb and lb.external_endpoint,
+                           ingress_address=lb and lb.ingress_address,
+                           redis_host=redis and redis.host, redis_port=redis and redis.port,
                            prometheus_url=mon.prometheus_url, grafana_url=mon.grafana_url),
         }
         self.register_outputs(self.outputs)

@@ -34,7 +34,8 @@ class Component:
 
 # In dependency order: what others connect to first (the runbook's step order too).
 CATALOG: tuple[Component, ...] = (
-    Component("postgres", "database", ("transitions.postgres:postgres",),
+    Component("postgres", "database",
+              ("transitions.managed:postgres", "transitions.postgres:postgres"),
               ("postgresPassword", "appPassword", "replicationPassword", "monitorPassword"),
               docker=True),
     Component("pgbouncer", "database", ("transitions.postgres:pooler",), (),

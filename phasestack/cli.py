@@ -152,8 +152,10 @@ def render(stack: str, out: Path | None, to_stdout: bool, fmt: str) -> None:
         click.echo("# Secrets are not printed; use --out DIR (secrets.yaml, mode 0600)", err=True)
         return
     written = _write(out, lambda: rendering.write(out, docs))
-    click.echo(f"wrote {len(docs)} manifests in {len(written)} files to {out} "
-               f"(Secrets in {out / rendering.SECRETS_FILE}, mode 0600)")
+    where = (f"Secrets in {out / rendering.SECRETS_FILE}, mode 0600"
+             if any(d["kind"] == "Secret" for d in docs)
+             else "no Secrets: credentials: existing, the team's")
+    click.echo(f"wrote {len(docs)} manifests in {len(written)} files to {out} ({where})")
 
 
 def _write(out: Path, writer):

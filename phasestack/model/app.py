@@ -10,16 +10,16 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from phasestack.model.base import DNS_LABEL, Spec
+from phasestack.model.base import (  # noqa: F401 - re-exported: the app's Kubernetes names
+    DATA_KEY,
+    DNS_LABEL,
+    ENV_NAME,
+    LABEL_VALUE,
+    META_KEY,
+    OBJECT_NAME,
+    Spec,
+)
 
-ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
-# a Kubernetes object name (DNS subdomain) and a Secret/ConfigMap key
-OBJECT_NAME = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
-DATA_KEY = r"^[-._a-zA-Z0-9]{1,253}$"
-# label and annotation keys: an optional DNS-subdomain prefix and a name of at most 63
-META_KEY = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-            r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-LABEL_VALUE = r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
 AFFINITY_KEYS = frozenset({"nodeAffinity", "podAffinity", "podAntiAffinity"})
 
 

@@ -22,6 +22,16 @@ CONTEXT = r"^\S{1,253}$"
 REVIEW_NAME = r"^[A-Za-z0-9._-]{1,64}$"
 # an instance's name prefix: a short DNS label and a dash, or nothing (a whole stack)
 PREFIX = r"^([a-z]([-a-z0-9]{0,18}[a-z0-9])?-)?$"
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+# a Kubernetes object name (DNS subdomain) and a Secret/ConfigMap key
+OBJECT_NAME = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+DATA_KEY = r"^[-._a-zA-Z0-9]{1,253}$"
+# label and annotation keys: an optional DNS-subdomain prefix and a name of at most 63
+META_KEY = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+            r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+LABEL_VALUE = r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
+# a host name or address: a managed database's endpoint
+HOST = r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"
 # What each pattern means, for the error message (issue 12: "cpu_limit: 2GB" printed a regex)
 MEANING = {
     CPU: "a Kubernetes CPU quantity such as 500m or 2",
@@ -41,6 +51,12 @@ MEANING = {
     REVIEW_NAME: "a review name: letters, digits and . _ -",
     PREFIX: "a name prefix such as sessions- : lower-case letters, digits and -, starting "
             "with a letter, at most 20 characters, then a dash",
+    ENV_NAME: "a variable name: letters, digits and _, not starting with a digit",
+    OBJECT_NAME: "a Kubernetes object name: lower-case letters, digits, - and .",
+    DATA_KEY: "a Secret or ConfigMap key: letters, digits, - _ and .",
+    META_KEY: "a label or annotation key such as example.com/team",
+    LABEL_VALUE: "a label value: letters, digits, - _ and ., at most 63 characters",
+    HOST: "a host name or address such as db.example.com",
 }
 _MEMORY_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
                  "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}

@@ -13,11 +13,10 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from phasestack.model.base import DNS_LABEL, SQL_NAME, Spec
+from phasestack.model.base import DATA_KEY, DNS_LABEL, SQL_NAME, Spec
 from phasestack.model.data import PgBouncer, Postgres, Redis
+from phasestack.model.external import ExternalPostgres
 from phasestack.model.stack import Stack
-
-HOST = r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"
 
 
 class Placement(Spec):
@@ -49,6 +48,8 @@ def _section(args: Spec, model: type[Spec]) -> Spec:
 class RedisArgs(Redis, Placement):
     """Redis standalone or Cluster: the fields of the stack file's `redis` section."""
 
+    enabled: Literal[True] = Field(True, description="Always true: this is the Redis.")
+
     def stack(self, prefix: str) -> Stack:
         return Stack(namespace=self.namespace, prefix=prefix, redis=_section(self, Redis))
 
@@ -60,23 +61,18 @@ class PostgresArgs(Postgres, Placement):
         return Stack(namespace=self.namespace, prefix=prefix, postgres=_section(self, Postgres))
 
 
-class Server(Spec):
-    """An existing PostgreSQL (a managed one, or a Postgres instance of the same program)."""
+class Server(ExternalPostgres):
+    """An existing PostgreSQL (a managed one, or a Postgres instance of the same program): a
+    stack's postgres.external, and the database, role and max_connections it serves."""
 
-    host: str = Field(pattern=HOST, description="Host name or address of the primary.")
-    port: int = Field(5432, ge=1, le=65535, description="Port of the primary.")
-    read_host: str | None = Field(
-        None, pattern=HOST,
-        description="Host of the read replicas (their Service or reader endpoint); unset: "
-                    "the read-only database is served by the primary.")
+    password_key: str = Field("app-password", pattern=DATA_KEY,
+                              description="Key of the password in password_secret (a "
+                                          "Postgres instance's password_key).")
+    sslmode: Literal["disable", "prefer", "require"] = Field(
+        "prefer", description="TLS to the server: prefer (a managed server's TLS, a Postgres "
+                              "instance's plain connection), require, or disable.")
     database: str = Field("app", pattern=SQL_NAME, description="Database the app uses.")
     user: str = Field("app", pattern=SQL_NAME, description="Role the app logs in as.")
-    password_secret: str = Field(
-        pattern=DNS_LABEL,
-        description="Existing Secret in the namespace holding the role's password (read by "
-                    "the Pulumi program, kept secret; e.g. a Postgres instance's secret_name).")
-    password_key: str = Field("app-password", pattern=r"^[-._a-zA-Z0-9]{1,253}$",
-                              description="Key of the password in password_secret.")
     max_connections: int = Field(
         200, ge=10, le=10_000,
         description="The server's max_connections: PgBouncer's server connections must fit "
@@ -92,8 +88,9 @@ class PgBouncerArgs(PgBouncer, Placement):
 
     def stack(self, prefix: str) -> Stack:
         s = self.server
+        external = ExternalPostgres.model_validate(
+            s.model_dump(include=set(ExternalPostgres.model_fields)))
         postgres = Postgres(database=s.database, app_user=s.user,
-                            max_connections=s.max_connections,
-                            read_replicas=1 if s.read_host else 0)
+                            max_connections=s.max_connections, external=external)
         return Stack(namespace=self.namespace, prefix=prefix, postgres=postgres,
                      pgbouncer=_section(self, PgBouncer))

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from phasestack.model.base import IMAGE, MANY, SQL_NAME, Resources, Spec, memory_bytes
+from phasestack.model.external import ExternalPostgres
 
 # Roles the PostgreSQL init script creates itself; the app cannot take their names.
 SUPERUSER, REPLICATION_USER = "postgres", "replicator"
@@ -17,6 +18,10 @@ REDIS_MEMORY_SHARE = 0.8
 
 
 class Redis(Spec):
+    enabled: bool = Field(
+        True, description="Run Redis. false: a stage that needs none yet (review 000, "
+                          "Deployment Checklist: \"optional but recommended\"): no Redis "
+                          "objects, REDIS_* variables, scrape job, alerts or planner checks.")
     mode: Literal["standalone", "cluster"] = Field("standalone", description="Topology.")
     image: str = Field("redis:7.0-alpine", pattern=IMAGE, description="Redis image.")
     exporter_image: str = Field("oliver006/redis_exporter:v1.62.0", pattern=IMAGE,
@@ -71,6 +76,11 @@ class Redis(Spec):
 
 
 class Postgres(Spec):
+    external: ExternalPostgres | None = Field(
+        None, description="A managed PostgreSQL to use instead of running one (no "
+                          "StatefulSet, exporter or generated password; the image, storage and "
+                          "resources fields are then unused; max_connections is the managed "
+                          "instance's, for the planner).")
     image: str = Field("postgres:15-alpine", pattern=IMAGE, description="PostgreSQL image.")
     exporter_image: str = Field("quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
                                 pattern=IMAGE, description="postgres_exporter sidecar image.")
@@ -107,7 +117,11 @@ class Postgres(Spec):
                 f"superuser_reserved_connections ({self.superuser_reserved_connections}) must be "
                 f"< max_connections ({self.max_connections})"
             )
-        if self.app_user in RESERVED_ROLES:
+        if self.external and self.read_replicas:
+            raise ValueError(f"read_replicas {self.read_replicas}: a managed PostgreSQL's "
+                             "replicas are the provider's; give their reader endpoint as "
+                             "external.read_host, and read_replicas: 0")
+        if self.app_user in RESERVED_ROLES and not self.external:
             raise ValueError(f"app_user {self.app_user!r} is a role phasestack creates itself; "
                              "choose another name")
         return self

@@ -20,8 +20,13 @@ PORTS = Field(default_factory=lambda: [443], min_length=1, max_length=20,
               description="TCP ports (default 443, HTTPS).")
 
 
-def network(cidr: str) -> str:
-    """A CIDR in canonical form; ValueError with the reason otherwise."""
+EVERY = ("set internet: true for the public internet (the cluster's private ranges stay "
+         "closed)")
+
+
+def network(cidr: str, every: str = EVERY) -> str:
+    """A CIDR in canonical form; ValueError with the reason otherwise (`every`: what to do
+    instead of /0)."""
     if not CIDR_TEXT.fullmatch(cidr):
         raise ValueError(f"{cidr!r} is not an IP address or CIDR")
     try:
@@ -29,8 +34,7 @@ def network(cidr: str) -> str:
     except ValueError:
         raise ValueError(f"{cidr!r} is not an IP address or CIDR") from None
     if net.prefixlen == 0:
-        raise ValueError(f"{cidr!r} is every address; set internet: true for the public "
-                         "internet (the cluster's private ranges stay closed)")
+        raise ValueError(f"{cidr!r} is every address; {every}")
     return str(net)
 
 

@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from phasestack.model.app import META_KEY, OBJECT_NAME, matching
-from phasestack.model.base import DNS_LABEL, URL_PATH, Spec
+from phasestack.model.app import matching
+from phasestack.model.base import DNS_LABEL, META_KEY, OBJECT_NAME, URL_PATH, Spec
 
 # a DNS name, optionally with one leading wildcard label (*.example.com)
 HOST = r"^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"

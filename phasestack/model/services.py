@@ -91,6 +91,10 @@ class Api(Process, Scheduling, Scaled):
 
 
 class Nginx(Spec, Scaled):
+    enabled: bool = Field(
+        True, description="Run nginx in front of the API. false: the API's own (ClusterIP) "
+                          "Service is the entry, for the team's Ingress or a port-forward, "
+                          "without nginx's rate limits.")
     image: str = Field("nginx:1.27.3-alpine", pattern=IMAGE,
                        description="nginx image (1.27.3+ for `resolve`).")
     exporter_image: str = Field("nginx/nginx-prometheus-exporter:1.3.0", pattern=IMAGE,
@@ -183,6 +187,9 @@ class Nginx(Spec, Scaled):
 
     @model_validator(mode="after")
     def _behind_ingress(self) -> Nginx:
+        if self.ingress.enabled and not self.enabled:
+            raise ValueError("ingress: routes to nginx, which enabled: false leaves out; turn "
+                             "nginx on, or point your own Ingress at the api Service")
         if self.ingress.enabled and not self.trusted_proxies:
             # every request arrives from a controller pod: one client for limit_req
             raise ValueError("ingress: behind the ingress controller every request comes from "

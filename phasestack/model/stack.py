@@ -50,6 +50,14 @@ class Stack(Spec):
         description="Keep the Namespace, and with it the PostgreSQL and Redis volumes, when "
                     "`pulumi destroy` runs or the namespace changes (Pulumi forgets it instead "
                     "of deleting it); false lets destroy delete the data.")
+    credentials: Literal["generated", "existing"] = Field(
+        "generated",
+        description="generated: phasestack makes every password into the stack's Secrets "
+                    "(render: secrets.yaml; Pulumi: random or `pulumi config set --secret`). "
+                    "existing: the team provides those Secrets, same names and keys (SOPS, "
+                    "External Secrets, Vault; `phasestack validate` lists them): nothing "
+                    "secret is rendered or registered, so Argo CD or Flux applies the render "
+                    "as is.")
     review: str | None = Field(None, pattern=REVIEW_NAME,
                                description="Scaling review this stack follows, if any.")
     load: LoadTarget = Field(default_factory=LoadTarget, description="Load the stack must carry.")
@@ -75,11 +83,24 @@ class Stack(Spec):
             raise ValueError(f"{value!r} is a system namespace; a stack needs one of its own")
         return value
 
+    def has(self, component: str) -> bool:
+        """Whether the stack runs the catalog component `component` (its section's `enabled`:
+        Redis, nginx and PgBouncer may be off; the API, PostgreSQL and monitoring always have
+        their synthesizer run)."""
+        return getattr(getattr(self, component), "enabled", True)
+
+    def runs(self, component: str) -> bool:
+        """Whether the stack runs it in the cluster: on, and not a managed service
+        (postgres.external)."""
+        return self.has(component) and getattr(getattr(self, component), "external",
+                                                None) is None
+
     @property
     def pgbouncer_primary_pools(self) -> int:
         """PgBouncer pools that land on the primary: the read-only database goes there too
-        until the stack has read replicas."""
-        return 1 if self.postgres.read_replicas else 2
+        until the stack has read replicas (or a managed reader endpoint)."""
+        pg = self.postgres
+        return 1 if pg.read_replicas or (pg.external and pg.external.read_host) else 2
 
     @property
     def pgbouncer_server_connections(self) -> int:
@@ -162,6 +183,12 @@ class Stack(Spec):
     def notes(self) -> list[str]:
         """What `validate` tells about a valid stack that may surprise at run time."""
         out = []
+        if self.credentials == "existing":
+            from phasestack.synth.secrets import required  # the synthesizer's names
+
+            out.append("credentials: existing, so the namespace must hold, before anything is "
+                       "applied: " + "; ".join(f"Secret {name} with {', '.join(keys)}"
+                                                for name, keys in required(self).items()))
         if self.target == "kubernetes" and not self.api.egress.open:
             out.append("api.egress: none given, so the API and its workers reach only the "
                        "stack's own servers and DNS (the NetworkPolicies deny the rest); name "
@@ -179,6 +206,12 @@ class Stack(Spec):
             ("nginx hpa", self.nginx.hpa.enabled), ("nginx.ingress", self.nginx.ingress.enabled),
             # Kubernetes objects and pod fields a compose service has no place for
             ("api.migration (a Kubernetes Job)", self.api.migration.enabled),
+            # the compose file is the MVP's whole shape: nginx in front, Redis beside
+            ("redis.enabled: false", not self.redis.enabled),
+            ("postgres.external", self.postgres.external is not None),
+            ("credentials: existing (compose gets its passwords from the render)",
+             self.credentials == "existing"),
+            ("nginx.enabled: false", not self.nginx.enabled),
             ("api.command (use api.args: compose replaces the image's CMD)",
              bool(self.api.command)),
             ("api.secret_env / env_from (Kubernetes Secrets)",

@@ -64,7 +64,8 @@ def plan(stack: Stack, name: str = "") -> Report:
         "peak_rps": keep(rps),
         "inflight_requests": keep(rps * load.latency_target_ms / 1000),
         "inflight_queries": keep(rps * app.db_queries_per_request * query_s),
-        "redis_ops_per_s": keep(rps * app.redis_ops_per_request),
+        **({"redis_ops_per_s": keep(rps * app.redis_ops_per_request)}
+           if stack.has("redis") else {}),
         "api_pods_min": stack.api.min_pods,
         "api_pods_max": stack.api.max_pods,
     }
@@ -74,11 +75,11 @@ def plan(stack: Stack, name: str = "") -> Report:
         *db_reads(stack, rps),
         client_connections(stack),
         postgres_budget(stack),
-        redis_memory(stack),
-        redis_ops(stack, rps),
-        redis_eviction(stack),
-        _nginx_throughput(stack, rps),
-        _nginx_rate_limit(stack, rps),
+        # no Redis or nginx, nothing of theirs to check
+        *((redis_memory(stack), redis_ops(stack, rps), redis_eviction(stack))
+          if stack.has("redis") else ()),
+        *((_nginx_throughput(stack, rps), _nginx_rate_limit(stack, rps))
+          if stack.has("nginx") else ()),
     ]
     limit = _first_limit(checks, load.concurrent_users / rps)
     return Report(name, stack.phase, load.concurrent_users, keep(rps), figures, checks,

@@ -22,14 +22,22 @@ def order_key(doc: dict) -> tuple:
     return rank, doc["metadata"].get("namespace", ""), doc["metadata"]["name"]
 
 
+def running(stack: Stack) -> list:
+    """The synthesizers of the components the stack runs in the cluster (catalog order)."""
+    return [module for key, module in COMPONENTS.items() if stack.runs(key)]
+
+
+def flows(stack: Stack) -> list:
+    """Every connection between the stack's pods (synth.wiring.Flow)."""
+    return [f for module in running(stack) for f in module.flows(stack)]
+
+
 def synthesize(stack: Stack, secret_values: dict[str, str]) -> list[dict]:
     """Every manifest of the stack, in apply order. secret_values: see synth.secrets."""
     docs = [network.namespace(stack), *secrets.manifests(stack, secret_values)]
-    flows = []
-    for module in COMPONENTS.values():
+    for module in running(stack):
         docs.extend(module.manifests(stack))
-        flows.extend(module.flows(stack))
-    docs.extend(network.policies(stack, flows))
+    docs.extend(network.policies(stack, flows(stack)))
     return sorted(docs, key=order_key)
 
 

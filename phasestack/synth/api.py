@@ -18,7 +18,12 @@ from phasestack.synth.app import (
     ports,
     scheduling,
 )
-from phasestack.synth.inject import database_urls, env, redis_cluster_nodes  # noqa: F401
+from phasestack.synth.inject import (  # noqa: F401 - database_urls, redis_cluster_nodes too
+    database_urls,
+    env,
+    redis_cluster_nodes,
+    redis_flows,
+)
 from phasestack.synth.wiring import worker_name
 
 COMPONENT = "api"
@@ -119,16 +124,19 @@ def manifests(stack: Stack) -> list[dict]:
 def _data_flows(stack: Stack, src: str) -> list[c.Flow]:
     if stack.pgbouncer.enabled:
         out = [c.Flow(src, c.PGBOUNCER, c.PORTS.pgbouncer)]
+    elif stack.postgres.external:
+        out = []  # outside the cluster: an egress rule (synth.network.external)
     else:
         out = [c.Flow(src, c.POSTGRES, c.PORTS.postgres)]
         if stack.postgres.read_replicas > 0:
             out.append(c.Flow(src, c.POSTGRES_REPLICA, c.PORTS.postgres))
-    out.append(c.Flow(src, c.REDIS, c.PORTS.redis))
-    return out
+    return [*out, *redis_flows(stack, src)]
 
 
 def flows(stack: Stack) -> list[c.Flow]:
-    out = [c.Flow(c.NGINX, c.API, stack.api.port), *_data_flows(stack, c.API)]
+    """nginx reaches the API; without nginx the API's Service is the entry (any client)."""
+    entry = c.NGINX if stack.has("nginx") else c.ANY
+    out = [c.Flow(entry, c.API, stack.api.port), *_data_flows(stack, c.API)]
     for w in stack.api.workers:
         out.extend(_data_flows(stack, worker_name(w)))
     return [*out, *migration.flows(stack)]

@@ -46,6 +46,7 @@ from phasestack.synth.wiring import (  # noqa: F401 - re-exported for the synthe
     REDIS_SECRET,
     Flow,
     Ports,
+    app_password,
     dns,
     named,
     pod_dns,

@@ -8,33 +8,34 @@ from phasestack.synth import common as c
 from phasestack.synth import redis
 
 
-def _pg_host(stack: Stack, service: str) -> str:
-    return c.dns(stack, service)
+def _url(stack: Stack, host: str, port: int, db: str, sslmode: str | None = None) -> str:
+    """postgresql://<app_user>:$(DB_PASSWORD)@host:port/db: the password comes from
+    $(DB_PASSWORD) at runtime."""
+    query = f"?sslmode={sslmode}" if sslmode else ""
+    return f"postgresql://{stack.postgres.app_user}:$(DB_PASSWORD)@{host}:{port}/{db}{query}"
 
 
-def direct_url(stack: Stack) -> str:
-    """The primary's own URL, past PgBouncer: a migration takes session locks (Prisma's
-    advisory lock, Django's transactions) that transaction pooling would not keep."""
-    pg = stack.postgres
-    return (f"postgresql://{pg.app_user}:$(DB_PASSWORD)@{_pg_host(stack, c.POSTGRES)}:"
-            f"{c.PORTS.postgres}/{pg.database}")
+def direct_url(stack: Stack, read: bool = False) -> str:
+    """The primary's own URL (`read`: the replicas'), past PgBouncer: a migration takes session
+    locks (Prisma's advisory lock, Django's transactions) that transaction pooling would not
+    keep. A managed PostgreSQL's endpoints with its sslmode."""
+    pg, ext = stack.postgres, stack.postgres.external
+    if ext:
+        host = (ext.read_host or ext.host) if read else ext.host
+        return _url(stack, host, ext.port, pg.database, ext.sslmode)
+    service = c.POSTGRES_RO if read and pg.read_replicas else c.POSTGRES
+    return _url(stack, c.dns(stack, service), c.PORTS.postgres, pg.database)
 
 
 def database_urls(stack: Stack) -> tuple[str, str]:
-    """(read-write URL, read-only URL); the password comes from $(DB_PASSWORD) at runtime."""
-    pg = stack.postgres
-    user, db = pg.app_user, pg.database
+    """(read-write URL, read-only URL) the API and workers get."""
+    db = stack.postgres.database
     if stack.pgbouncer.enabled:
         # PgBouncer serves <db> (primary) and <db>_ro (read replicas, or the primary without any)
-        base = f"postgresql://{user}:$(DB_PASSWORD)@{_pg_host(stack, c.PGBOUNCER)}:" \
-               f"{c.PORTS.pgbouncer}"
-        return f"{base}/{db}", f"{base}/{db}_ro"
-    rw = direct_url(stack)
-    if pg.read_replicas > 0:
-        ro = (f"postgresql://{user}:$(DB_PASSWORD)@{_pg_host(stack, c.POSTGRES_RO)}:"
-              f"{c.PORTS.postgres}/{db}")
-        return rw, ro
-    return rw, rw
+        host = c.dns(stack, c.PGBOUNCER)
+        return (_url(stack, host, c.PORTS.pgbouncer, db),
+                _url(stack, host, c.PORTS.pgbouncer, f"{db}_ro"))
+    return direct_url(stack), direct_url(stack, read=True)
 
 
 def redis_cluster_nodes(stack: Stack) -> list[str]:
@@ -49,11 +50,26 @@ def env(stack: Stack, direct: bool = False) -> list[dict]:
     rw, ro = (direct_url(stack),) * 2 if direct else database_urls(stack)
     names = stack.api.env_names
     out = [
-        c.secret_env("DB_PASSWORD", *c.secret_ref(stack, "appPassword")),
+        c.secret_env("DB_PASSWORD", *c.app_password(stack)),
         {"name": names.database_url, "value": rw},
         {"name": names.database_read_url, "value": ro},
         # review 002 (002_f99052a1f9a0162e.txt), Recommendation 3: DB_POOL_SIZE per process
         {"name": "DB_POOL_SIZE", "value": str(stack.app.app_pool_per_pod)},
+    ]
+    return out + redis_env(stack)
+
+
+def redis_flows(stack: Stack, src: str) -> list[c.Flow]:
+    """The connection to Redis of a pod given REDIS_* (none without Redis)."""
+    return [c.Flow(src, c.REDIS, c.PORTS.redis)] if stack.has("redis") else []
+
+
+def redis_env(stack: Stack) -> list[dict]:
+    """REDIS_*: none without Redis (redis.enabled false)."""
+    if not stack.has("redis"):
+        return []
+    names = stack.api.env_names
+    out = [
         # the ACL user that cannot run @dangerous commands (FLUSHALL, CONFIG, KEYS, ...)
         {"name": "REDIS_USERNAME", "value": redis.APP_USER},
         c.secret_env("REDIS_PASSWORD", *c.secret_ref(stack, "redisPassword")),

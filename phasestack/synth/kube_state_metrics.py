@@ -39,7 +39,7 @@ VERBS = ["get", "list", "watch"]
 def hpa_targets(stack: Stack) -> list[str]:
     """Names of the stack's HPAs (each HPA is named after the Deployment it scales): the
     API's, nginx's and the workers'."""
-    scaled = [(API, stack.api.hpa), (NGINX, stack.nginx.hpa),
+    scaled = [(API, stack.api.hpa), *([(NGINX, stack.nginx.hpa)] if stack.has("nginx") else []),
               *((worker_name(w), w.hpa) for w in stack.api.workers)]
     return [named(stack, name) for name, hpa in scaled if hpa.enabled]
 

@@ -15,7 +15,7 @@ import json
 from phasestack.model import Stack
 from phasestack.synth import common as c
 from phasestack.synth.app import TMP, env_from, own_env, scheduling
-from phasestack.synth.inject import env
+from phasestack.synth.inject import env, redis_flows
 
 COMPONENT = "migration"
 UID = 10001  # the API's
@@ -60,5 +60,6 @@ def flows(stack: Stack) -> list[c.Flow]:
     is given like the API (an app's migrate command may boot the app)."""
     if not stack.api.migration.enabled:
         return []
-    return [c.Flow(c.MIGRATE, c.POSTGRES, c.PORTS.postgres),
-            c.Flow(c.MIGRATE, c.REDIS, c.PORTS.redis)]
+    primary = [] if stack.postgres.external else [c.Flow(c.MIGRATE, c.POSTGRES,
+                                                         c.PORTS.postgres)]
+    return [*primary, *redis_flows(stack, c.MIGRATE)]

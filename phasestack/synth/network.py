@@ -11,6 +11,7 @@ from phasestack.synth.common import (
     API,
     MIGRATE,
     NAMESPACE_PEER,
+    PGBOUNCER,
     Flow,
     labels,
     meta,
@@ -51,9 +52,7 @@ def _rules(stack: Stack, peers: dict[str, set[int]], side: str) -> list[dict]:
     return rules
 
 
-def external(stack: Stack) -> list[dict]:
-    """The API's, workers' and migration's egress outside the stack (api.egress), one policy
-    per pod name: NetworkPolicies add up, so these open only what they name."""
+def _app_rules(stack: Stack) -> list[dict]:
     e = stack.api.egress
     rules = [{"to": [{"ipBlock": {"cidr": r.cidr}}],
               "ports": [{"protocol": "TCP", "port": p} for p in r.ports]} for r in e.allow]
@@ -61,14 +60,38 @@ def external(stack: Stack) -> list[dict]:
         rules.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_V4)}},
                              {"ipBlock": {"cidr": "::/0", "except": list(PRIVATE_V6)}}],
                       "ports": [{"protocol": "TCP", "port": p} for p in e.internet_ports]})
-    if not rules:
+    return rules
+
+
+def _database_pods(stack: Stack) -> list[str]:
+    """Who connects to a managed PostgreSQL itself: PgBouncer (else the API and workers), and
+    the migration."""
+    if not stack.postgres.external:
         return []
-    pods = [API, *(worker_name(w) for w in stack.api.workers),
-            *([MIGRATE] if stack.api.migration.enabled else [])]
-    why = "; ".join(f"{r.cidr}: {r.why}" for r in e.allow if r.why)
+    clients = [PGBOUNCER] if stack.pgbouncer.enabled else [
+        API, *(worker_name(w) for w in stack.api.workers)]
+    return [*clients, *([MIGRATE] if stack.api.migration.enabled else [])]
+
+
+def external(stack: Stack) -> list[dict]:
+    """Egress outside the stack, one policy per pod name (NetworkPolicies add up, so these open
+    only what they name): the API's, workers' and migration's api.egress, and the managed
+    PostgreSQL's endpoint for the pods that connect to it."""
+    app = _app_rules(stack)
+    rules: dict[str, list[dict]] = {}
+    if app:
+        for pod in [API, *(worker_name(w) for w in stack.api.workers),
+                    *([MIGRATE] if stack.api.migration.enabled else [])]:
+            rules[pod] = list(app)
+    ext = stack.postgres.external
+    for pod in _database_pods(stack):
+        rules.setdefault(pod, []).append({
+            "to": [{"ipBlock": {"cidr": cidr}} for cidr in ext.cidrs],
+            "ports": [{"protocol": "TCP", "port": ext.port}]})
+    why = "; ".join(f"{r.cidr}: {r.why}" for r in stack.api.egress.allow if r.why)
     notes = {"phasestack.io/egress": why} if why else None
     return [_policy(stack, f"egress-{pod}-external", selector(stack, pod), ["Egress"],
-                    notes, egress=rules) for pod in pods]
+                    notes if pod != PGBOUNCER else None, egress=rules[pod]) for pod in rules]
 
 
 def policies(stack: Stack, flows: list[Flow]) -> list[dict]:

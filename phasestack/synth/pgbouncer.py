@@ -6,7 +6,7 @@ Clients connect to `pgbouncer:6432`, database `<db>` (read-write, the primary) o
 
 from __future__ import annotations
 
-from phasestack.model import Server, Stack
+from phasestack.model import Stack
 from phasestack.synth.common import (
     PGB_SECRET,
     PGBOUNCER,
@@ -15,19 +15,20 @@ from phasestack.synth.common import (
     POSTGRES_REPLICA,
     POSTGRES_RO,
     Flow,
+    app_password,
     config_hash,
     config_map,
     container,
     deployment,
     dns,
     empty_dir,
+    job_container,
     named,
     pdb,
     pod_spec,
     render_template,
     resources,
     secret_env,
-    secret_ref,
     service,
     small_resources,
     tcp_probe,
@@ -36,6 +37,7 @@ from phasestack.synth.common import (
 COMPONENT = "pgbouncer"
 UID = 1001                                # bitnami/pgbouncer runs as 1001
 CONFIG_DIR = "/etc/pgbouncer"             # ConfigMap pgbouncer.ini + Secret userlist.txt
+AUTH_DIR = "/run/pgbouncer"               # in front of a managed PostgreSQL: the written userlist
 BINARY = "/opt/bitnami/pgbouncer/bin/pgbouncer"
 RESERVE_POOL_TIMEOUT_S = 3                # wait this long before dipping into the reserve pool
 SERVER_RESET_QUERY = "DISCARD ALL"
@@ -45,26 +47,49 @@ def ro_database(stack: Stack) -> str:
     return f"{stack.postgres.database}_ro"
 
 
-def pgbouncer_ini(stack: Stack, *, rw_host: str | None = None, rw_port: int = PORTS.postgres,
-                  ro_host: str | None = None, ro_port: int = PORTS.postgres,
+def writes_userlist(stack: Stack) -> bool:
+    """Whether the pods write their userlist from the app password's Secret (the team's: a
+    managed PostgreSQL, or credentials: existing) instead of mounting the stack's
+    pgbouncer-userlist Secret."""
+    return stack.postgres.external is not None or stack.credentials == "existing"
+
+
+def userlist_path(stack: Stack) -> str:
+    """The userlist: the stack's Secret, or the file the `userlist` init container writes."""
+    return f"{AUTH_DIR}/userlist.txt" if writes_userlist(stack) else \
+        f"{CONFIG_DIR}/userlist.txt"
+
+
+def pgbouncer_ini(stack: Stack, *, rw_host: str | None = None, rw_port: int | None = None,
+                  ro_host: str | None = None, ro_port: int | None = None,
                   listen_addr: str = "0.0.0.0", listen_port: int = PORTS.pgbouncer,
-                  auth_file: str = f"{CONFIG_DIR}/userlist.txt", logfile: str = "",
+                  auth_file: str | None = None, logfile: str = "",
                   pidfile: str = "", unix_socket_dir: str = "") -> str:
-    """pgbouncer.ini; hosts default to the Services' cluster DNS names."""
-    pg, pgb = stack.postgres, stack.pgbouncer
-    replicas = pg.read_replicas > 0
-    ro_service = POSTGRES_RO if replicas else POSTGRES
+    """pgbouncer.ini; hosts default to the Services' cluster DNS names, or a managed
+    PostgreSQL's endpoints."""
+    pg, pgb, ext = stack.postgres, stack.pgbouncer, stack.postgres.external
+    if ext:
+        rw, ro, port = ext.host, ext.read_host or ext.host, ext.port
+        ro_comment = ("read-only: the managed reader endpoint" if ext.read_host
+                      else "read-only name, served by the managed primary")
+    else:
+        replicas = pg.read_replicas > 0
+        rw, ro, port = dns(stack, POSTGRES), dns(stack, POSTGRES_RO if replicas else POSTGRES), \
+            PORTS.postgres
+        ro_comment = ("read-only: the streaming replicas" if replicas
+                      else "read-only name, served by the primary until the stack has read "
+                           "replicas")
     databases = [
-        {"name": pg.database, "host": rw_host or dns(stack, POSTGRES), "port": rw_port,
+        {"name": pg.database, "host": rw_host or rw, "port": rw_port or port,
          "dbname": pg.database, "comment": "read-write: the primary"},
-        {"name": ro_database(stack), "host": ro_host or dns(stack, ro_service), "port": ro_port,
-         "dbname": pg.database,
-         "comment": "read-only: the streaming replicas" if replicas
-         else "read-only name, served by the primary until the stack has read replicas"},
+        {"name": ro_database(stack), "host": ro_host or ro, "port": ro_port or port,
+         "dbname": pg.database, "comment": ro_comment},
     ]
     return render_template(
         "pgbouncer/pgbouncer.ini.j2", databases=databases, listen_addr=listen_addr,
-        listen_port=listen_port, unix_socket_dir=unix_socket_dir, auth_file=auth_file,
+        listen_port=listen_port, unix_socket_dir=unix_socket_dir,
+        auth_file=auth_file or userlist_path(stack),
+        server_tls_sslmode=ext.sslmode if ext else "disable",
         stats_user=pg.app_user, pool_mode=pgb.pool_mode, max_client_conn=pgb.max_client_conn,
         default_pool_size=pgb.default_pool_size, min_pool_size=pgb.min_pool_size,
         reserve_pool_size=pgb.reserve_pool_size, reserve_pool_timeout=RESERVE_POOL_TIMEOUT_S,
@@ -97,25 +122,49 @@ def _exporter(stack: Stack, password: tuple[str, str]) -> dict:
         env=[secret_env("PGPASSWORD", *password)])
 
 
-def manifests(stack: Stack, server: Server | None = None) -> list[dict]:
-    """The stack's PgBouncer, or (`server`) one in front of an existing PostgreSQL, whose
-    password Secret the exporter reads."""
-    pgb = stack.pgbouncer
+# the userlist line for the team's password: PgBouncer doubles a '"' inside a quoted field
+SERVER_PASSWORD_DIR = "/run/server"      # the team's Secret, as a file
+USERLIST_SCRIPT = ("umask 077 && printf '\"%s\" \"%s\"\\n' \"$PGB_USER\" "
+                   f"\"$(sed 's/\"/\"\"/g' {SERVER_PASSWORD_DIR}/password)\" "
+                   f"> {AUTH_DIR}/userlist.txt")
+
+
+def _userlist_writer(stack: Stack) -> dict:
+    """The app role's password is in a Secret the render never sees (the team's): this init
+    container writes the userlist from it into memory."""
+    return job_container(
+        "userlist", stack.pgbouncer.image, small_resources(),
+        command=["/bin/sh", "-c", USERLIST_SCRIPT],
+        env=[{"name": "PGB_USER", "value": stack.postgres.app_user}],
+        volumeMounts=[{"name": "auth", "mountPath": AUTH_DIR},
+                      {"name": "server-password", "mountPath": SERVER_PASSWORD_DIR,
+                       "readOnly": True}])
+
+
+def manifests(stack: Stack) -> list[dict]:
+    pgb, external = stack.pgbouncer, writes_userlist(stack)
     if not pgb.enabled:
         return []
-    if server is None:
-        ini, password = pgbouncer_ini(stack), secret_ref(stack, "appPassword")
-    else:
-        ini = pgbouncer_ini(stack, rw_host=server.host, rw_port=server.port,
-                            ro_host=server.read_host or server.host, ro_port=server.port)
-        password = (server.password_secret, server.password_key)
-    config = {"name": "config", "projected": {"defaultMode": 0o440, "sources": [
-        {"configMap": {"name": named(stack, PGBOUNCER), "items": [{"key": "pgbouncer.ini",
-                                                      "path": "pgbouncer.ini"}]}},
-        {"secret": {"name": named(stack, PGB_SECRET), "items": [{"key": "userlist.txt",
-                                                    "path": "userlist.txt"}]}}]}}
-    spec = pod_spec(stack, PGBOUNCER, UID, [_pgbouncer(stack), _exporter(stack, password)],
-                    volumes=[config, empty_dir("tmp")], terminationGracePeriodSeconds=30)
+    ini = pgbouncer_ini(stack)
+    sources = [{"configMap": {"name": named(stack, PGBOUNCER), "items": [
+        {"key": "pgbouncer.ini", "path": "pgbouncer.ini"}]}}]
+    if not external:
+        sources.append({"secret": {"name": named(stack, PGB_SECRET), "items": [
+            {"key": "userlist.txt", "path": "userlist.txt"}]}})
+    volumes = [{"name": "config", "projected": {"defaultMode": 0o440, "sources": sources}},
+               empty_dir("tmp")]
+    if external:
+        secret, key = app_password(stack)
+        volumes += [empty_dir("auth", "Memory"), {"name": "server-password", "secret": {
+            "secretName": secret, "defaultMode": 0o440,
+            "items": [{"key": key, "path": "password"}]}}]
+    main = _pgbouncer(stack)
+    extra = {}
+    if external:
+        main["volumeMounts"].append({"name": "auth", "mountPath": AUTH_DIR, "readOnly": True})
+        extra["initContainers"] = [_userlist_writer(stack)]
+    spec = pod_spec(stack, PGBOUNCER, UID, [main, _exporter(stack, app_password(stack))],
+                    volumes=volumes, terminationGracePeriodSeconds=30, **extra)
     # pgbouncer.ini only: the userlist is a Secret, and no hash of a password goes in a manifest
     annotations = {**config_hash(ini),
                    "prometheus.io/scrape": "true",
@@ -131,8 +180,8 @@ def manifests(stack: Stack, server: Server | None = None) -> list[dict]:
 
 def flows(stack: Stack) -> list[Flow]:
     """PgBouncer opens server connections to the primary and, with replicas, to them."""
-    if not stack.pgbouncer.enabled:
-        return []
+    if not stack.pgbouncer.enabled or stack.postgres.external:
+        return []  # a managed PostgreSQL: an egress rule (synth.network.external)
     out = [Flow(PGBOUNCER, POSTGRES, PORTS.postgres)]
     if stack.postgres.read_replicas:
         out.append(Flow(PGBOUNCER, POSTGRES_REPLICA, PORTS.postgres))

@@ -75,12 +75,14 @@ def jobs(stack: Stack) -> list[Job]:
     m = stack.api.metrics
     out = [Job(API, API, stack.api.metrics_port, m.path,
                comment=f"API pods (port {stack.api.metrics_port}, {m.path})")] if m.enabled else []
-    out += [
-        Job(NGINX, NGINX, PORTS.nginx_exporter, comment="nginx-prometheus-exporter sidecar"),
-        Job(REDIS, REDIS, PORTS.redis_exporter, comment="redis_exporter sidecar"),
-        Job(POSTGRES, POSTGRES, PORTS.postgres_exporter,
-            comment="postgres_exporter sidecar of the primary"),
-    ]
+    if stack.has("nginx"):
+        out.append(Job(NGINX, NGINX, PORTS.nginx_exporter,
+                       comment="nginx-prometheus-exporter sidecar"))
+    if stack.has("redis"):
+        out.append(Job(REDIS, REDIS, PORTS.redis_exporter, comment="redis_exporter sidecar"))
+    if stack.runs("postgres"):  # a managed one is the provider's to watch
+        out.append(Job(POSTGRES, POSTGRES, PORTS.postgres_exporter,
+                       comment="postgres_exporter sidecar of the primary"))
     if stack.postgres.read_replicas > 0:
         out.append(Job(POSTGRES_REPLICA, POSTGRES_REPLICA, PORTS.postgres_exporter,
                        comment="postgres_exporter sidecars of the read replicas"))

@@ -7,9 +7,10 @@ import os
 import re
 import secrets as _random
 
+from phasestack.catalog import CATALOG
 from phasestack.errors import CredentialError
 from phasestack.model import Stack
-from phasestack.synth.common import CREDENTIALS, GRAFANA_SECRET, PGB_SECRET, meta
+from phasestack.synth.common import CREDENTIALS, GRAFANA_SECRET, PGB_SECRET, meta, named
 
 
 def env_var(credential: str) -> str:
@@ -58,13 +59,34 @@ def userlist(stack: Stack, app_password: str) -> str:
     return f'"{stack.postgres.app_user}" "{app_password}"\n'
 
 
+def needed(stack: Stack) -> list[str]:
+    """Credentials the stack uses: those of the components it runs (Grafana's only when
+    Grafana is deployed)."""
+    absent = {cred for c in CATALOG if not stack.runs(c.key) for cred in c.credentials}
+    return [c for c, (secret, _) in CREDENTIALS.items() if c not in absent
+            and (secret != GRAFANA_SECRET or stack.monitoring.grafana)]
+
+
+def required(stack: Stack) -> dict[str, list[str]]:
+    """Secret name -> keys the stack's pods read (what the team provides with credentials:
+    existing)."""
+    out: dict[str, list[str]] = {}
+    for credential in needed(stack):
+        secret, key = CREDENTIALS[credential]
+        out.setdefault(named(stack, secret), []).append(key)
+    return out
+
+
 def manifests(stack: Stack, values: dict[str, str]) -> list[dict]:
+    """The stack's Secrets; none with credentials: existing (the team's)."""
+    if stack.credentials == "existing":
+        return []
     data: dict[str, dict[str, str]] = {}
-    for credential, (secret, key) in CREDENTIALS.items():
-        if secret == GRAFANA_SECRET and not stack.monitoring.grafana:
-            continue
+    for credential in needed(stack):
+        secret, key = CREDENTIALS[credential]
         data.setdefault(secret, {})[key] = values[credential]
-    if stack.pgbouncer.enabled:
+    if stack.pgbouncer.enabled and stack.runs("postgres"):
+        # (in front of a managed PostgreSQL the pods write it from the team's Secret)
         data[PGB_SECRET] = {"userlist.txt": userlist(stack, values["appPassword"])}
     return [{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
              "metadata": meta(stack, name, "credentials"), "stringData": data[name]}

@@ -46,6 +46,13 @@ def secret_ref(stack: Stack, credential: str) -> tuple[str, str]:
     return named(stack, secret), key
 
 
+def app_password(stack: Stack) -> tuple[str, str]:
+    """(Secret, key) of the app role's password: the team's Secret for a managed PostgreSQL
+    (postgres.external), else the stack's."""
+    ext = stack.postgres.external
+    return (ext.password_secret, ext.password_key) if ext else secret_ref(stack, "appPassword")
+
+
 @dataclass(frozen=True)
 class Ports:
     nginx_http: int = 8080

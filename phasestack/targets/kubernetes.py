@@ -104,8 +104,11 @@ def files(docs: list[dict]) -> tuple[dict[str, str], str]:
 
 
 def write(out: Path, docs: list[dict]) -> list[Path]:
+    """The files; secrets.yaml only when the stack has Secrets of its own (credentials:
+    existing renders none: the directory can be committed and applied as is)."""
     texts, secret_text = files(docs)
-    return write_texts(out, texts, {SECRETS_FILE: secret_text})
+    has_secrets = any(d["kind"] == "Secret" for d in docs)
+    return write_texts(out, texts, {SECRETS_FILE: secret_text} if has_secrets else None)
 
 
 def _marker_text() -> str:

@@ -10,6 +10,10 @@ from phasestack.transitions.steps import APPLY, APPLY_NAME, RCLI, SLOTS, Ctx
 
 def redis(x: Ctx) -> list[dict]:
     ra, rb = x.a.redis, x.b.redis
+    if ra.enabled != rb.enabled:
+        return [_added(x) if rb.enabled else _removed(x)]
+    if not rb.enabled:
+        return []
     if ra.mode == "standalone" and rb.mode == "cluster":
         return [_to_cluster(x)]
     if ra.mode == "cluster" and rb.mode == "cluster" and rb.masters > ra.masters:
@@ -32,6 +36,26 @@ def redis(x: Ctx) -> list[dict]:
                  "risks": ["A restarting standalone Redis is unavailable until it has loaded "
                            "its AOF; a Cluster fails over to the replica."]}]
     return []
+
+
+def _added(x: Ctx) -> dict:
+    return {"title": f"Redis: none -> {shape(x.b)}", "component": "redis",
+            "what": ["Redis starts empty; the API and workers roll with REDIS_* (its Secret is "
+                     "applied in the prepare step)."],
+            "commands": [APPLY_NAME.format("redis"),
+                         'kubectl rollout status -n "$NS" statefulset/redis',
+                         APPLY.format("api")],
+            "risks": []}
+
+
+def _removed(x: Ctx) -> dict:
+    return {"title": f"Redis: {shape(x.a)} -> none", "component": "redis", "moves_data": True,
+            "what": ["The API and workers roll without REDIS_*; then Redis and its volume go "
+                     "(the verify step's deletes, or `pulumi up`)."],
+            "commands": [APPLY.format("api"), 'kubectl rollout status -n "$NS" deployment/api'],
+            "risks": ["What Redis holds is lost: sessions (users sign in again), rate-limit "
+                      "counters, cached values and queued jobs; drain the queues first.",
+                      "The app must start without REDIS_URL before this step."]}
 
 
 def _to_cluster(x: Ctx) -> dict:

@@ -115,6 +115,10 @@ def _count(replicas: int | None) -> str:
 
 def nginx(x: Ctx) -> list[dict]:
     na, nb = x.a.nginx, x.b.nginx
+    if na.enabled != nb.enabled:
+        return [_entry(x)]
+    if not nb.enabled:
+        return []
     keys = ("rate_limit_per_minute", "auth_rate_limit_per_minute", "burst",
             "client_max_body_size", "image")
     what = [f"{k}: {getattr(na, k)} -> {getattr(nb, k)}" for k in keys
@@ -132,6 +136,27 @@ def nginx(x: Ctx) -> list[dict]:
                           'kubectl rollout status -n "$NS" deployment/nginx'],
              "risks": [*risk, "Pods roll on the config checksum; each drains for its preStop sleep "
                        "while the load balancer moves connections away."]}]
+
+
+def _entry(x: Ctx) -> dict:
+    """nginx added or removed: the entry moves between nginx's Service and the API's."""
+    port = x.b.api.port
+    if x.b.nginx.enabled:
+        return {"title": "nginx: none -> " + _nginx_pods(x.b), "component": "nginx",
+                "what": ["nginx becomes the entry, with its rate limits; the API admits only "
+                         "nginx from now on."],
+                "commands": [APPLY.format("nginx"),
+                             'kubectl rollout status -n "$NS" deployment/nginx',
+                             APPLY.format("network")],
+                "risks": [f"Clients that reach api:{port} directly (your Ingress, a "
+                          "port-forward) are refused once the policies apply: point them at "
+                          "nginx first."]}
+    return {"title": f"nginx: {_nginx_pods(x.a)} -> none", "component": "nginx",
+            "what": [f"The API's Service (api:{port}) becomes the entry: nginx's rate limits, "
+                     "its external address and its Ingress go."],
+            "commands": [APPLY.format("network")],
+            "risks": ["Move DNS or your Ingress to the api Service before nginx is deleted: "
+                      "traffic to nginx's address fails after it."]}
 
 
 def _nginx_pods(stack: Stack) -> str:

@@ -44,6 +44,16 @@ def live_credentials(stack: Stack) -> list[str]:
 
 
 def credentials(x: Ctx) -> list[dict]:
+    if x.b.credentials == "existing":
+        need = secrets.required(x.b)
+        return [{"title": "Credentials: the team's Secrets", "component": "credentials",
+                 "what": ["credentials: existing: nothing secret is rendered. Before applying, "
+                          "the namespace holds " + "; ".join(
+                              f"{name} ({', '.join(keys)})" for name, keys in need.items())
+                          + " (SOPS, External Secrets, Vault)."],
+                 "commands": [f'kubectl get secret -n "$NS" {" ".join(need)}'],
+                 "risks": ["A missing Secret or key keeps the pods that read it from starting "
+                           "(CreateContainerConfigError)."]}]
     live = live_credentials(x.a)
     names = [env_var(c) for c in live]
     return [{
@@ -78,13 +88,19 @@ def prepare(x: Ctx) -> list[dict]:
             f"The diff: {diffing.summary(x.diff)}."]
     if new:
         what.append(f"New or changed Secrets: {', '.join(new)}; the others are left alone.")
+    pg = x.a.postgres
+    ext = pg.external
+    # the backup of the running database: in-cluster through postgres-0, a managed one from
+    # its endpoint (or the provider's snapshot)
+    backup = (f"pg_dump -h {ext.host} -p {ext.port} -U {pg.app_user} -Fc -W {pg.database} > "
+              f"before-{x.name_b}.dump   # or the provider's snapshot" if ext else
+              'kubectl exec -n "$NS" postgres-0 -c postgres -- pg_dump -U postgres -Fc '
+              f"{pg.database} > before-{x.name_b}.dump")
     return [{
         "title": "Prepare: plan, render, back up", "component": "all",
         "what": what,
         "commands": [f"phasestack plan {x.name_b}", "phasestack render <stack> --out out/next",
-                     'kubectl exec -n "$NS" postgres-0 -c postgres -- pg_dump -U postgres -Fc '
-                     f"{x.a.postgres.database} > before-{x.name_b}.dump",
-                     *(APPLY_NAME.format(name) for name in new),
+                     backup, *(APPLY_NAME.format(name) for name in new),
                      APPLY.format("network")],
         "risks": ["NetworkPolicies deny by default: apply the new ones (component network) "
                   "before new pods need them, or their first connections are dropped."],

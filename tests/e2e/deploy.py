@@ -107,8 +107,9 @@ def render(name: str, creds: dict[str, str], out: Path) -> list[dict]:
     return docs
 
 
-def predicted_outputs(docs: list[dict], namespace: str) -> dict:
-    """The stack outputs the rendered manifests imply: Service DNS names, ports, Secret names."""
+def predicted_outputs(docs: list[dict], namespace: str, managed=None) -> dict:
+    """The stack outputs the rendered manifests imply: Service DNS names, ports, Secret names;
+    `managed`: the stack's postgres.external, whose endpoints are the PostgreSQL outputs."""
     services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
 
     def host(name):
@@ -119,15 +120,23 @@ def predicted_outputs(docs: list[dict], namespace: str) -> dict:
         return next(p["port"] for p in ports if port_name in (None, p.get("name")))
 
     app = "pgbouncer" if "pgbouncer" in services else "postgres"
-    out = {"target": "kubernetes", "namespace": namespace,
-           "endpoint": f"http://{host('nginx')}:{port('nginx', 'http')}",
+    # without nginx the API's Service is the entry (issue 14 item 7)
+    entry = f"http://{host('nginx')}:{port('nginx', 'http')}" if "nginx" in services else \
+        f"http://{host('api')}:{port('api')}"
+    out = {"target": "kubernetes", "namespace": namespace, "endpoint": entry,
            "api_host": host("api"), "api_port": port("api"),
-           "redis_host": host("redis"), "redis_port": port("redis", "redis"),
-           "postgres_host": host("postgres"), "postgres_port": port("postgres", "postgres"),
-           "database_host": host(app), "database_port": port(app, app),
+           **({"redis_host": host("redis"), "redis_port": port("redis", "redis")}
+              if "redis" in services else {}),
+           **({"postgres_host": managed.host, "postgres_port": managed.port} if managed else
+              {"postgres_host": host("postgres"), "postgres_port": port("postgres", "postgres")}),
+           **({"database_host": managed.host, "database_port": managed.port}
+              if managed and app == "postgres" else
+              {"database_host": host(app), "database_port": port(app, app)}),
            "secret_names": sorted(d["metadata"]["name"] for d in docs if d["kind"] == "Secret")}
     if "postgres-ro" in services:
         out["postgres_read_host"] = host("postgres-ro")
+    if managed and managed.read_host:
+        out["postgres_read_host"] = managed.read_host
     if "pgbouncer" in services:
         out["pgbouncer_host"] = host("pgbouncer")
     for name in ("prometheus", "grafana"):

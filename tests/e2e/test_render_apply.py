@@ -3,6 +3,8 @@ every object accepted, then `kubectl diff` against it is empty."""
 
 from __future__ import annotations
 
+from secrets import token_urlsafe
+
 import yaml
 from deploy import ROOT, credentials, render
 
@@ -39,3 +41,43 @@ def test_render_phase2_applies_server_side_and_diffs_clean(cluster, tmp_path):
         assert diff.returncode == 0, f"kubectl diff {path.name}:\n{diff.stdout}{diff.stderr}"
     cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false")
     cluster.wait_gone(NAMESPACE)
+
+
+GITOPS = "ps-gitops"
+
+
+def test_a_gitops_render_with_a_migration_applies_as_the_readme_says(cluster, tmp_path):
+    """credentials: existing renders no Secret (the team's, created here as External Secrets
+    would); api.migration's Job is applied and waited for before the API, with the README's
+    three commands, and the render then diffs clean."""
+    from phasestack.model import Stack
+    from phasestack.synth import secrets as synth_secrets
+
+    raw = yaml.safe_load((ROOT / "stacks" / "Pulumi.phase2.yaml").read_text())
+    raw["config"].update({"phasestack:namespace": GITOPS, "phasestack:credentials": "existing",
+                          "phasestack:api": {"migration": {
+                              "enabled": True, "command": ["./podinfo", "--version"]}}})
+    stack_file = tmp_path / "Pulumi.gitops.yaml"
+    stack_file.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "out"
+    render(str(stack_file), {}, out)
+    assert not (out / "secrets.yaml").exists()
+    docs = [d for f in sorted(out.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
+    assert not [d for d in docs if d["kind"] == "Secret"]
+    cluster.kubectl("apply", "--server-side", "-f", str(out / "00-namespace.yaml"))
+    stack = Stack.for_phase("phase2", namespace=GITOPS, credentials="existing")
+    for name, keys in synth_secrets.required(stack).items():
+        cluster.kubectl("create", "secret", "generic", name, "-n", GITOPS,
+                        *(f"--from-literal={k}={token_urlsafe(24)}" for k in keys))
+    cluster.kubectl("apply", "--server-side", "-n", GITOPS, "-f", str(out),
+                    "-l", "app.kubernetes.io/component notin (api,worker)")
+    assert not [d for d in cluster.get("deployments", GITOPS)
+                if d["metadata"]["name"] == "api"]  # the API waits for the migration
+    cluster.kubectl("wait", "-n", GITOPS, "--for=condition=complete", "--timeout=120s", "job",
+                    "-l", "app.kubernetes.io/component=migration")
+    cluster.kubectl("apply", "--server-side", "-n", GITOPS, "-f", str(out))
+    assert "api" in {d["metadata"]["name"] for d in cluster.get("deployments", GITOPS)}
+    diff = cluster.kubectl("diff", "--server-side", "-f", str(out), check=False)
+    assert diff.returncode == 0, f"kubectl diff:\n{diff.stdout}{diff.stderr}"
+    cluster.kubectl("delete", "namespace", GITOPS, "--wait=false")
+    cluster.wait_gone(GITOPS)

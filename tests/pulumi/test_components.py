@@ -52,12 +52,12 @@ def test_example_registers_the_synthesized_manifests_of_both_components(example)
     server = Server(host="orders-db.example.internal", database="orders", user="orders",
                     password_secret="orders-db", password_key="password")
     pool = PgBouncerArgs(namespace="shop", replicas=2, server=server).stack("orders-pool-")
-    expected = [*redis.manifests(sessions), *pgbouncer.manifests(pool, server)]
+    expected = [*redis.manifests(sessions), *pgbouncer.manifests(pool)]
     for doc in expected:
         assert got[(doc["kind"], doc["metadata"]["name"])] == doc, doc["metadata"]["name"]
-    # and the two Secrets: the Redis passwords and PgBouncer's userlist; nothing else
+    # and the Redis passwords' Secret; nothing else (PgBouncer's pods write their userlist)
     assert sorted(set(got) - {(d["kind"], d["metadata"]["name"]) for d in expected}) == [
-        ("Secret", "orders-pool-pgbouncer-userlist"), ("Secret", "sessions-redis-credentials")]
+        ("Secret", "sessions-redis-credentials")]
     assert not any(k == "NetworkPolicy" or k == "Namespace" for k, _ in got)
 
 
@@ -92,14 +92,15 @@ def test_example_outputs_and_secret_urls(example, harness):
     assert "database_host" not in example.secret_exports
 
 
-def test_the_server_password_reaches_only_the_userlist_secret(example):
-    (users,) = [r for r in registered(example) if r.inputs["metadata"]["name"]
-                == "orders-pool-pgbouncer-userlist"]
-    assert normalise(users.inputs)["stringData"] == {
-        "userlist.txt": f'"orders" "{SERVER_PASSWORD}"\n'}
+def test_the_server_password_reaches_no_resource_only_the_pods_from_its_secret(example):
     for res in registered(example):
-        if res is not users:
-            assert SERVER_PASSWORD not in str(normalise(res.inputs)), res.name
+        assert SERVER_PASSWORD not in str(normalise(res.inputs)), res.name
+    (dep,) = [r for r in registered(example) if r.type.endswith("Deployment")
+              and r.inputs["metadata"]["name"] == "orders-pool-pgbouncer"]
+    volumes = normalise(dep.inputs)["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "server-password", "secret": {
+        "secretName": "orders-db", "defaultMode": 0o440,
+        "items": [{"key": "password", "path": "password"}]}} in volumes
 
 
 def _two_of_each():

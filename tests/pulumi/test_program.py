@@ -85,7 +85,8 @@ def test_every_manifest_has_its_component_parent_and_the_stack_provider(program,
         assert run.parent_type(res).removeprefix("phasestack:index:") in COMPONENT_TYPES
     by_parent = {run.parent_type(r): r for r in run.kube() if r.type.endswith(":StatefulSet")
                  and r.inputs["metadata"]["name"] == "redis"}
-    assert list(by_parent) == ["phasestack:index:Redis"]
+    runs_redis = stackfile.load(name, ROOT).stack.runs("redis")
+    assert list(by_parent) == ["phasestack:index:Redis"] * runs_redis
 
 
 @pytest.mark.parametrize("name", KUBE_STACKS)
@@ -274,8 +275,21 @@ def test_the_migration_job_waits_for_the_database_and_the_api_waits_for_it(progr
     for d in deployments:
         assert job in run.monitor.dependencies[d], d
     waits = run.monitor.dependencies[job]
-    assert any(u.endswith("::statefulset/shop/postgres") for u in waits), waits
+    # the shop's PostgreSQL is managed: the Job waits for the Database's PgBouncer
+    assert any(u.endswith("::deployment/shop/pgbouncer") for u in waits), waits
     assert any(u.endswith("::serviceaccount/shop/api-migrate") for u in waits), waits
     # nothing of the API's but ServiceAccounts: its Services wait for its pods (a cycle)
     assert {u.split("::")[-2].rsplit("$", 1)[-1] for u in waits
             if "index:ApiService$" in u} == {"kubernetes:core/v1:ServiceAccount"}
+
+
+def test_existing_credentials_register_no_secret_and_generate_nothing(program, harness):
+    """issue 14 item 8: the team's Secrets; the program makes no password and no Secret."""
+    run = program("phase2", {"phasestack:credentials": "existing"})
+    assert run.of_type("kubernetes:core/v1:Secret") == []
+    assert run.of_type(harness.PASSWORD_TYPE) == []
+    assert run.exports["secret_names"] == []
+    # the pods still read them by name
+    (api,) = [r for r in run.of_type("kubernetes:apps/v1:Deployment")
+              if r.inputs["metadata"]["name"] == "api"]
+    assert "postgres-credentials" in str(api.inputs["spec"])

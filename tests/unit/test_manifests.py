@@ -8,7 +8,8 @@ import kubernetes_validate
 import pytest
 
 from phasestack.stackfile import list_stack_files, load
-from phasestack.synth import COMPONENTS, synthesize
+from phasestack.synth import flows as synth_flows
+from phasestack.synth import synthesize
 from phasestack.synth.secrets import CREDENTIALS
 
 ROOT = Path(__file__).parents[2]
@@ -118,6 +119,8 @@ def team_objects(s) -> set[tuple[str, str]]:
     out = {("Secret", ref.secret) for p in procs for ref in p.secret_env.values()}
     out |= {("Secret", e.secret) if e.secret else ("ConfigMap", e.config_map)
             for p in procs for e in p.env_from}
+    if s.postgres.external:  # the managed database's password
+        out.add(("Secret", s.postgres.external.password_secret))
     return out
 
 
@@ -230,7 +233,7 @@ def test_network_policies_allow_every_flow_and_deny_by_default(name):
     # pods by base name (flows name pods by base name; the prefix is the instance's)
     pods = {t["metadata"]["labels"]["app.kubernetes.io/name"].removeprefix(s.prefix):
             t["metadata"]["labels"] for _, t in pod_templates(name)}
-    flows = [f for m in COMPONENTS.values() for f in m.flows(s)]
+    flows = synth_flows(s)
     assert flows
     for f in flows:
         if f.src.startswith("namespace:"):  # an ingress controller's namespace, as a whole
@@ -249,27 +252,37 @@ def test_network_policies_allow_every_flow_and_deny_by_default(name):
     for src, dst, port in required_flows(s):
         assert src in pods and dst in pods, (src, dst)
         assert _allowed(policies, pods[src], pods[dst], port), (src, dst, port)
-    assert not _allowed(policies, pods["nginx"], pods["postgres"], 5432)
-    assert not _allowed(policies, pods["api"], pods["postgres"], 5432) or not s.pgbouncer.enabled
+    if s.runs("nginx") and s.runs("postgres"):
+        assert not _allowed(policies, pods["nginx"], pods["postgres"], 5432)
+    if s.runs("postgres") and s.pgbouncer.enabled:
+        assert not _allowed(policies, pods["api"], pods["postgres"], 5432)
 
 
 def required_flows(s) -> list[tuple[str, str, int]]:
+    """Pod to pod; a managed PostgreSQL is outside (its egress: test_synth_network)."""
     clients = ["api", *(f"worker-{w.name}" for w in s.api.workers)]
-    db = ("pgbouncer", 6432) if s.pgbouncer.enabled else ("postgres", 5432)
-    need = [("nginx", "api", s.api.port)]
-    need += [(c, *db) for c in clients] + [(c, "redis", 6379) for c in clients]
-    if s.pgbouncer.enabled:
+    inside = s.postgres.external is None
+    db = [("pgbouncer", 6432)] if s.pgbouncer.enabled else [("postgres", 5432)] * inside
+    need = [("nginx", "api", s.api.port)] if s.has("nginx") else []
+    need += [(c, *d) for c in clients for d in db]
+    need += [(c, "redis", 6379) for c in clients] if s.has("redis") else []
+    if s.api.migration.enabled:
+        need += [("api-migrate", "postgres", 5432)] * inside + \
+            [("api-migrate", "redis", 6379)] * s.has("redis")
+    if s.pgbouncer.enabled and inside:
         need.append(("pgbouncer", "postgres", 5432))
     if s.postgres.read_replicas:
         need.append(("postgres-replica", "postgres", 5432))
         if s.pgbouncer.enabled:
             need.append(("pgbouncer", "postgres-replica", 5432))
-    if s.redis.mode == "cluster":
+    if s.has("redis") and s.redis.mode == "cluster":
         need += [("redis", "redis", 6379), ("redis", "redis", 16379),
                  ("redis-cluster-bootstrap", "redis", 6379)]
     if s.monitoring.prometheus:
-        need += [("prometheus", "api", s.api.port), ("prometheus", "nginx", 9113),
-                 ("prometheus", "redis", 9121), ("prometheus", "postgres", 9187)]
+        need += [("prometheus", "api", s.api.metrics_port)] * s.api.metrics.enabled
+        need += [("prometheus", "nginx", 9113)] * s.has("nginx")
+        need += [("prometheus", "redis", 9121)] * s.has("redis")
+        need += [("prometheus", "postgres", 9187)] * inside
         if s.pgbouncer.enabled:
             need.append(("prometheus", "pgbouncer", 9127))
         if s.postgres.read_replicas:

@@ -22,7 +22,10 @@ def test_pgbouncer_args_describe_the_server_to_the_stack():
     stack = args.stack("pool-")
     assert stack.pgbouncer.enabled and args.enabled
     assert (stack.postgres.database, stack.postgres.app_user) == ("orders", "orders")
-    assert stack.postgres.read_replicas == 1  # the read-only pool goes to read_host
+    # the server is the stack's managed PostgreSQL; the read-only pool goes to read_host
+    assert stack.postgres.external.host == SERVER["host"]
+    assert stack.postgres.external.read_host == "ro.db"
+    assert stack.pgbouncer_primary_pools == 1 and stack.postgres.read_replicas == 0
     assert Server(**SERVER).port == 5432 and Server(**SERVER).password_key == "app-password"
 
 

@@ -166,3 +166,18 @@ def test_manifests_have_no_yaml_anchors(name):
     r = render(name, "--stdout", env=FIXED)
     assert r.exit_code == 0, r.output
     assert "&id0" not in r.output and "*id0" not in r.output
+
+
+def test_existing_credentials_render_no_secrets_file(tmp_path):
+    """issue 14 item 8: a directory Argo CD or Flux can apply as is."""
+    stack = tmp_path / "Pulumi.gitops.yaml"
+    stack.write_text("config:\n  phasestack:phase: phase2\n  phasestack:credentials: existing\n")
+    out = tmp_path / "gitops"
+    r = render(str(stack), "--out", str(out), env=FIXED)
+    assert r.exit_code == 0, r.output
+    assert "(no Secrets: credentials: existing, the team's)" in r.output
+    names = sorted(p.name for p in out.iterdir())
+    assert "secrets.yaml" not in names and ".gitignore" not in names
+    for p in out.glob("*.yaml"):
+        assert all(d["kind"] != "Secret" for d in yaml.safe_load_all(p.read_text())), p
+        assert "value-of-" not in p.read_text(), p

@@ -140,3 +140,40 @@ def test_more_replicas_and_fewer_masters_on_more_pods():
     assert (s.what, s.commands) == (["Fewer masters on more pods is two transitions: first to "
                                      "3 masters on at most 12 pods (this runbook's shrink), "
                                      "then more replicas."], [])
+
+
+def test_moving_to_a_managed_postgresql_and_back():
+    managed = {"external": {"host": "db.example.internal", "password_secret": "shop-db"}}
+    inside = stack("phase1", api={"workers": [{"name": "mail"}]})
+    outside = stack("phase1", api={"workers": [{"name": "mail"}]}, postgres=managed)
+    there = steps(inside, outside)["PostgreSQL: in the cluster -> managed (db.example.internal)"]
+    assert there.moves_data
+    assert there.commands == [
+        'kubectl scale -n "$NS" deployment/api --replicas=0   # writes stop here',
+        'kubectl scale -n "$NS" deployment/worker-mail --replicas=0   # writes stop here',
+        'kubectl exec -n "$NS" postgres-0 -c postgres -- pg_dump -U postgres -Fc app > app.dump',
+        "pg_restore -h db.example.internal -p 5432 -U app -d app --no-owner --role=app -W "
+        "app.dump",
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/component=pgbouncer',
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/component=api',
+        'kubectl rollout status -n "$NS" deployment/api']
+    assert any("Secret shop-db" in w for w in there.what)
+    assert any("AWS DMS" in w for w in there.what)  # the no-downtime way, named
+    back = steps(outside, inside)["PostgreSQL: managed (db.example.internal) -> in the cluster"]
+    assert back.commands[0] == ('kubectl apply -n "$NS" -f out/next/ -l '
+                                "app.kubernetes.io/component=postgres")
+    # the backup in Prepare dumps the managed endpoint, not a postgres-0 that is not there
+    prep = steps(outside, inside)["Prepare: plan, render, back up"]
+    assert prep.commands[2].startswith("pg_dump -h db.example.internal -p 5432 -U app -Fc -W")
+    assert not [c for s in runbook.runbook(outside, inside, "a", "b").steps
+                if s.title.startswith("PostgreSQL: read replicas") for c in s.commands]
+
+
+def test_existing_credentials_are_checked_not_exported():
+    team = stack("phase1", credentials="existing")
+    (step,) = [s for s in runbook.runbook(stack("mvp"), team, "a", "b").steps
+               if s.component == "credentials"]
+    assert step.title == "Credentials: the team's Secrets"
+    assert step.commands == ['kubectl get secret -n "$NS" postgres-credentials '
+                             "redis-credentials grafana-credentials"]
+    assert not [c for c in step.commands if "export" in c]

@@ -200,3 +200,20 @@ def test_api_pod_drains_before_it_stops(name):
     assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": 15}}}
     assert spec["terminationGracePeriodSeconds"] == 15 + s.request_timeout_s + 5
     assert s.request_timeout_s == s.postgres.statement_timeout_s + 5
+
+
+def test_a_managed_postgresql_is_reached_directly_with_its_sslmode():
+    managed = {"external": {"host": "db.example.internal", "read_host": "ro.example.internal",
+                            "password_secret": "shop-db", "password_key": "pw"}}
+    stack = Stack.for_phase("mvp", namespace="t", postgres=managed)
+    env = {e["name"]: e for e in api.env(stack)}
+    assert env["DATABASE_URL"]["value"] == (
+        "postgresql://app:$(DB_PASSWORD)@db.example.internal:5432/app?sslmode=require")
+    assert env["DATABASE_READ_URL"]["value"] == (
+        "postgresql://app:$(DB_PASSWORD)@ro.example.internal:5432/app?sslmode=require")
+    assert env["DB_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "shop-db",
+                                                                "key": "pw"}}
+    assert "postgres" not in {f.dst for f in api.flows(stack)}
+    # behind PgBouncer the app's URLs are PgBouncer's, as in the cluster
+    pooled = Stack.for_phase("phase1", namespace="t", postgres=managed)
+    assert "pgbouncer.t.svc" in {e["name"]: e for e in api.env(pooled)}["DATABASE_URL"]["value"]

@@ -41,9 +41,15 @@ def test_the_job_runs_the_command_with_the_api_image_env_and_secrets_past_pgboun
     assert c["image"] == stack.api.image and c["command"] == PRISMA["command"]
     assert "livenessProbe" not in c and c["securityContext"]["readOnlyRootFilesystem"]
     env = {e["name"]: e for e in c["env"]}
+    # the managed primary itself (its writer endpoint), where the API goes through PgBouncer
     assert env["DATABASE_URL"]["value"] == (
-        "postgresql://app:$(DB_PASSWORD)@postgres.shop.svc.cluster.local:5432/app")
+        f"postgresql://app:$(DB_PASSWORD)@{stack.postgres.external.host}:5432/app"
+        "?sslmode=require")
     assert "pgbouncer" in {e["name"]: e for e in api.env(stack)}["DATABASE_URL"]["value"]
+    inside = {e["name"]: e for e in job(migrating())["spec"]["template"]["spec"][
+        "containers"][0]["env"]}
+    assert inside["DATABASE_URL"]["value"] == (
+        "postgresql://app:$(DB_PASSWORD)@postgres.t.svc.cluster.local:5432/app")
     assert env["STRIPE_SECRET_KEY"]["valueFrom"] == {
         "secretKeyRef": {"name": "shop-payments", "key": "stripe-secret-key"}}
     assert c["envFrom"] == [{"configMapRef": {"name": "shop-settings"}}]
@@ -60,12 +66,15 @@ def test_a_new_release_is_a_new_job_and_the_same_one_is_not():
 
 
 def test_it_may_reach_the_primary_redis_and_the_apps_egress_only():
-    stack = load("shop", ROOT).stack
-    assert [(f.dst, f.port) for f in migration.flows(stack)] == [("postgres", 5432),
-                                                                 ("redis", 6379)]
+    assert [(f.dst, f.port) for f in migration.flows(migrating())] == [("postgres", 5432),
+                                                                       ("redis", 6379)]
+    stack = load("shop", ROOT).stack  # a managed PostgreSQL: egress to it, not a flow
+    assert [(f.dst, f.port) for f in migration.flows(stack)] == [("redis", 6379)]
     external = {p["metadata"]["name"]: p for p in network.external(stack)}
-    assert external["egress-api-migrate-external"]["spec"]["egress"] == \
-        external["egress-api-external"]["spec"]["egress"]
+    app = external["egress-api-external"]["spec"]["egress"]
+    assert external["egress-api-migrate-external"]["spec"]["egress"] == [*app, {
+        "to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}],
+        "ports": [{"protocol": "TCP", "port": 5432}]}]
 
 
 def test_rendered_as_its_own_file_before_the_apis():

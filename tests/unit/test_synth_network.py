@@ -17,7 +17,7 @@ def test_no_egress_no_policy():
 def test_shop_opens_https_out_and_the_mail_relay_for_the_api_worker_and_migration():
     policies = {p["metadata"]["name"]: p for p in network.external(load("shop", ROOT).stack)}
     assert sorted(policies) == ["egress-api-external", "egress-api-migrate-external",
-                                "egress-worker-emails-external"]
+                                "egress-pgbouncer-external", "egress-worker-emails-external"]
     api = policies["egress-api-external"]
     assert api["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "api"}}
     assert api["spec"]["policyTypes"] == ["Egress"]
@@ -37,3 +37,18 @@ def test_a_named_instance_selects_its_own_pods():
     (p,) = network.external(s)
     assert p["metadata"]["name"] == "blue-egress-api-external"
     assert p["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "blue-api"}
+
+
+def test_a_managed_postgresql_is_opened_to_who_connects_to_it():
+    managed = {"external": {"host": "db.example.internal", "password_secret": "shop-db",
+                            "port": 6543, "cidrs": ["10.20.0.0/16"]}}
+    rule = {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}],
+            "ports": [{"protocol": "TCP", "port": 6543}]}
+    direct = Stack.for_phase("mvp", namespace="t", postgres=managed,
+                             api={"workers": [{"name": "mail"}]})
+    assert {p["metadata"]["name"]: p["spec"]["egress"] for p in network.external(direct)} == {
+        "egress-api-external": [rule], "egress-worker-mail-external": [rule]}
+    pooled = Stack.for_phase("phase1", namespace="t", postgres=managed)
+    assert {p["metadata"]["name"]: p["spec"]["egress"] for p in network.external(pooled)} == {
+        "egress-pgbouncer-external": [rule]}
+    assert network.external(Stack.for_phase("phase1")) == []

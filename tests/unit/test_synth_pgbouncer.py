@@ -155,3 +155,57 @@ def test_no_secret_material_in_manifests(name):
 def test_manifests_validate_strict(name, version):
     for doc in pgbouncer.manifests(load(name).stack):
         kubernetes_validate.validate(doc, version, strict=True)
+
+
+MANAGED = {"external": {"host": "db.example.internal", "read_host": "ro.example.internal",
+                        "port": 6543, "password_secret": "shop-db", "sslmode": "require"}}
+
+
+def test_in_front_of_a_managed_postgresql():
+    from phasestack.model import Stack
+
+    stack = Stack.for_phase("phase1", namespace="t", postgres=MANAGED)
+    conf = pgbouncer.pgbouncer_ini(stack)
+    assert "app = host=db.example.internal port=6543 dbname=app" in conf
+    assert "app_ro = host=ro.example.internal port=6543 dbname=app" in conf
+    assert ini(conf)["server_tls_sslmode"] == "require"
+    assert ini(conf)["auth_file"] == "/run/pgbouncer/userlist.txt"
+    assert ini(pgbouncer.pgbouncer_ini(load("phase1").stack))["server_tls_sslmode"] == "disable"
+    (dep,) = by_kind(pgbouncer.manifests(stack), "Deployment")
+    pod = dep["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    assert init["command"] == ["/bin/sh", "-c", pgbouncer.USERLIST_SCRIPT]
+    assert "env" in init and all("valueFrom" not in e for e in init["env"])
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["auth"] == {"name": "auth", "emptyDir": {"medium": "Memory"}}
+    assert volumes["server-password"]["secret"]["secretName"] == "shop-db"
+    assert volumes["server-password"]["secret"]["items"] == [{"key": "password",
+                                                              "path": "password"}]
+    # no userlist Secret: the config volume is the ConfigMap alone
+    assert [list(s) for s in volumes["config"]["projected"]["sources"]] == [["configMap"]]
+    exporter = next(c for c in pod["containers"] if c["name"] == "pgbouncer-exporter")
+    assert exporter["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "shop-db",
+                                                               "key": "password"}
+    assert [d["metadata"]["name"] for d in secrets.manifests(stack, {
+        c: "x" * 20 for c in secrets.CREDENTIALS})] == ["grafana-credentials",
+                                                        "redis-credentials"]
+    assert pgbouncer.flows(stack) == []
+    kubernetes_validate.validate(dep, "1.30.0", strict=True)
+
+
+def test_the_userlist_script_writes_what_pgbouncer_reads(tmp_path):
+    """The init container's script under a real /bin/sh: a '"' in the team's password is
+    doubled, as PgBouncer's auth_file format wants; the file is private."""
+    import subprocess
+
+    (tmp_path / "server").mkdir()
+    (tmp_path / "auth").mkdir()
+    (tmp_path / "server" / "password").write_text('p"w d$x\\')
+    script = pgbouncer.USERLIST_SCRIPT.replace(pgbouncer.SERVER_PASSWORD_DIR,
+                                               str(tmp_path / "server")).replace(
+        pgbouncer.AUTH_DIR, str(tmp_path / "auth"))
+    subprocess.run(["/bin/sh", "-c", script], env={"PGB_USER": "app", "PATH": "/usr/bin:/bin"},
+                   check=True)
+    out = tmp_path / "auth" / "userlist.txt"
+    assert out.read_text() == '"app" "p""w d$x\\"\n'
+    assert out.stat().st_mode & 0o777 == 0o600

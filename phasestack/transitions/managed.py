@@ -1,0 +1,81 @@
+"""Step builders of the runbook (transitions.runbook) for moving the database between the
+cluster and a managed PostgreSQL (postgres.external, issue 14 item 6; review 001, "Migrate to
+managed database"; review 003 §8, "When Must DB Be Separated"). Pure; no command carries a
+credential: psql and pg_restore ask for the password (-W)."""
+
+from __future__ import annotations
+
+from phasestack.model import Stack
+from phasestack.synth.api import worker_name
+from phasestack.transitions.steps import APPLY, Ctx
+
+DUMP = "app.dump"
+
+
+def _writers(stack: Stack) -> list[str]:
+    return ["api", *(worker_name(w) for w in stack.api.workers)]
+
+
+def _stop(stack: Stack) -> list[str]:
+    return [f'kubectl scale -n "$NS" deployment/{d} --replicas=0   # writes stop here'
+            for d in _writers(stack)]
+
+
+def postgres(x: Ctx) -> list[dict]:
+    ea, eb = x.a.postgres.external, x.b.postgres.external
+    if (ea is None) == (eb is None) and (ea is None or ea.host == eb.host):
+        return []
+    pg = x.b.postgres
+    restart = [APPLY.format("pgbouncer")] if x.b.pgbouncer.enabled else []
+    restart += [APPLY.format("api"), 'kubectl rollout status -n "$NS" deployment/api']
+    common_risks = [
+        "Downtime lasts from the scale-down to the rollout: the dump and restore time, which "
+        "grows with the database (measure it on a copy first).",
+        "Extensions (pg_stat_statements), roles' settings (statement_timeout, lock_timeout) "
+        "and the sequences come with the dump only where the target allows them: check them "
+        "after the restore."]
+    if eb is not None:
+        target = f"{eb.host}:{eb.port}"
+        return [{
+            "title": f"PostgreSQL: in the cluster -> managed ({eb.host})",
+            "component": "postgres", "moves_data": True,
+            "what": [
+                f"Before: on the managed instance, the database {pg.database} and the role "
+                f"{pg.app_user} exist, and the Secret {eb.password_secret} (key "
+                f"{eb.password_key}) holds that role's password in the namespace; the cluster "
+                f"reaches {target} ({', '.join(eb.cidrs)}).",
+                "Dump and restore: the API and workers stop, the in-cluster primary is dumped "
+                "and restored on the managed instance, then they start with the new URLs. "
+                "Without downtime: the provider's migration service (AWS DMS, Cloud SQL or "
+                "Azure Database Migration Service) replicates logically, then the same "
+                "rollout cuts over.",
+                "The in-cluster StatefulSet and its volume stay until `pulumi up` (or the "
+                "verify step) removes them: keep them and the dump until the new database "
+                "has served for a while."],
+            "commands": [
+                *_stop(x.a),
+                f'kubectl exec -n "$NS" postgres-0 -c postgres -- pg_dump -U postgres -Fc '
+                f"{x.a.postgres.database} > {DUMP}",
+                f"pg_restore -h {eb.host} -p {eb.port} -U {pg.app_user} -d {pg.database} "
+                f"--no-owner --role={pg.app_user} -W {DUMP}",
+                *restart],
+            "risks": [*common_risks,
+                      f"With sslmode {eb.sslmode} the server's certificate is not verified."],
+        }]
+    source = f"{ea.host}:{ea.port}"
+    return [{
+        "title": f"PostgreSQL: managed ({ea.host}) -> in the cluster",
+        "component": "postgres", "moves_data": True,
+        "what": [f"The in-cluster primary starts empty; the managed database ({source}) is "
+                 "dumped into it while the API and workers are stopped."],
+        "commands": [
+            APPLY.format("postgres"),
+            'kubectl rollout status -n "$NS" statefulset/postgres --timeout=10m',
+            *_stop(x.a),
+            f"pg_dump -h {ea.host} -p {ea.port} -U {x.a.postgres.app_user} -Fc -W "
+            f"{x.a.postgres.database} > {DUMP}",
+            f'kubectl exec -i -n "$NS" postgres-0 -c postgres -- pg_restore -U postgres -d '
+            f"{pg.database} --no-owner --role={pg.app_user} < {DUMP}",
+            *restart],
+        "risks": common_risks,
+    }]
