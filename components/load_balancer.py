@@ -1,4 +1,6 @@
-"""LoadBalancer: the nginx Deployment in front of the API, and its endpoints.
+"""LoadBalancer: the nginx Deployment in front of the API, and its endpoints. On its own,
+`LoadBalancer("shop", NginxArgs(namespace="shop", api_port=3000), opts)` fronts the
+ApiService instance of the same name.
 
 `host`, `port` and `endpoint` are the in-cluster Service (nginx.<namespace>.svc.cluster.local),
 reachable from pods only. `external_endpoint` is the address the cloud load balancer gave the
@@ -13,7 +15,8 @@ from typing import Any
 
 import pulumi
 
-from phasestack.components import kube
+from phasestack.components import instance, kube
+from phasestack.model import NginxArgs
 from phasestack.synth.common import NGINX, named
 
 
@@ -53,20 +56,22 @@ class LoadBalancer(pulumi.ComponentResource):
     external_endpoint: pulumi.Output[str | None]  # the cloud load balancer's, once assigned
     ingress_address: pulumi.Output[str | None] | None  # the Ingress controller's, with one
 
-    def __init__(self, name: str, args: LoadBalancerArgs,
+    def __init__(self, name: str, args: NginxArgs | LoadBalancerArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("phasestack:index:LoadBalancer", name, None, opts)
-        group = kube.Group(self, args.provider, args.depends_on)
-        group.add_all(args.docs)
-        service = group.require("Service", named(args.stack, NGINX))
+        share = instance.share(self, name, args, "nginx")
+        stack = share.stack
+        group = kube.Group(self, share.provider, share.depends_on)
+        group.add_all(share.docs)
+        service = group.require("Service", named(stack, NGINX))
         self.host = kube.service_dns(service)
         self.port = kube.port_of(service, "http")
         self.endpoint = pulumi.Output.concat("http://", self.host, ":",
                                              self.port.apply(str))
-        entry = args.stack.nginx.ingress
+        entry = stack.nginx.ingress
         self.ingress_address = None
         if entry.enabled:
-            ingress = group.require("Ingress", named(args.stack, NGINX))
+            ingress = group.require("Ingress", named(stack, NGINX))
             self.external_endpoint = pulumi.Output.from_input(f"https://{entry.hosts[0]}")
             self.ingress_address = ingress.status.apply(  # type: ignore[attr-defined]
                 ingress_address)

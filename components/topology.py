@@ -82,7 +82,8 @@ class Topology(pulumi.ComponentResource):
                               aliases=[pulumi.Alias(name="lb")]))) if stack.has("nginx") else None
         values = creds.values
         redis = Redis("redis", kube.KubeArgs(stack, parts["redis"], provider, ready, values),
-                      child) if stack.has("redis") else None
+                      child) if stack.runs("redis") else None
+        cache = stack.redis.external  # a managed Redis: its endpoint is the output
         db = Database("database", DatabaseArgs(stack, parts["database"], provider, ready, values),
                       child)
         api = ApiService("api", ApiServiceArgs(stack, parts["api"], provider, ready,
@@ -103,7 +104,8 @@ class Topology(pulumi.ComponentResource):
                            # the cloud load balancer's: a null output (absent) until assigned
                            external_endpoint=lb and lb.external_endpoint,
                            ingress_address=lb and lb.ingress_address,
-                           redis_host=redis and redis.host, redis_port=redis and redis.port,
+                           redis_host=redis.host if redis else cache and cache.host,
+                           redis_port=redis.port if redis else cache and cache.port,
                            prometheus_url=mon.prometheus_url, grafana_url=mon.grafana_url),
         }
         self.register_outputs(self.outputs)

@@ -40,7 +40,7 @@ CATALOG: tuple[Component, ...] = (
               docker=True),
     Component("pgbouncer", "database", ("transitions.postgres:pooler",), (),
               docker=False),
-    Component("redis", "redis", ("transitions.redis:redis",),
+    Component("redis", "redis", ("transitions.managed:redis", "transitions.redis:redis"),
               ("redisPassword", "redisAdminPassword"), docker=True),
     Component("api", "api",
               ("transitions.stateless:migration", "transitions.stateless:api_hpa",

@@ -1,5 +1,6 @@
-"""Your own Pulumi program with two phasestack components: a Redis Cluster for sessions and a
-PgBouncer in front of a PostgreSQL you already run (a managed one, say).
+"""Your own Pulumi program with phasestack's components: a Redis Cluster for sessions, a
+PgBouncer in front of a PostgreSQL you already run (a managed one, say), and the app (podinfo
+here) against both with nginx in front.
 
 Before `pulumi up`: the namespace exists, and so does a Secret in it with the database role's
 password (kubectl -n shop create secret generic orders-db --from-literal=password=...; not
@@ -13,9 +14,11 @@ Config (all optional but postgresHost):
 import pulumi
 import pulumi_kubernetes as k8s
 
+from phasestack.components.api_service import ApiService
+from phasestack.components.load_balancer import LoadBalancer
 from phasestack.components.pgbouncer import PgBouncer
 from phasestack.components.redis import Redis
-from phasestack.model import PgBouncerArgs, RedisArgs, Server
+from phasestack.model import ApiArgs, NginxArgs, PgBouncerArgs, RedisArgs, RedisServer, Server
 
 config = pulumi.Config()
 namespace = config.get("namespace") or "shop"
@@ -40,6 +43,21 @@ pool = PgBouncer("orders-pool", PgBouncerArgs(
                   password_key="password",
                   max_connections=config.get_int("postgresMaxConnections") or 200)), opts)
 
+# shop-api against the pool and the sessions Cluster (their Services' names are the instances':
+# orders-pool-pgbouncer, sessions-redis), and shop-nginx in front of it (the same name)
+app = ApiService("shop", ApiArgs(
+    namespace=namespace, replicas=2,
+    database=Server(host=f"orders-pool-pgbouncer.{namespace}.svc.cluster.local", port=6432,
+                    database="orders", user="orders", password_secret="orders-db",
+                    password_key="password", sslmode="disable"),
+    redis=RedisServer(mode="cluster", host=f"sessions-redis.{namespace}.svc.cluster.local",
+                      password_secret="sessions-redis-credentials")), opts)
+entry = LoadBalancer("shop", NginxArgs(namespace=namespace, service_type="ClusterIP"),
+                     pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                         depends_on=[app])))
+
+pulumi.export("endpoint", entry.endpoint)
+pulumi.export("api_host", app.host)
 pulumi.export("redis_nodes", sessions.nodes)
 pulumi.export("redis_secret", sessions.secret_name)
 pulumi.export("redis_url", sessions.url)          # secret

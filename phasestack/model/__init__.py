@@ -6,7 +6,15 @@ each field. Phase presets (phasestack.phases) and stack files only override thes
 
 from phasestack.model.app import EnvFrom, InjectedNames, Process, Scheduling, SecretKey, Toleration
 from phasestack.model.base import Hpa, Resources, Spec, cpu_cores, memory_bytes
-from phasestack.model.components import PgBouncerArgs, PostgresArgs, RedisArgs, Server
+from phasestack.model.components import (
+    ApiArgs,
+    NginxArgs,
+    PgBouncerArgs,
+    PostgresArgs,
+    RedisArgs,
+    RedisServer,
+    Server,
+)
 from phasestack.model.data import (
     MONITOR_USER,
     REPLICATION_USER,
@@ -20,7 +28,8 @@ from phasestack.model.load import AppProfile, LoadTarget
 from phasestack.model.services import Api, Nginx, Worker
 from phasestack.model.stack import PHASES, RESERVED_NAMESPACES, Monitoring, Stack  # noqa: I001
 
-__all__ = ["MONITOR_USER", "PHASES", "REPLICATION_USER", "RESERVED_NAMESPACES", "RESERVED_ROLES",
+__all__ = ["ApiArgs", "NginxArgs", "RedisServer",
+           "MONITOR_USER", "PHASES", "REPLICATION_USER", "RESERVED_NAMESPACES", "RESERVED_ROLES",
            "SUPERUSER", "Api", "AppProfile", "EnvFrom", "Hpa", "InjectedNames", "Process",
            "Scheduling", "SecretKey", "Toleration",
            "LoadTarget", "Monitoring", "Nginx", "PgBouncer", "PgBouncerArgs", "Postgres",

@@ -15,7 +15,8 @@ from pydantic import Field, ValidationError, model_validator
 
 from phasestack.model.base import DATA_KEY, DNS_LABEL, SQL_NAME, Spec
 from phasestack.model.data import PgBouncer, Postgres, Redis
-from phasestack.model.external import ExternalPostgres
+from phasestack.model.external import ExternalPostgres, ExternalRedis
+from phasestack.model.services import Api, Nginx
 from phasestack.model.stack import Stack
 
 
@@ -94,3 +95,60 @@ class PgBouncerArgs(PgBouncer, Placement):
                             max_connections=s.max_connections, external=external)
         return Stack(namespace=self.namespace, prefix=prefix, postgres=postgres,
                      pgbouncer=_section(self, PgBouncer))
+
+
+class RedisServer(ExternalRedis):
+    """An existing Redis the app connects to (a managed one, or a Redis instance of the same
+    program: its host, and password_secret its secret_name): a stack's redis.external, and
+    whether it is a Cluster."""
+
+    mode: Literal["standalone", "cluster"] = Field(
+        "standalone", description="A Cluster: host is its seed (configuration endpoint).")
+    tls: bool = Field(False, description="TLS in transit (rediss://); a Redis instance of "
+                                         "the same program serves plain text.")
+    password_key: str = Field("redis-password", pattern=DATA_KEY,
+                              description="Key of the password in password_secret (a Redis "
+                                          "instance's password_key).")
+    username: str | None = Field(
+        "app", pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="ACL user (a Redis instance's `username`); None: the default user (a "
+                    "managed Redis's AUTH token).")
+
+
+class ApiArgs(Api, Placement):
+    """The API Deployment, its workers and migration Job: the fields of the stack file's `api`
+    section, and the PostgreSQL and Redis it connects to."""
+
+    database: Server = Field(description="The PostgreSQL the app's DATABASE_URL names (a "
+                                         "PgBouncer or Postgres instance, or a managed one).")
+    redis: RedisServer | None = Field(None, description="The Redis of REDIS_URL (or "
+                                                        "REDIS_CLUSTER_NODES); unset: none.")
+
+    def stack(self, prefix: str) -> Stack:
+        s = self.database
+        postgres = Postgres(database=s.database, app_user=s.user,
+                            max_connections=s.max_connections,
+                            external=ExternalPostgres.model_validate(
+                                s.model_dump(include=set(ExternalPostgres.model_fields))))
+        if self.redis is None:
+            redis = Redis(enabled=False)
+        else:
+            shape = {"masters": 3, "replicas_per_master": 1} if self.redis.mode == "cluster" \
+                else {}
+            redis = Redis(mode=self.redis.mode, **shape, external=ExternalRedis.model_validate(
+                self.redis.model_dump(include=set(ExternalRedis.model_fields))))
+        # nginx is another component (NginxArgs): here the API's Service is the entry
+        return Stack(namespace=self.namespace, prefix=prefix, api=_section(self, Api),
+                     postgres=postgres, redis=redis, nginx=Nginx(enabled=False))
+
+
+class NginxArgs(Nginx, Placement):
+    """nginx in front of an Api instance of the same name (LoadBalancer("shop", ...) proxies
+    to Api("shop", ...)'s shop-api-headless): the fields of the stack file's `nginx` section."""
+
+    enabled: Literal[True] = Field(True, description="Always true: this is the nginx.")
+    api_port: int = Field(9898, ge=1, le=65535, description="The Api instance's port.")
+
+    def stack(self, prefix: str) -> Stack:
+        return Stack(namespace=self.namespace, prefix=prefix, nginx=_section(self, Nginx),
+                     api=Api(port=self.api_port))

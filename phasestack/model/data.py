@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from phasestack.model.base import IMAGE, MANY, SQL_NAME, Resources, Spec, memory_bytes
-from phasestack.model.external import ExternalPostgres
+from phasestack.model.external import ExternalPostgres, ExternalRedis
 
 # Roles the PostgreSQL init script creates itself; the app cannot take their names.
 SUPERUSER, REPLICATION_USER = "postgres", "replicator"
@@ -22,6 +22,11 @@ class Redis(Spec):
         True, description="Run Redis. false: a stage that needs none yet (review 000, "
                           "Deployment Checklist: \"optional but recommended\"): no Redis "
                           "objects, REDIS_* variables, scrape job, alerts or planner checks.")
+    external: ExternalRedis | None = Field(
+        None, description="A managed Redis to use instead of running one (no StatefulSet, "
+                          "exporter or generated password; mode, masters and maxmemory_mb "
+                          "describe it, for the planner; image, storage and resources are "
+                          "unused).")
     mode: Literal["standalone", "cluster"] = Field("standalone", description="Topology.")
     image: str = Field("redis:7.0-alpine", pattern=IMAGE, description="Redis image.")
     exporter_image: str = Field("oliver006/redis_exporter:v1.62.0", pattern=IMAGE,
@@ -47,6 +52,9 @@ class Redis(Spec):
 
     @model_validator(mode="after")
     def _shape(self) -> Redis:
+        if self.external and not self.enabled:
+            raise ValueError("external: a managed Redis needs enabled: true (false is no Redis "
+                             "at all)")
         if self.mode == "cluster" and self.masters < 3:
             raise ValueError(f"Redis Cluster needs at least 3 masters, got {self.masters}")
         if self.mode == "cluster" and self.replicas_per_master < 1:

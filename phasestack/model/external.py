@@ -1,6 +1,7 @@
-"""A managed PostgreSQL (issue 14 item 6) the stack connects to instead of running one: RDS,
-Cloud SQL, Azure Database (review 000, "Recommended Production Database Services"; review 003
-§8, "When Must DB Be Separated"). Its credentials are a Secret the team already has."""
+"""A managed PostgreSQL or Redis (issue 14 item 6) the stack connects to instead of running
+one: RDS, Cloud SQL, Azure Database (review 000, "Recommended Production Database Services";
+review 003 §8, "When Must DB Be Separated"), ElastiCache, Memorystore. Their credentials are
+Secrets the team already has."""
 
 from __future__ import annotations
 
@@ -43,3 +44,33 @@ class ExternalPostgres(Spec):
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
         return [network(c, "name the database's subnets") for c in value]
+
+
+class ExternalRedis(Spec):
+    """A managed Redis (ElastiCache, Memorystore, Azure Cache; review 003 §8, "When Must Redis
+    Be Separated"): redis.mode says whether it is a Cluster, redis.maxmemory_mb and masters what
+    it holds, for the planner."""
+
+    host: str = Field(pattern=HOST,
+                      description="Its endpoint: the primary's, or a Cluster's configuration "
+                                  "endpoint (the client's seed).")
+    port: int = Field(6379, ge=1, le=65535, description="Its port.")
+    tls: bool = Field(True, description="TLS in transit (rediss://), as managed services "
+                                        "offer; false: plain redis://.")
+    username: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="ACL user the app logs in as; unset: the default user (an AUTH token).")
+    password_secret: str = Field(
+        pattern=OBJECT_NAME,
+        description="Existing Secret in the namespace with the password or AUTH token (it goes "
+                    "into REDIS_URL: URL-safe characters only).")
+    password_key: str = Field("password", pattern=DATA_KEY,
+                              description="Key of the password in password_secret.")
+    cidrs: list[str] = Field(
+        default_factory=lambda: list(PRIVATE_NETWORKS), min_length=1, max_length=20,
+        description="Where the endpoint's addresses are, for the egress NetworkPolicy.")
+
+    @field_validator("cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        return [network(c, "name the cache's subnets") for c in value]

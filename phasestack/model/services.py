@@ -27,7 +27,8 @@ from phasestack.model.migration import Migration
 
 # what synth.api sets on every API and worker container (InjectedNames adds the URL names)
 INJECTED = frozenset({"DB_PASSWORD", "DB_POOL_SIZE", "REDIS_USERNAME", "REDIS_PASSWORD",
-                      "REDIS_CLUSTER_ENABLED", "PORT", "WORKER_QUEUE", "WORKER_HEARTBEAT_FILE"})
+                      "REDIS_CLUSTER_ENABLED", "REDIS_TLS", "PORT", "WORKER_QUEUE",
+                      "WORKER_HEARTBEAT_FILE"})
 
 
 class Worker(Process, Scaled):

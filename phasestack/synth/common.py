@@ -50,6 +50,7 @@ from phasestack.synth.wiring import (  # noqa: F401 - re-exported for the synthe
     dns,
     named,
     pod_dns,
+    redis_password,
     secret_key,
     secret_ref,
     worker_name,

@@ -60,8 +60,17 @@ def env(stack: Stack, direct: bool = False) -> list[dict]:
 
 
 def redis_flows(stack: Stack, src: str) -> list[c.Flow]:
-    """The connection to Redis of a pod given REDIS_* (none without Redis)."""
-    return [c.Flow(src, c.REDIS, c.PORTS.redis)] if stack.has("redis") else []
+    """The connection to the stack's Redis of a pod given REDIS_* (none without Redis; a
+    managed one is an egress rule, synth.network.external)."""
+    return [c.Flow(src, c.REDIS, c.PORTS.redis)] if stack.runs("redis") else []
+
+
+def _redis_endpoint(stack: Stack) -> tuple[str, str, str, int]:
+    """(scheme, user, host, port of the seed or server) of the Redis the app uses."""
+    ext = stack.redis.external
+    if ext:
+        return "rediss" if ext.tls else "redis", ext.username or "", ext.host, ext.port
+    return "redis", redis.APP_USER, c.dns(stack, c.REDIS), c.PORTS.redis
 
 
 def redis_env(stack: Stack) -> list[dict]:
@@ -69,18 +78,24 @@ def redis_env(stack: Stack) -> list[dict]:
     if not stack.has("redis"):
         return []
     names = stack.api.env_names
+    scheme, user, host, port = _redis_endpoint(stack)
+    ext = stack.redis.external
     out = [
-        # the ACL user that cannot run @dangerous commands (FLUSHALL, CONFIG, KEYS, ...)
-        {"name": "REDIS_USERNAME", "value": redis.APP_USER},
-        c.secret_env("REDIS_PASSWORD", *c.secret_ref(stack, "redisPassword")),
+        # the ACL user that cannot run @dangerous commands (FLUSHALL, CONFIG, KEYS, ...), or a
+        # managed Redis's (none: its default user and AUTH token)
+        *([{"name": "REDIS_USERNAME", "value": user}] if user else []),
+        c.secret_env("REDIS_PASSWORD", *c.redis_password(stack)),
+        # a managed one's TLS (a Cluster client has no URL to say rediss://)
+        *([{"name": "REDIS_TLS", "value": str(ext.tls).lower()}] if ext else []),
     ]
     if stack.redis.mode == "cluster":
-        # review 002 (002_f99052a1f9a0162e.txt), Appendix Phase 2: Redis Cluster env variables
+        # review 002 (002_f99052a1f9a0162e.txt), Appendix Phase 2: Redis Cluster env variables;
+        # a managed Cluster's seed is its configuration endpoint
+        seeds = [f"{host}:{port}"] if stack.redis.external else redis_cluster_nodes(stack)
         out += [{"name": "REDIS_CLUSTER_ENABLED", "value": "true"},
-                {"name": names.redis_cluster_nodes,
-                 "value": ",".join(redis_cluster_nodes(stack))}]
+                {"name": names.redis_cluster_nodes, "value": ",".join(seeds)}]
     else:
         out += [{"name": "REDIS_CLUSTER_ENABLED", "value": "false"},
-                {"name": names.redis_url, "value": f"redis://{redis.APP_USER}:$(REDIS_PASSWORD)@"
-                 f"{c.dns(stack, c.REDIS)}:{c.PORTS.redis}/0"}]
+                {"name": names.redis_url,
+                 "value": f"{scheme}://{user}:$(REDIS_PASSWORD)@{host}:{port}/0"}]
     return out

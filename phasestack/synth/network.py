@@ -73,21 +73,30 @@ def _database_pods(stack: Stack) -> list[str]:
     return [*clients, *([MIGRATE] if stack.api.migration.enabled else [])]
 
 
+def _cache_pods(stack: Stack) -> list[str]:
+    """Who connects to a managed Redis: every pod given REDIS_* (the API, workers, migration)."""
+    if not (stack.has("redis") and stack.redis.external):
+        return []
+    return [API, *(worker_name(w) for w in stack.api.workers),
+            *([MIGRATE] if stack.api.migration.enabled else [])]
+
+
 def external(stack: Stack) -> list[dict]:
     """Egress outside the stack, one policy per pod name (NetworkPolicies add up, so these open
     only what they name): the API's, workers' and migration's api.egress, and the managed
-    PostgreSQL's endpoint for the pods that connect to it."""
+    PostgreSQL's and Redis's endpoints for the pods that connect to them."""
     app = _app_rules(stack)
     rules: dict[str, list[dict]] = {}
     if app:
         for pod in [API, *(worker_name(w) for w in stack.api.workers),
                     *([MIGRATE] if stack.api.migration.enabled else [])]:
             rules[pod] = list(app)
-    ext = stack.postgres.external
-    for pod in _database_pods(stack):
-        rules.setdefault(pod, []).append({
-            "to": [{"ipBlock": {"cidr": cidr}} for cidr in ext.cidrs],
-            "ports": [{"protocol": "TCP", "port": ext.port}]})
+    for pods, ext in ((_database_pods(stack), stack.postgres.external),
+                      (_cache_pods(stack), stack.redis.external)):
+        for pod in pods:
+            rules.setdefault(pod, []).append({
+                "to": [{"ipBlock": {"cidr": cidr}} for cidr in ext.cidrs],
+                "ports": [{"protocol": "TCP", "port": ext.port}]})
     why = "; ".join(f"{r.cidr}: {r.why}" for r in stack.api.egress.allow if r.why)
     notes = {"phasestack.io/egress": why} if why else None
     return [_policy(stack, f"egress-{pod}-external", selector(stack, pod), ["Egress"],

@@ -78,7 +78,7 @@ def jobs(stack: Stack) -> list[Job]:
     if stack.has("nginx"):
         out.append(Job(NGINX, NGINX, PORTS.nginx_exporter,
                        comment="nginx-prometheus-exporter sidecar"))
-    if stack.has("redis"):
+    if stack.runs("redis"):  # a managed one is the provider's to watch
         out.append(Job(REDIS, REDIS, PORTS.redis_exporter, comment="redis_exporter sidecar"))
     if stack.runs("postgres"):  # a managed one is the provider's to watch
         out.append(Job(POSTGRES, POSTGRES, PORTS.postgres_exporter,

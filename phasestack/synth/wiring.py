@@ -53,6 +53,13 @@ def app_password(stack: Stack) -> tuple[str, str]:
     return (ext.password_secret, ext.password_key) if ext else secret_ref(stack, "appPassword")
 
 
+def redis_password(stack: Stack) -> tuple[str, str]:
+    """(Secret, key) of the app's Redis password: the team's for a managed Redis."""
+    ext = stack.redis.external
+    return (ext.password_secret, ext.password_key) if ext else secret_ref(stack,
+                                                                          "redisPassword")
+
+
 @dataclass(frozen=True)
 class Ports:
     nginx_http: int = 8080

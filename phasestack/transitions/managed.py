@@ -1,13 +1,13 @@
-"""Step builders of the runbook (transitions.runbook) for moving the database between the
-cluster and a managed PostgreSQL (postgres.external, issue 14 item 6; review 001, "Migrate to
-managed database"; review 003 §8, "When Must DB Be Separated"). Pure; no command carries a
-credential: psql and pg_restore ask for the password (-W)."""
+"""Step builders of the runbook (transitions.runbook) for moving PostgreSQL or Redis between the
+cluster and a managed service (postgres.external, redis.external; issue 14 item 6; review 001,
+"Migrate to managed database"; review 003 §8, "When Must DB Be Separated"). Pure; no command
+carries a credential: pg_dump and pg_restore ask for the password (-W)."""
 
 from __future__ import annotations
 
 from phasestack.model import Stack
 from phasestack.synth.api import worker_name
-from phasestack.transitions.steps import APPLY, Ctx
+from phasestack.transitions.steps import APPLY, APPLY_NAME, Ctx
 
 DUMP = "app.dump"
 
@@ -79,3 +79,44 @@ def postgres(x: Ctx) -> list[dict]:
             *restart],
         "risks": common_risks,
     }]
+
+
+def redis(x: Ctx) -> list[dict]:
+    """In-cluster Redis -> a managed one, or back (review 003 §8, "When Must Redis Be
+    Separated")."""
+    ea, eb = x.a.redis.external, x.b.redis.external
+    if not (x.a.has("redis") and x.b.has("redis")) or (ea is None) == (eb is None) and (
+            ea is None or ea.host == eb.host):
+        return []
+    roll = [APPLY.format("api"), 'kubectl rollout status -n "$NS" deployment/api']
+    if eb is not None:
+        return [{
+            "title": f"Redis: in the cluster -> managed ({eb.host})", "component": "redis",
+            "moves_data": True,
+            "what": [
+                f"Before: the managed Redis answers on {eb.host}:{eb.port} from the cluster "
+                f"({', '.join(eb.cidrs)}), and the Secret {eb.password_secret} (key "
+                f"{eb.password_key}) holds its password or AUTH token.",
+                "Sessions, rate-limit counters and queued jobs live in Redis. Either accept a "
+                "session-loss window (users sign in again; drain the queues first), or copy "
+                "a snapshot: redis-0's RDB, seeded into the managed service by its import "
+                "(ElastiCache: an RDB in S3; Memorystore: import from Cloud Storage), losing "
+                "the writes after the snapshot."],
+            "commands": [
+                'kubectl exec -n "$NS" redis-0 -c redis -- redis-cli --rdb /data/move.rdb',
+                'kubectl cp -n "$NS" -c redis redis-0:/data/move.rdb move.rdb   # for the import',
+                *roll],
+            "risks": ["Between the rollout's first and last pod, old pods write to the "
+                      "in-cluster Redis: those writes are lost (a short window; a maintenance "
+                      "page avoids it).",
+                      "The app's client must speak TLS (rediss://, REDIS_TLS) when "
+                      "external.tls is on."]}]
+    return [{
+        "title": f"Redis: managed ({ea.host}) -> in the cluster", "component": "redis",
+        "moves_data": True,
+        "what": ["The in-cluster Redis starts empty: sessions and queued jobs in the managed "
+                 "one are lost unless its export (an RDB) is placed in redis-0's volume before "
+                 "it starts."],
+        "commands": [APPLY_NAME.format("redis"),
+                     'kubectl rollout status -n "$NS" statefulset/redis', *roll],
+        "risks": ["Users sign in again; drain the queues first."]}]

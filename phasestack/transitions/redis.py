@@ -12,8 +12,8 @@ def redis(x: Ctx) -> list[dict]:
     ra, rb = x.a.redis, x.b.redis
     if ra.enabled != rb.enabled:
         return [_added(x) if rb.enabled else _removed(x)]
-    if not rb.enabled:
-        return []
+    if not rb.enabled or ra.external or rb.external:
+        return []  # a managed one is not ours to resize (transitions.managed moves the data)
     if ra.mode == "standalone" and rb.mode == "cluster":
         return [_to_cluster(x)]
     if ra.mode == "cluster" and rb.mode == "cluster" and rb.masters > ra.masters:

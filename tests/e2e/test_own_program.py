@@ -76,6 +76,11 @@ def test_own_program_up_no_diff_destroy(tools, cluster, pulumi_env, tmp_path):
     (redis,) = [s for s in cluster.get("statefulsets", NAMESPACE)
                 if s["metadata"]["name"] == "sessions-redis"]
     assert redis["status"].get("readyReplicas", 0) == 6
+    # the app and its nginx, on their own (issue 13): ready, wired by the instances' names
+    ready = {d["metadata"]["name"]: d["status"].get("readyReplicas", 0)
+             for d in cluster.get("deployments", NAMESPACE)}
+    assert (ready.get("shop-api"), ready.get("shop-nginx")) == (2, 1), ready
+    assert out["endpoint"].value == f"http://shop-nginx.{NAMESPACE}.svc.cluster.local:80"
 
     preview = st.preview(color="never")
     # the existing Secret is read on every run; nothing is created, updated or deleted

@@ -1,5 +1,6 @@
-"""The components on their own, under mocks: examples/own_program (a Redis Cluster and a
-PgBouncer in front of an existing PostgreSQL) and two instances of one component side by side."""
+"""The components on their own, under mocks: examples/own_program (a Redis Cluster, a PgBouncer
+in front of an existing PostgreSQL, the app against both and nginx in front) and two instances
+of one component side by side."""
 
 from __future__ import annotations
 
@@ -10,8 +11,16 @@ import pulumi
 import pytest
 from test_program import normalise
 
-from phasestack.model import PgBouncerArgs, PostgresArgs, RedisArgs, Server
-from phasestack.synth import pgbouncer, redis
+from phasestack.model import (
+    ApiArgs,
+    NginxArgs,
+    PgBouncerArgs,
+    PostgresArgs,
+    RedisArgs,
+    RedisServer,
+    Server,
+)
+from phasestack.synth import api, nginx, pgbouncer, redis
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "own_program" / "__main__.py"
@@ -52,7 +61,15 @@ def test_example_registers_the_synthesized_manifests_of_both_components(example)
     server = Server(host="orders-db.example.internal", database="orders", user="orders",
                     password_secret="orders-db", password_key="password")
     pool = PgBouncerArgs(namespace="shop", replicas=2, server=server).stack("orders-pool-")
-    expected = [*redis.manifests(sessions), *pgbouncer.manifests(pool)]
+    app = ApiArgs(namespace="shop", replicas=2, database=Server(
+        host="orders-pool-pgbouncer.shop.svc.cluster.local", port=6432, database="orders",
+        user="orders", password_secret="orders-db", password_key="password",
+        sslmode="disable"), redis=RedisServer(
+        mode="cluster", host="sessions-redis.shop.svc.cluster.local",
+        password_secret="sessions-redis-credentials")).stack("shop-")
+    entry = NginxArgs(namespace="shop", service_type="ClusterIP").stack("shop-")
+    expected = [*redis.manifests(sessions), *pgbouncer.manifests(pool),
+                *api.manifests(app), *nginx.manifests(entry)]
     for doc in expected:
         assert got[(doc["kind"], doc["metadata"]["name"])] == doc, doc["metadata"]["name"]
     # and the Redis passwords' Secret; nothing else (PgBouncer's pods write their userlist)
@@ -193,3 +210,24 @@ def test_a_named_instance_takes_its_passwords_from_its_own_config_keys(harness, 
     (other,) = [r for r in registered(run)
                 if r.inputs["metadata"]["name"] == "cache-redis-credentials"]
     assert normalise(other.inputs)["stringData"]["admin-password"] != given
+
+
+def test_the_app_and_its_nginx_on_their_own(example):
+    """issue 13 item 2: ApiService and LoadBalancer with typed args, wired to the instances
+    by their names; the app's variables name their Services and Secrets."""
+    (dep,) = [r for r in registered(example) if r.type.endswith("Deployment")
+              and r.inputs["metadata"]["name"] == "shop-api"]
+    env = {e["name"]: e for e in normalise(dep.inputs)["spec"]["template"]["spec"][
+        "containers"][0]["env"]}
+    assert env["DATABASE_URL"]["value"] == (
+        "postgresql://orders:$(DB_PASSWORD)@orders-pool-pgbouncer.shop.svc.cluster.local:6432/"
+        "orders?sslmode=disable")
+    assert env["REDIS_CLUSTER_NODES"]["value"] == "sessions-redis.shop.svc.cluster.local:6379"
+    assert env["REDIS_USERNAME"]["value"] == "app"
+    assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "sessions-redis-credentials", "key": "redis-password"}
+    (conf,) = [r for r in registered(example) if r.type.endswith("ConfigMap")
+               and r.inputs["metadata"]["name"] == "shop-nginx"]
+    assert "shop-api-headless.shop.svc.cluster.local:9898" in str(conf.inputs["data"])
+    assert example.exports["endpoint"] == "http://shop-nginx.shop.svc.cluster.local:80"
+    assert example.exports["api_host"] == "shop-api.shop.svc.cluster.local"

@@ -293,3 +293,21 @@ def test_existing_credentials_register_no_secret_and_generate_nothing(program, h
     (api,) = [r for r in run.of_type("kubernetes:apps/v1:Deployment")
               if r.inputs["metadata"]["name"] == "api"]
     assert "postgres-credentials" in str(api.inputs["spec"])
+
+
+def test_managed_data_stores_are_outputs_not_resources(program):
+    """issue 14 item 6: a managed PostgreSQL and Redis: no StatefulSet, no generated password;
+    the outputs are their endpoints."""
+    import json
+
+    run = program("phase1", {
+        "phasestack:postgres": json.dumps({"external": {
+            "host": "db.example.internal", "password_secret": "shop-db"}}),
+        "phasestack:redis": json.dumps({"external": {
+            "host": "c.example.cache", "password_secret": "cache"}})})
+    assert run.of_type("kubernetes:apps/v1:StatefulSet") == []
+    assert {r.name for r in run.of_type("random:")} == {"grafanapassword"}
+    assert (run.exports["postgres_host"], run.exports["postgres_port"]) == (
+        "db.example.internal", 5432)
+    assert (run.exports["redis_host"], run.exports["redis_port"]) == ("c.example.cache", 6379)
+    assert run.exports["database_host"] == "pgbouncer.ps-phase1.svc.cluster.local"

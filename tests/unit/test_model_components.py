@@ -62,3 +62,24 @@ def test_for_phase_is_the_preset_as_a_stack_file_gets_it():
     assert stack.redis.mode == preset("phase2")["redis"]["mode"] == "cluster"
     assert stack.redis.maxmemory_mb == 1024 and stack.namespace == "shop"
     assert stack.postgres.read_replicas == preset("phase2")["postgres"]["read_replicas"]
+
+
+def test_api_args_are_the_api_section_and_its_stores(refusal):
+    from phasestack.model import ApiArgs, NginxArgs
+
+    assert refusal(lambda: ApiArgs(namespace="shop")) == "Field required"  # database
+    args = ApiArgs(namespace="shop", port=3000, database=SERVER,
+                   redis={"host": "c.example", "password_secret": "cache", "mode": "cluster"})
+    stack = args.stack("shop-")
+    assert stack.api.port == 3000 and stack.api.image == ApiArgs.model_fields["image"].default
+    assert stack.postgres.external.host == SERVER["host"]
+    assert (stack.redis.mode, stack.redis.external.host) == ("cluster", "c.example")
+    assert not stack.has("nginx") and not stack.runs("redis")
+    assert not ApiArgs(namespace="shop", database=SERVER).stack("x-").has("redis")
+    # the api section's own rules still refuse
+    assert refusal(lambda: ApiArgs(namespace="shop", database=SERVER,
+                                   env={"DATABASE_URL": "x"})) == (
+        "DATABASE_URL: set by phasestack from the stack's wiring (rename the injected ones "
+        "with api.env_names)")
+    assert NginxArgs(namespace="shop", api_port=3000).stack("shop-").api.port == 3000
+    assert refusal(lambda: NginxArgs(namespace="shop", enabled=False)) == "Input should be True"

@@ -60,3 +60,25 @@ def test_a_reader_endpoint_takes_the_read_pool_off_the_primary():
     one = Stack.for_phase("phase1", postgres={"external": {**RDS, "read_host": "ro.example"}})
     two = Stack.for_phase("phase1", postgres={"external": RDS})
     assert (one.pgbouncer_primary_pools, two.pgbouncer_primary_pools) == (1, 2)
+
+
+CACHE = {"host": "shop.abc.clustercfg.euw1.cache.amazonaws.com", "password_secret": "cache"}
+
+
+def test_a_managed_redis_needs_redis_on(refusal):
+    assert refusal(lambda: Stack(redis={"enabled": False, "external": CACHE})) == (
+        "external: a managed Redis needs enabled: true (false is no Redis at all)")
+    ext = Stack(redis={"external": CACHE}).redis.external
+    assert (ext.port, ext.tls, ext.username, ext.password_key) == (6379, True, None,
+                                                                   "password")
+
+
+def test_a_managed_redis_is_checked_by_the_planner_but_not_run():
+    from phasestack.plan.capacity import plan
+    from phasestack.synth import prometheus, secrets
+
+    stack = Stack.for_phase("phase2", namespace="t", redis={"external": CACHE})
+    assert stack.has("redis") and not stack.runs("redis")
+    assert {"redis_memory", "redis_ops"} <= {c.name for c in plan(stack).checks}
+    assert "redis" not in {j.name for j in prometheus.jobs(stack)}
+    assert "redis-credentials" not in secrets.required(stack)

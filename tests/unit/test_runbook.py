@@ -177,3 +177,14 @@ def test_existing_credentials_are_checked_not_exported():
     assert step.commands == ['kubectl get secret -n "$NS" postgres-credentials '
                              "redis-credentials grafana-credentials"]
     assert not [c for c in step.commands if "export" in c]
+
+
+def test_moving_redis_to_a_managed_one_states_the_session_loss():
+    cache = {"external": {"host": "c.example.cache", "password_secret": "cache"}}
+    inside, outside = stack("phase1"), stack("phase1", redis=cache)
+    there = steps(inside, outside)["Redis: in the cluster -> managed (c.example.cache)"]
+    assert there.moves_data and any("session-loss window" in w for w in there.what)
+    assert there.commands[0] == ('kubectl exec -n "$NS" redis-0 -c redis -- redis-cli --rdb '
+                                 "/data/move.rdb")
+    assert "Redis: managed (c.example.cache) -> in the cluster" in steps(outside, inside)
+    assert not [t for t in steps(inside, outside) if t.startswith("Redis: standalone")]

@@ -217,3 +217,22 @@ def test_a_managed_postgresql_is_reached_directly_with_its_sslmode():
     # behind PgBouncer the app's URLs are PgBouncer's, as in the cluster
     pooled = Stack.for_phase("phase1", namespace="t", postgres=managed)
     assert "pgbouncer.t.svc" in {e["name"]: e for e in api.env(pooled)}["DATABASE_URL"]["value"]
+
+
+def test_a_managed_redis_url_and_cluster_seed():
+    cache = {"host": "c.example.cache", "port": 6380, "password_secret": "cache",
+             "username": "shop"}
+    stack = Stack.for_phase("mvp", namespace="t", redis={"external": cache})
+    env = {e["name"]: e for e in api.env(stack)}
+    assert env["REDIS_URL"]["value"] == "rediss://shop:$(REDIS_PASSWORD)@c.example.cache:6380/0"
+    assert env["REDIS_TLS"]["value"] == "true"
+    assert env["REDIS_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "cache",
+                                                                   "key": "password"}}
+    assert "redis" not in {f.dst for f in api.flows(stack)}
+    cluster = Stack.for_phase("phase2", namespace="t", redis={"external": {
+        **cache, "tls": False, "username": None}})
+    env = {e["name"]: e for e in api.env(cluster)}
+    assert env["REDIS_CLUSTER_NODES"]["value"] == "c.example.cache:6380"
+    assert env["REDIS_TLS"]["value"] == "false" and "REDIS_USERNAME" not in env
+    # in the cluster nothing changes: no REDIS_TLS
+    assert "REDIS_TLS" not in {e["name"] for e in api.env(Stack.for_phase("mvp"))}

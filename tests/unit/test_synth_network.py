@@ -52,3 +52,13 @@ def test_a_managed_postgresql_is_opened_to_who_connects_to_it():
     assert {p["metadata"]["name"]: p["spec"]["egress"] for p in network.external(pooled)} == {
         "egress-pgbouncer-external": [rule]}
     assert network.external(Stack.for_phase("phase1")) == []
+
+
+def test_a_managed_redis_is_opened_to_every_pod_given_its_url():
+    cache = {"host": "c.example.cache", "password_secret": "cache", "cidrs": ["10.30.0.0/16"]}
+    stack = Stack.for_phase("phase1", namespace="t", redis={"external": cache},
+                            api={"migration": {"enabled": True, "command": ["migrate"]}})
+    rule = {"to": [{"ipBlock": {"cidr": "10.30.0.0/16"}}],
+            "ports": [{"protocol": "TCP", "port": 6379}]}
+    assert {p["metadata"]["name"]: p["spec"]["egress"] for p in network.external(stack)} == {
+        "egress-api-external": [rule], "egress-api-migrate-external": [rule]}
