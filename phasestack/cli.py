@@ -83,6 +83,8 @@ def plan(stack: str, fmt: str) -> None:
 @click.argument("stack_refs", metavar="[STACK...]", nargs=-1)
 def validate(stack_refs: tuple[str, ...]) -> None:
     """Validate stack files (all of stacks/ when none given); exit 2 on any problem."""
+    from phasestack.plan.notes import notes
+
     refs = list(stack_refs) or [str(p) for p in list_stack_files()]
     if not refs:
         raise PhasestackError("no stacks/Pulumi.*.yaml here; run from the project root")
@@ -91,7 +93,7 @@ def validate(stack_refs: tuple[str, ...]) -> None:
         try:
             loaded = load(ref)
             click.echo(f"ok  {loaded.name} ({loaded.path})")
-            for note in loaded.stack.notes:
+            for note in notes(loaded.stack):
                 click.echo(f"    note: {note}")
         except StackError as err:
             problems.extend(err.problems)

@@ -25,7 +25,8 @@ from phasestack.model.data import (
     Redis,
 )
 from phasestack.model.load import AppProfile, LoadTarget
-from phasestack.model.services import Api, Nginx, Worker
+from phasestack.model.nginx import Nginx
+from phasestack.model.services import Api, Worker
 from phasestack.model.stack import PHASES, RESERVED_NAMESPACES, Monitoring, Stack  # noqa: I001
 
 __all__ = ["ApiArgs", "NginxArgs", "RedisServer",

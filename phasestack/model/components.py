@@ -16,7 +16,8 @@ from pydantic import Field, ValidationError, model_validator
 from phasestack.model.base import DATA_KEY, DNS_LABEL, SQL_NAME, Spec
 from phasestack.model.data import PgBouncer, Postgres, Redis
 from phasestack.model.external import ExternalPostgres, ExternalRedis
-from phasestack.model.services import Api, Nginx
+from phasestack.model.nginx import Nginx
+from phasestack.model.services import Api
 from phasestack.model.stack import Stack
 
 

@@ -16,7 +16,8 @@ from phasestack.model.base import (
 from phasestack.model.data import PgBouncer, Postgres, Redis
 from phasestack.model.load import AppProfile, LoadTarget
 from phasestack.model.monitoring import Monitoring
-from phasestack.model.services import Api, Nginx
+from phasestack.model.nginx import Nginx
+from phasestack.model.services import Api
 from phasestack.phases import PRESETS, deep_merge, preset
 
 PHASES = ("mvp", "phase1", "phase2", "phase3")
@@ -178,22 +179,6 @@ class Stack(Spec):
             raise ValueError(f"target: docker renders the MVP shape; this stack also has: "
                              f"{', '.join(self.beyond_one_host)} (use target: kubernetes)")
         return self
-
-    @property
-    def notes(self) -> list[str]:
-        """What `validate` tells about a valid stack that may surprise at run time."""
-        out = []
-        if self.credentials == "existing":
-            from phasestack.synth.secrets import required  # the synthesizer's names
-
-            out.append("credentials: existing, so the namespace must hold, before anything is "
-                       "applied: " + "; ".join(f"Secret {name} with {', '.join(keys)}"
-                                                for name, keys in required(self).items()))
-        if self.target == "kubernetes" and not self.api.egress.open:
-            out.append("api.egress: none given, so the API and its workers reach only the "
-                       "stack's own servers and DNS (the NetworkPolicies deny the rest); name "
-                       "external services in api.egress.allow, or set api.egress.internet: true")
-        return out
 
     @property
     def beyond_one_host(self) -> list[str]:

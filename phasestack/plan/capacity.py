@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from phasestack.model import Stack
+from phasestack.plan.cache import redis_eviction, redis_memory, redis_ops
 from phasestack.plan.checks import (  # noqa: F401 - Check and grades re-exported
     FAIL,
     HEADROOM,
@@ -26,9 +27,6 @@ from phasestack.plan.checks import (  # noqa: F401 - Check and grades re-exporte
     pool_clients,
     postgres_budget,
     ratio,
-    redis_eviction,
-    redis_memory,
-    redis_ops,
 )
 
 

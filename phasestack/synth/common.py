@@ -1,6 +1,7 @@
-"""Shared pieces of every synthesizer: labels, security, probes, small manifests; and,
-re-exported, Secrets as files and variables and the templates (phasestack.synth.files) and the
-names, ports and images they wire together (phasestack.synth.wiring).
+"""Shared pieces of every synthesizer: security, probes, containers, pod specs; and,
+re-exported, the small manifests and their labels (phasestack.synth.objects), Secrets as files
+and variables and the templates (phasestack.synth.files) and the names, ports and images they
+wire together (phasestack.synth.wiring).
 
 Pure: returns plain dicts in Kubernetes' camelCase. Never imports pulumi.
 """
@@ -18,6 +19,22 @@ from phasestack.synth.files import (  # noqa: F401 - re-exported for the synthes
     secret_mount,
     secret_volume,
     templates_dir,
+)
+from phasestack.synth.objects import (  # noqa: F401 - re-exported for the synthesizers
+    CONFIG_HASH,
+    MANAGED_BY,
+    PART_OF,
+    config_map,
+    deployment,
+    hpa,
+    instance,
+    labels,
+    meta,
+    pdb,
+    pod_template,
+    selector,
+    service,
+    service_account,
 )
 from phasestack.synth.wiring import (  # noqa: F401 - re-exported for the synthesizers
     ANY,
@@ -55,39 +72,6 @@ from phasestack.synth.wiring import (  # noqa: F401 - re-exported for the synthe
     secret_ref,
     worker_name,
 )
-
-PART_OF = "phasestack"
-MANAGED_BY = "phasestack"
-# The one pod-template annotation that rolls the pods when their ConfigMap text changes.
-CONFIG_HASH = "phasestack.io/config-hash"
-
-def labels(name: str, component: str, instance: str = "") -> dict[str, str]:
-    """The recommended labels; app.kubernetes.io/instance only on a named instance (a stack's
-    objects keep the labels they always had, so an upgrade rolls no pod)."""
-    return {
-        "app.kubernetes.io/name": name,
-        "app.kubernetes.io/component": component,
-        "app.kubernetes.io/part-of": PART_OF,
-        "app.kubernetes.io/managed-by": MANAGED_BY,
-        **({"app.kubernetes.io/instance": instance} if instance else {}),
-    }
-
-
-def instance(stack: Stack) -> str:
-    """The instance a prefix names ("sessions-" -> "sessions"); "" for a whole stack."""
-    return stack.prefix.removesuffix("-")
-
-
-def selector(stack: Stack, name: str) -> dict[str, str]:
-    """The pods named `name` (a base name: the instance's prefix goes on here)."""
-    return {"app.kubernetes.io/name": named(stack, name)}
-
-
-def meta(stack: Stack, name: str, component: str, pod: str | None = None, **extra) -> dict:
-    """Object metadata; `pod` is the app.kubernetes.io/name label when it differs from name.
-    Both are base names: every helper here that takes the stack puts its prefix on."""
-    return {"name": named(stack, name), "namespace": stack.namespace,
-            "labels": labels(named(stack, pod or name), component, instance(stack)), **extra}
 
 
 def resources(r: Resources) -> dict:
@@ -175,7 +159,8 @@ def drain(stack: Stack, seconds: int) -> tuple[dict, int]:
 
 
 def pod_spec(stack: Stack, name: str, uid: int, containers: list[dict],
-             service_account: str | None = None, volumes: list[dict] | None = None,
+             service_account: str | None = None,  # noqa: F811 - the name, not the builder
+             volumes: list[dict] | None = None,
              spread: bool = True, **extra) -> dict:
     spec = {
         "automountServiceAccountToken": False,
@@ -192,81 +177,6 @@ def pod_spec(stack: Stack, name: str, uid: int, containers: list[dict],
             "labelSelector": {"matchLabels": selector(stack, name)},
         }]
     return spec
-
-
-def pod_template(stack: Stack, name: str, component: str, spec: dict,
-                 annotations: dict | None = None) -> dict:
-    md: dict = {"labels": labels(named(stack, name), component, instance(stack))}
-    if annotations:
-        md["annotations"] = annotations
-    return {"metadata": md, "spec": spec}
-
-
-def deployment(stack: Stack, name: str, component: str, replicas: int | None, spec: dict,
-               annotations: dict | None = None) -> dict:
-    """replicas None leaves spec.replicas out: for a Deployment an HPA scales, so that an apply
-    never resets the HPA's current count (the API server defaults a new Deployment to 1 and the
-    HPA raises it to its minReplicas at once)."""
-    body = {"replicas": replicas} if replicas is not None else {}
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": meta(stack, name, component),
-            "spec": {**body, "revisionHistoryLimit": 5,
-                     "selector": {"matchLabels": selector(stack, name)},
-                     "template": pod_template(stack, name, component, spec, annotations)}}
-
-
-def service(stack: Stack, name: str, component: str, ports: dict[str, int],
-            pod: str | None = None, headless: bool = False, **spec) -> dict:
-    body = {"selector": selector(stack, pod or name),
-            "ports": [{"name": n, "port": p, "targetPort": n, "protocol": "TCP"}
-                      for n, p in ports.items()], **spec}
-    if headless:
-        body["clusterIP"] = "None"
-    return {"apiVersion": "v1", "kind": "Service", "metadata": meta(stack, name, component, pod),
-            "spec": body}
-
-
-def pdb(stack: Stack, name: str, component: str, replicas: int) -> list[dict]:
-    """A PodDisruptionBudget only where there is more than one pod to keep."""
-    if replicas < 2:
-        return []
-    return [{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-             "metadata": meta(stack, name, component),
-             "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(stack, name)}}}]
-
-
-def config_map(stack: Stack, name: str, component: str, data: dict[str, str],
-               pod: str | None = None) -> dict:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(stack, name, component, pod),
-            "data": data}
-
-
-def service_account(stack: Stack, name: str, component: str) -> dict:
-    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(stack, name, component),
-            "automountServiceAccountToken": False}
-
-
-def hpa(stack: Stack, name: str, component: str, min_replicas: int, max_replicas: int,
-        cpu_target: int) -> dict:
-    """autoscaling/v2 with fast scale-up and a stabilised scale-down."""
-    return {
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-        "metadata": meta(stack, name, component),
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                               "name": named(stack, name)},
-            "minReplicas": min_replicas, "maxReplicas": max_replicas,
-            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
-                "type": "Utilization", "averageUtilization": cpu_target}}}],
-            "behavior": {
-                "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max", "policies": [
-                    {"type": "Percent", "value": 100, "periodSeconds": 15},
-                    {"type": "Pods", "value": 4, "periodSeconds": 15}]},
-                "scaleDown": {"stabilizationWindowSeconds": 300, "selectPolicy": "Min",
-                              "policies": [{"type": "Percent", "value": 20, "periodSeconds": 60}]},
-            },
-        },
-    }
 
 
 def empty_dir(name: str, medium: str | None = None) -> dict:

@@ -3,15 +3,16 @@
 
 from phasestack.model import Stack
 from phasestack.model.egress import Egress, EgressRule
+from phasestack.plan.notes import notes
 
 
 def test_default_is_closed_and_validate_says_so():
     e = Egress()
     assert not e.open and e.internet_ports == [443]
-    (note,) = Stack().notes
+    (note,) = notes(Stack())
     assert note.startswith("api.egress: none given, so the API and its workers reach only")
-    assert not Stack(api={"egress": {"internet": True}}).notes
-    assert not Stack(target="docker").notes  # a compose network has no policies
+    assert not notes(Stack(api={"egress": {"internet": True}}))
+    assert not notes(Stack(target="docker"))  # a compose network has no policies
 
 
 def test_rules_are_canonical():

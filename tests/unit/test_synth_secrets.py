@@ -35,7 +35,9 @@ def test_pgbouncer_writes_its_userlist_from_the_teams_postgres_secret():
 
 
 def test_validate_names_them_and_docker_refuses(refusal):
-    (note, *_) = TEAM.notes
+    from phasestack.plan.notes import notes
+
+    (note, *_) = notes(TEAM)
     assert note.startswith("credentials: existing, so the namespace must hold, before "
                            "anything is applied: Secret postgres-credentials with "
                            "postgres-password, app-password")
