@@ -20,21 +20,24 @@ PORTS = Field(default_factory=lambda: [443], min_length=1, max_length=20,
               description="TCP ports (default 443, HTTPS).")
 
 
-EVERY = ("set internet: true for the public internet (the cluster's private ranges stay "
-         "closed)")
+EVERY = ("is every address; set internet: true for the public internet (the cluster's private "
+         "ranges stay closed)")
 
 
 def network(cidr: str, every: str = EVERY) -> str:
-    """A CIDR in canonical form; ValueError with the reason otherwise (`every`: what to do
-    instead of /0)."""
+    """A CIDR in canonical form; ValueError with the reason otherwise (`every`: what is said of
+    a /0)."""
+    # digits, hex, dots and colons only: ipaddress also takes an IPv6 zone id
+    # ("fe80::1%<anything>"), text that would reach nginx.conf verbatim
     if not CIDR_TEXT.fullmatch(cidr):
-        raise ValueError(f"{cidr!r} is not an IP address or CIDR")
+        raise ValueError(f"{cidr!r} is not an IP address or CIDR (no zone ids, spaces or other "
+                         "characters)")
     try:
         net = ipaddress.ip_network(cidr, strict=False)
     except ValueError:
         raise ValueError(f"{cidr!r} is not an IP address or CIDR") from None
     if net.prefixlen == 0:
-        raise ValueError(f"{cidr!r} is every address; {every}")
+        raise ValueError(f"{cidr!r} {every}")
     return str(net)
 
 

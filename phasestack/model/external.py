@@ -43,7 +43,7 @@ class ExternalPostgres(Spec):
     @field_validator("cidrs")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
-        return [network(c, "name the database's subnets") for c in value]
+        return [network(c, "is every address; name the database's subnets") for c in value]
 
 
 class ExternalRedis(Spec):
@@ -73,4 +73,4 @@ class ExternalRedis(Spec):
     @field_validator("cidrs")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
-        return [network(c, "name the cache's subnets") for c in value]
+        return [network(c, "is every address; name the cache's subnets") for c in value]

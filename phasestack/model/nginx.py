@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from phasestack.model.base import BODY_SIZE, IMAGE, MANY, URL_PATH, Hpa, Resources, Scaled, Spec
-from phasestack.model.egress import CIDR_TEXT
+from phasestack.model.egress import network
 from phasestack.model.ingress import Ingress
 
 
@@ -77,18 +77,8 @@ class Nginx(Spec, Scaled):
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
         for cidr in value:
-            # digits, hex, dots and colons only: ipaddress also takes an IPv6 zone id
-            # ("fe80::1%<anything>"), text that would reach nginx.conf verbatim
-            if not CIDR_TEXT.fullmatch(cidr):
-                raise ValueError(f"{cidr!r} is not an IP address or CIDR (no zone ids, spaces "
-                                 "or other characters)")
-            try:
-                net = ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
-                raise ValueError(f"{cidr!r} is not an IP address or CIDR") from None
-            if net.prefixlen == 0:
-                # trusting everyone lets any client pick its own address: no per-IP limit left
-                raise ValueError(f"{cidr!r} trusts every address; name the proxies' ranges")
+            # trusting everyone lets any client pick its own address: no per-IP limit left
+            network(cidr, "trusts every address; name the proxies' ranges")
         return value
 
     @model_validator(mode="after")

@@ -26,7 +26,7 @@ def test_refusals(refusal):
         "'0.0.0.0/0' is every address; set internet: true for the public internet (the "
         "cluster's private ranges stay closed)")
     assert refusal(lambda: EgressRule(cidr="stripe.com")) == (
-        "'stripe.com' is not an IP address or CIDR")
+        "'stripe.com' is not an IP address or CIDR (no zone ids, spaces or other characters)")
     assert refusal(lambda: EgressRule(cidr="10.0.0.0/8", ports=[0, 70000])) == (
         "0, 70000: not a TCP port (1-65535)")
     assert refusal(lambda: EgressRule(cidr="10.0.0.0/8", ports=[])) == (
