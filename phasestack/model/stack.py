@@ -85,14 +85,14 @@ class Stack(Spec):
         return value
 
     def has(self, component: str) -> bool:
-        """Whether the stack runs the catalog component `component` (its section's `enabled`:
-        Redis, nginx and PgBouncer may be off; the API, PostgreSQL and monitoring always have
-        their synthesizer run)."""
+        """Whether the stack has the catalog component `component` on (its section's `enabled`:
+        Redis, nginx and PgBouncer may be off; the API, PostgreSQL and monitoring are always
+        there), in the cluster or managed."""
         return getattr(getattr(self, component), "enabled", True)
 
     def runs(self, component: str) -> bool:
         """Whether the stack runs it in the cluster: on, and not a managed service
-        (postgres.external)."""
+        (postgres.external, redis.external)."""
         return self.has(component) and getattr(getattr(self, component), "external",
                                                 None) is None
 
