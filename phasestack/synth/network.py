@@ -63,22 +63,25 @@ def _app_rules(stack: Stack) -> list[dict]:
     return rules
 
 
+def _app_pods(stack: Stack) -> list[str]:
+    """The pods that run the team's app: the API, its workers and the migration."""
+    return [API, *(worker_name(w) for w in stack.api.workers),
+            *([MIGRATE] if stack.api.migration.enabled else [])]
+
+
 def _database_pods(stack: Stack) -> list[str]:
     """Who connects to a managed PostgreSQL itself: PgBouncer (else the API and workers), and
     the migration."""
     if not stack.postgres.external:
         return []
-    clients = [PGBOUNCER] if stack.pgbouncer.enabled else [
-        API, *(worker_name(w) for w in stack.api.workers)]
-    return [*clients, *([MIGRATE] if stack.api.migration.enabled else [])]
+    if not stack.pgbouncer.enabled:
+        return _app_pods(stack)
+    return [PGBOUNCER, *([MIGRATE] if stack.api.migration.enabled else [])]
 
 
 def _cache_pods(stack: Stack) -> list[str]:
-    """Who connects to a managed Redis: every pod given REDIS_* (the API, workers, migration)."""
-    if not (stack.has("redis") and stack.redis.external):
-        return []
-    return [API, *(worker_name(w) for w in stack.api.workers),
-            *([MIGRATE] if stack.api.migration.enabled else [])]
+    """Who connects to a managed Redis: every pod given REDIS_*."""
+    return _app_pods(stack) if stack.has("redis") and stack.redis.external else []
 
 
 def external(stack: Stack) -> list[dict]:
@@ -88,8 +91,7 @@ def external(stack: Stack) -> list[dict]:
     app = _app_rules(stack)
     rules: dict[str, list[dict]] = {}
     if app:
-        for pod in [API, *(worker_name(w) for w in stack.api.workers),
-                    *([MIGRATE] if stack.api.migration.enabled else [])]:
+        for pod in _app_pods(stack):
             rules[pod] = list(app)
     for pods, ext in ((_database_pods(stack), stack.postgres.external),
                       (_cache_pods(stack), stack.redis.external)):
