@@ -80,6 +80,13 @@ class Server(ExternalPostgres):
         description="The server's max_connections: PgBouncer's server connections must fit "
                     "in it (the same budget rule as a stack's).")
 
+    def postgres(self) -> Postgres:
+        """The stack's postgres section for this server: managed (external)."""
+        return Postgres(database=self.database, app_user=self.user,
+                        max_connections=self.max_connections,
+                        external=ExternalPostgres.model_validate(
+                            self.model_dump(include=set(ExternalPostgres.model_fields))))
+
 
 class PgBouncerArgs(PgBouncer, Placement):
     """PgBouncer in front of an existing PostgreSQL: the fields of the stack file's
@@ -89,12 +96,7 @@ class PgBouncerArgs(PgBouncer, Placement):
     server: Server = Field(description="The PostgreSQL the pools connect to.")
 
     def stack(self, prefix: str) -> Stack:
-        s = self.server
-        external = ExternalPostgres.model_validate(
-            s.model_dump(include=set(ExternalPostgres.model_fields)))
-        postgres = Postgres(database=s.database, app_user=s.user,
-                            max_connections=s.max_connections, external=external)
-        return Stack(namespace=self.namespace, prefix=prefix, postgres=postgres,
+        return Stack(namespace=self.namespace, prefix=prefix, postgres=self.server.postgres(),
                      pgbouncer=_section(self, PgBouncer))
 
 
@@ -126,11 +128,6 @@ class ApiArgs(Api, Placement):
                                                         "REDIS_CLUSTER_NODES); unset: none.")
 
     def stack(self, prefix: str) -> Stack:
-        s = self.database
-        postgres = Postgres(database=s.database, app_user=s.user,
-                            max_connections=s.max_connections,
-                            external=ExternalPostgres.model_validate(
-                                s.model_dump(include=set(ExternalPostgres.model_fields))))
         if self.redis is None:
             redis = Redis(enabled=False)
         else:
@@ -140,7 +137,8 @@ class ApiArgs(Api, Placement):
                 self.redis.model_dump(include=set(ExternalRedis.model_fields))))
         # nginx is another component (NginxArgs): here the API's Service is the entry
         return Stack(namespace=self.namespace, prefix=prefix, api=_section(self, Api),
-                     postgres=postgres, redis=redis, nginx=Nginx(enabled=False))
+                     postgres=self.database.postgres(), redis=redis,
+                     nginx=Nginx(enabled=False))
 
 
 class NginxArgs(Nginx, Placement):

@@ -12,11 +12,13 @@ from phasestack.synth import migration
 from phasestack.synth.app import (
     PODINFO,
     TMP,
+    UID,
     api_command,
     env_from,
     own_env,
     ports,
     scheduling,
+    service_account,
 )
 from phasestack.synth.inject import (  # noqa: F401 - database_urls, redis_cluster_nodes too
     database_urls,
@@ -28,7 +30,6 @@ from phasestack.synth.wiring import worker_name
 
 COMPONENT = "api"
 WORKER_COMPONENT = "worker"
-UID = 10001
 # A worker with its own command proves liveness by touching this file (see worker_probe()).
 HEARTBEAT_FILE = "/tmp/worker-heartbeat"
 HEARTBEAT_MAX_AGE_S = 120
@@ -86,9 +87,7 @@ def manifests(stack: Stack) -> list[dict]:
     spec = c.pod_spec(stack, c.API, UID, [api_container(stack, lifecycle)], service_account=c.API,
                       volumes=[c.empty_dir("tmp")], terminationGracePeriodSeconds=grace,
                       **scheduling(stack))
-    account = c.service_account(stack, c.API, COMPONENT)
-    if a.service_account_annotations:
-        account["metadata"]["annotations"] = dict(a.service_account_annotations)
+    account = service_account(stack, c.API, COMPONENT)
     pods = dict(a.pod_annotations) or None
     docs = [
         account,

@@ -8,6 +8,7 @@ from phasestack.synth import common as c
 
 PODINFO = "ghcr.io/stefanprodan/podinfo"
 TMP = "/tmp"
+UID = 10001  # the user of the API's, workers' and migration's pods
 
 
 def api_command(stack: Stack) -> dict:
@@ -21,6 +22,14 @@ def api_command(stack: Stack) -> dict:
         return out
     return {"command": ["./podinfo", f"--port={a.port}", "--level=info",
                         f"--data-path={TMP}/data"], **out}
+
+
+def service_account(stack: Stack, name: str, component: str) -> dict:
+    """A ServiceAccount of the app's pods, with the API's annotations (the same cloud role)."""
+    account = c.service_account(stack, name, component)
+    if stack.api.service_account_annotations:
+        account["metadata"]["annotations"] = dict(stack.api.service_account_annotations)
+    return account
 
 
 def ports(api: Api) -> dict[str, int]:

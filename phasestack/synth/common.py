@@ -28,6 +28,7 @@ from phasestack.synth.objects import (  # noqa: F401 - re-exported for the synth
     deployment,
     hpa,
     instance,
+    job,
     labels,
     meta,
     pdb,

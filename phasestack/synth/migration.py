@@ -14,11 +14,10 @@ import json
 
 from phasestack.model import Stack
 from phasestack.synth import common as c
-from phasestack.synth.app import TMP, env_from, own_env, scheduling
+from phasestack.synth.app import TMP, UID, env_from, own_env, scheduling, service_account
 from phasestack.synth.inject import env, redis_flows
 
 COMPONENT = "migration"
-UID = 10001  # the API's
 
 
 def job_name(stack: Stack, template: dict) -> str:
@@ -40,19 +39,11 @@ def manifests(stack: Stack) -> list[dict]:
                       **scheduling(stack))
     template = c.pod_template(stack, c.MIGRATE, COMPONENT, spec,
                               dict(a.pod_annotations) or None)
-    # its own ServiceAccount (the API's annotations: the same cloud role), so it can be
-    # applied and waited for before anything of the API's
-    account = c.service_account(stack, c.MIGRATE, COMPONENT)
-    if a.service_account_annotations:
-        account["metadata"]["annotations"] = dict(a.service_account_annotations)
-    job = {"apiVersion": "batch/v1", "kind": "Job",
-           "metadata": {**c.meta(stack, c.MIGRATE, COMPONENT),
-                        "name": job_name(stack, template)},
-           # no ttlSecondsAfterFinished: a Job that deletes itself is drift for Pulumi; the
-           # finished Job stays as the release's record (the next release's replaces it)
-           "spec": {"backoffLimit": m.backoff_limit, "activeDeadlineSeconds": m.timeout_s,
-                    "template": template}}
-    return [account, job]
+    # its own ServiceAccount, so it can be applied and waited for before anything of the API's;
+    # the finished Job stays as the release's record (the next release's replaces it)
+    return [service_account(stack, c.MIGRATE, COMPONENT),
+            c.job(stack, c.MIGRATE, COMPONENT, template, m.backoff_limit, m.timeout_s,
+                  job_name(stack, template))]
 
 
 def flows(stack: Stack) -> list[c.Flow]:

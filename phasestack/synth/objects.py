@@ -93,6 +93,19 @@ def service_account(stack: Stack, name: str, component: str) -> dict:
             "automountServiceAccountToken": False}
 
 
+def job(stack: Stack, name: str, component: str, template: dict, backoff_limit: int,
+        deadline_s: int, job_name: str | None = None) -> dict:
+    """A run-to-completion Job (`job_name`: its metadata.name, when it is not `name`). No
+    ttlSecondsAfterFinished: a Job that deletes itself is drift for Pulumi (and `kubectl apply`
+    would recreate and rerun it); the finished Job stays as a record."""
+    md = meta(stack, name, component)
+    if job_name:
+        md["name"] = job_name
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": md,
+            "spec": {"backoffLimit": backoff_limit, "activeDeadlineSeconds": deadline_s,
+                     "template": template}}
+
+
 def hpa(stack: Stack, name: str, component: str, min_replicas: int, max_replicas: int,
         cpu_target: int) -> dict:
     """autoscaling/v2 with fast scale-up and a stabilised scale-down."""

@@ -8,6 +8,7 @@ it imports nothing from it (the Redis pods' uid and component label are handed i
 from __future__ import annotations
 
 from phasestack.model import Stack
+from phasestack.synth import objects
 from phasestack.synth.common import (
     PORTS,
     REDIS,
@@ -16,7 +17,6 @@ from phasestack.synth.common import (
     config_map,
     empty_dir,
     job_container,
-    meta,
     named,
     pod_dns,
     pod_spec,
@@ -75,13 +75,9 @@ def job(stack: Stack, uid: int, component: str) -> dict:
                     volumes=[{"name": "scripts",
                               "configMap": {"name": named(stack, REDIS_BOOTSTRAP)}},
                              empty_dir("tmp")])
-    return {"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": meta(stack, REDIS_BOOTSTRAP, component),
-            # no ttlSecondsAfterFinished: a Job that deletes itself is drift for Pulumi (and
-            # `kubectl apply` would recreate and rerun it); the finished Job stays as a record
-            "spec": {"backoffLimit": BACKOFF_LIMIT,
-                     "activeDeadlineSeconds": 4 * DEFAULT_TIMEOUT_S,
-                     "template": pod_template(stack, REDIS_BOOTSTRAP, component, spec)}}
+    return objects.job(stack, REDIS_BOOTSTRAP, component,
+                       pod_template(stack, REDIS_BOOTSTRAP, component, spec), BACKOFF_LIMIT,
+                       4 * DEFAULT_TIMEOUT_S)
 
 
 def manifests(stack: Stack, uid: int, component: str) -> list[dict]:
