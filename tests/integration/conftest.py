@@ -6,6 +6,7 @@ Locally a missing binary skips with the reason; under CI=true it fails (issue 5)
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -30,10 +31,31 @@ def require(binary: str) -> str:
     return path
 
 
+def _below_ephemeral() -> Iterator[int]:
+    """Ports below the kernel's ephemeral range, from a random start, each offered once.
+
+    bind(0) hands out ports from the range outgoing connections use too: a port picked early
+    and started on later (a Redis Cluster's new nodes) could meanwhile be the local end of a
+    cluster-bus or redis-cli connection, and the server then fails to bind (CI, stop 22)."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    first = random.randrange(10000, low - 2000)
+    yield from range(first, low)
+
+
+_PORTS = _below_ephemeral()  # one sequence per test process: no port is handed out twice
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now, that no other call in this process returns and that no
+    outgoing connection can take before the test's server binds it."""
+    for port in _PORTS:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 20, what: str = "server") -> None:
