@@ -34,6 +34,7 @@ class Share:
     provider: pulumi.ProviderResource | None
     depends_on: list[pulumi.Resource]
     credentials: dict[str, pulumi.Output[str]]
+    aliases: list[pulumi.Alias]
 
 
 def share(parent: pulumi.ComponentResource, name: str, args, key: str) -> Share:
@@ -41,18 +42,19 @@ def share(parent: pulumi.ComponentResource, name: str, args, key: str) -> Share:
     Credentials child for the catalog row's credentials. The provider is the one the caller
     gave the component (opts.provider), which its children inherit."""
     if isinstance(args, kube.KubeArgs):
-        return Share(args.stack, args.docs, args.provider, args.depends_on, args.credentials)
+        return Share(args.stack, args.docs, args.provider, args.depends_on, args.credentials,
+                     args.aliases)
     stack = args.stack(prefix(name))
     row = next(c for c in CATALOG if c.key == key)
     if not row.credentials:  # the API and nginx hold none of their own
-        return Share(stack, row.module.manifests(stack), None, [], {})
+        return Share(stack, row.module.manifests(stack), None, [], {}, [])
     mine = {named(stack, CREDENTIALS[c][0]) for c in row.credentials}
     secret_docs = [d for d in secrets.manifests(stack, placeholders())
                    if d["metadata"]["name"] in mine]
     creds = Credentials(f"{name}-credentials",
                         CredentialsArgs(stack, secret_docs, only=row.credentials),
                         pulumi.ResourceOptions(parent=parent))
-    return Share(stack, row.module.manifests(stack), None, [creds], creds.values)
+    return Share(stack, row.module.manifests(stack), None, [creds], creds.values, [])
 
 
 def url(scheme: str, user: str, password: pulumi.Input[str] | None, host: pulumi.Input[str],

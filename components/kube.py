@@ -120,9 +120,10 @@ class Group:
     """Registers a component's manifests as children of it; keeps them by (kind, name)."""
 
     def __init__(self, parent: pulumi.Resource, provider_: pulumi.ProviderResource | None,
-                 depends_on: list[pulumi.Resource] | None = None, retain_data: bool = False):
+                 depends_on: list[pulumi.Resource] | None = None, retain_data: bool = False,
+                 aliases: list[pulumi.Alias] | None = None):
         self.parent, self.provider, self.depends_on = parent, provider_, depends_on or []
-        self.retain_data = retain_data
+        self.retain_data, self.aliases = retain_data, aliases or None
         self.resources: dict[tuple[str, str], pulumi.CustomResource] = {}
 
     def add(self, doc: dict, overrides: dict[str, Any] | None = None,
@@ -130,7 +131,8 @@ class Group:
         retain = self.retain_data and doc["kind"] in RETAINED_KINDS
         opts = pulumi.ResourceOptions(parent=self.parent, provider=self.provider,
                                       depends_on=self.depends_on or None,
-                                      retain_on_delete=retain or None, custom_timeouts=timeouts)
+                                      retain_on_delete=retain or None, custom_timeouts=timeouts,
+                                      aliases=self.aliases)
         res = register(doc, opts, overrides)
         self.resources[(doc["kind"], doc["metadata"]["name"])] = res
         return res
@@ -162,6 +164,8 @@ class KubeArgs:
     # the stack's credential values (secret Outputs), for the connection URLs a component
     # exports
     credentials: dict[str, pulumi.Output[str]] = dc_field(default_factory=dict)
+    # where the resources were registered before a URN move (each resource's aliases)
+    aliases: list[pulumi.Alias] = dc_field(default_factory=list)
 
 
 def port_of(service: pulumi.CustomResource | None, name: str | None = None

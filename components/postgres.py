@@ -2,8 +2,8 @@
 
 `Postgres("orders", PostgresArgs(namespace="shop", read_replicas=1), opts)` deploys
 orders-postgres (and orders-postgres-replica) with its own Secret of four generated passwords;
-`url` and `read_url` are the app role's secret connection URLs. In a stack, Database registers
-PostgreSQL with the PgBouncer in front of it.
+`url` and `read_url` are the app role's secret connection URLs. In a Topology it registers the
+stack's share (none with postgres.external: a managed server is an endpoint, not resources).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ class Postgres(pulumi.ComponentResource):
     user: pulumi.Output[str]
     secret_name: pulumi.Output[str]
     password_key: pulumi.Output[str]
-    url: pulumi.Output[str]
-    read_url: pulumi.Output[str]
+    url: pulumi.Output[str] | None
+    read_url: pulumi.Output[str] | None
 
-    def __init__(self, name: str, args: PostgresArgs,
+    def __init__(self, name: str, args: PostgresArgs | kube.KubeArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("phasestack:index:Postgres", name, None, opts)
         share = instance.share(self, name, args, "postgres")
@@ -41,7 +41,7 @@ class Postgres(pulumi.ComponentResource):
         self.user = pulumi.Output.from_input(pg.app_user)
         self.secret_name = pulumi.Output.from_input(named(stack, PG_SECRET))
         self.password_key = pulumi.Output.from_input(secret_key("appPassword"))
-        password = share.credentials["appPassword"]
+        password = share.credentials.get("appPassword")  # none: credentials existing
         self.url = instance.url("postgresql", pg.app_user, password, self.host, self.port,
                                 pg.database)
         # without replicas the primary serves reads too
@@ -49,6 +49,6 @@ class Postgres(pulumi.ComponentResource):
                                      self.read_host or self.host, self.port, pg.database)
         self.register_outputs({"host": self.host, "port": self.port, "database": self.database,
                                "user": self.user, "secret_name": self.secret_name,
-                               "password_key": self.password_key, "url": self.url,
-                               "read_url": self.read_url,
-                               **kube.present(read_host=self.read_host)})
+                               "password_key": self.password_key,
+                               **kube.present(read_host=self.read_host, url=self.url,
+                                              read_url=self.read_url)})

@@ -15,10 +15,11 @@ from phasestack.catalog import CREDENTIALS, NETWORK, owner_of, owners
 from phasestack.components import kube
 from phasestack.components.api_service import ApiService, ApiServiceArgs
 from phasestack.components.credentials import Credentials, CredentialsArgs, placeholders
-from phasestack.components.database import Database, DatabaseArgs
 from phasestack.components.load_balancer import LoadBalancer, LoadBalancerArgs
 from phasestack.components.monitoring import Monitoring, MonitoringArgs
 from phasestack.components.network import Network, NetworkArgs
+from phasestack.components.pgbouncer import PgBouncer
+from phasestack.components.postgres import Postgres
 from phasestack.components.redis import Redis
 from phasestack.model import Stack
 from phasestack.synth import component_of, synthesize
@@ -84,10 +85,20 @@ class Topology(pulumi.ComponentResource):
         redis = Redis("redis", kube.KubeArgs(stack, parts["redis"], provider, ready, values),
                       child) if stack.runs("redis") else None
         cache = stack.redis.external  # a managed Redis: its endpoint is the output
-        db = Database("database", DatabaseArgs(stack, parts["database"], provider, ready, values),
-                      child)
+        # PostgreSQL and PgBouncer were one "database" child (issue 13): Postgres takes its URN,
+        # PgBouncer's resources keep theirs through aliases naming it as their old parent
+        before = pulumi.create_urn("database", "phasestack:index:Database", parent=self)
+        pg = Postgres("postgres", kube.KubeArgs(stack, parts["postgres"], provider, ready, values),
+                      pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(aliases=[
+                          pulumi.Alias(name="database", type_="phasestack:index:Database")]))
+                      ) if stack.runs("postgres") else None
+        pool = PgBouncer("pgbouncer", kube.KubeArgs(
+            stack, parts["pgbouncer"], provider, ready, values,
+            aliases=[pulumi.Alias(parent=before)]), child) if stack.has("pgbouncer") else None
+        server = pg or stack.postgres.external  # in the cluster, or the managed endpoint
         api = ApiService("api", ApiServiceArgs(stack, parts["api"], provider, ready,
-                                               migrate_after=[db]), child)
+                                               migrate_after=[r for r in (pg, pool) if r]),
+                         child)
         mon = Monitoring("monitoring", MonitoringArgs(stack, parts["monitoring"], provider,
                                                       ready), child)
         self.outputs = {
@@ -97,10 +108,13 @@ class Topology(pulumi.ComponentResource):
             "endpoint": lb.endpoint if lb else pulumi.Output.concat(
                 "http://", api.host, ":", api.port.apply(str)),
             "api_host": api.host, "api_port": api.port,
-            "postgres_host": db.host, "postgres_port": db.port,
-            "database_host": db.app_host, "database_port": db.app_port,
+            "postgres_host": pulumi.Output.from_input(server.host),
+            "postgres_port": pulumi.Output.from_input(server.port),
+            # what the API connects to: PgBouncer when it is deployed, else the server
+            "database_host": pulumi.Output.from_input((pool or server).host),
+            "database_port": pulumi.Output.from_input((pool or server).port),
             "secret_names": creds.secret_names,
-            **kube.present(postgres_read_host=db.read_host, pgbouncer_host=db.pgbouncer_host,
+            **kube.present(postgres_read_host=server.read_host, pgbouncer_host=pool and pool.host,
                            # the cloud load balancer's: a null output (absent) until assigned
                            external_endpoint=lb and lb.external_endpoint,
                            ingress_address=lb and lb.ingress_address,

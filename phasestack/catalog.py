@@ -1,6 +1,5 @@
 """The one table of components (issue 13). A component's key is its stack field, its
-app.kubernetes.io/component label, its runbook steps' component and, but for PostgreSQL's
-PgBouncer (registered by the Database component with the server it pools), its Pulumi child.
+app.kubernetes.io/component label, its runbook steps' component and its Pulumi child.
 Everything that loops over components reads this table; tests/unit/test_catalog.py fails when
 a consumer misses a row. Pure: names only, no imports of what it names.
 
@@ -20,8 +19,7 @@ from types import ModuleType
 
 @dataclass(frozen=True)
 class Component:
-    key: str                        # stack field = label = runbook component
-    owner: str                      # the Pulumi child (ComponentResource) registering it
+    key: str                        # stack field = label = runbook component = Pulumi child
     steps: tuple[str, ...]          # runbook step builders, "module:function", in order
     credentials: tuple[str, ...]    # keys of synth.wiring.CREDENTIALS its Secrets hold
     docker: bool                    # the single-host (docker) target runs it
@@ -34,20 +32,19 @@ class Component:
 
 # In dependency order: what others connect to first (the runbook's step order too).
 CATALOG: tuple[Component, ...] = (
-    Component("postgres", "database",
+    Component("postgres",
               ("transitions.managed:postgres", "transitions.postgres:postgres"),
               ("postgresPassword", "appPassword", "replicationPassword", "monitorPassword"),
               docker=True),
-    Component("pgbouncer", "database", ("transitions.postgres:pooler",), (),
-              docker=False),
-    Component("redis", "redis", ("transitions.managed:redis", "transitions.redis:redis"),
+    Component("pgbouncer", ("transitions.postgres:pooler",), (), docker=False),
+    Component("redis", ("transitions.managed:redis", "transitions.redis:redis"),
               ("redisPassword", "redisAdminPassword"), docker=True),
-    Component("api", "api",
+    Component("api",
               ("transitions.stateless:migration", "transitions.stateless:api_hpa",
                "transitions.stateless:workers"), (),
               docker=True),
-    Component("nginx", "nginx", ("transitions.stateless:nginx",), (), docker=True),
-    Component("monitoring", "monitoring", ("transitions.stateless:monitoring",),
+    Component("nginx", ("transitions.stateless:nginx",), (), docker=True),
+    Component("monitoring", ("transitions.stateless:monitoring",),
               ("grafanaPassword",), docker=True),
 )
 KEYS = tuple(c.key for c in CATALOG)
@@ -63,12 +60,12 @@ def owner_of(label: str) -> str | None:
     """The Pulumi child that registers a manifest with this component label."""
     if label in PARTS:
         return PARTS[label]
-    return next((c.owner for c in CATALOG if c.key == label), None)
+    return label if label in KEYS else None
 
 
 def owners() -> tuple[str, ...]:
     """Every Pulumi child of the Kubernetes topology, in registration order."""
-    return tuple(dict.fromkeys([NETWORK, CREDENTIALS, *(c.owner for c in CATALOG)]))
+    return (NETWORK, CREDENTIALS, *KEYS)
 
 
 def step_builders() -> tuple:

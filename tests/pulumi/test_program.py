@@ -17,8 +17,8 @@ from phasestack.synth import secrets, synthesize
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
 STACK_NAMES = [stackfile.stack_name(p) for p in stackfile.list_stack_files(ROOT)]
-COMPONENT_TYPES = {"Network", "Credentials", "ApiService", "LoadBalancer", "Redis", "Database",
-                   "Monitoring"}
+COMPONENT_TYPES = {"Network", "Credentials", "ApiService", "LoadBalancer", "Redis", "Postgres",
+                   "PgBouncer", "Monitoring"}
 KUBE_STACKS = [s for s in STACK_NAMES
                if stackfile.load(s, ROOT).stack.target == "kubernetes"]
 
@@ -138,16 +138,20 @@ def test_component_outputs_phase2(program, harness):
     ns = "ps-phase2"
     # the connection URLs are secret outputs, with the generated passwords
     app_pw, redis_pw = harness.fake_password("apppassword"), harness.fake_password("redispassword")
-    for component in ("Database", "Redis"):
+    for component in ("Postgres", "PgBouncer", "Redis"):
         assert rpc.is_rpc_secret(run.component(component)["url"]), component
-    assert normalise(run.component("Database")) == {
-        "url": f"postgresql://app:{app_pw}@pgbouncer.{ns}.svc.cluster.local:6432/app",
+    assert normalise(run.component("Postgres")) == {
         "host": f"postgres.{ns}.svc.cluster.local", "port": 5432,
-        "read_host": f"postgres-ro.{ns}.svc.cluster.local",
-        "pgbouncer_host": f"pgbouncer.{ns}.svc.cluster.local", "pgbouncer_port": 6432,
-        "app_host": f"pgbouncer.{ns}.svc.cluster.local", "app_port": 6432,
-        "secret_name": "postgres-credentials", "userlist_secret_name": "pgbouncer-userlist",
-        "database": "app"}
+        "read_host": f"postgres-ro.{ns}.svc.cluster.local", "database": "app", "user": "app",
+        "secret_name": "postgres-credentials", "password_key": "app-password",
+        "url": f"postgresql://app:{app_pw}@postgres.{ns}.svc.cluster.local:5432/app",
+        "read_url": f"postgresql://app:{app_pw}@postgres-ro.{ns}.svc.cluster.local:5432/app"}
+    assert normalise(run.component("PgBouncer")) == {
+        "host": f"pgbouncer.{ns}.svc.cluster.local", "port": 6432,
+        "database": "app", "read_database": "app_ro",
+        "url": f"postgresql://app:{app_pw}@pgbouncer.{ns}.svc.cluster.local:6432/app",
+        "read_url": f"postgresql://app:{app_pw}@pgbouncer.{ns}.svc.cluster.local:6432/app_ro",
+        "userlist_secret_name": "pgbouncer-userlist"}
     assert normalise(run.component("Redis")) == {
         "host": f"redis.{ns}.svc.cluster.local", "port": 6379,
         "headless_host": f"redis-headless.{ns}.svc.cluster.local",
@@ -212,9 +216,10 @@ def test_external_url_from_status(status, url):
 
 def test_component_outputs_mvp_without_pgbouncer(program):
     run = program("mvp")
-    db = normalise(run.component("Database"))
-    assert db["app_host"] == "postgres.ps-mvp.svc.cluster.local" and db["app_port"] == 5432
-    assert "pgbouncer_host" not in db and "read_host" not in db
+    assert "read_host" not in normalise(run.component("Postgres"))
+    assert not [u for u in run.monitor.urns if "phasestack:index:PgBouncer" in u]
+    assert run.exports["database_host"] == "postgres.ps-mvp.svc.cluster.local"
+    assert run.exports["database_port"] == 5432 and "pgbouncer_host" not in run.exports
     assert normalise(run.component("Redis"))["mode"] == "standalone"
     assert "grafana_url" not in normalise(run.component("Monitoring"))
     assert not any(r.inputs["metadata"]["name"] == "grafana-credentials"
@@ -263,6 +268,27 @@ def test_the_nginx_child_keeps_the_urns_of_its_old_name(program):
     assert [a.spec.name for a in aliases] == ["lb"], aliases
 
 
+def test_postgres_and_pgbouncer_keep_the_urns_of_the_database_child(program):
+    """Issue 13: PostgreSQL and PgBouncer were one "database" child; now each is its own
+    (key = Pulumi child). Postgres aliases the old child (its resources follow, as children of
+    an aliased parent do); each PgBouncer resource names the old child as its old parent."""
+    run = program("phase2")
+    [pg] = [u for u in run.monitor.parents if u.endswith("phasestack:index:Postgres::postgres")]
+    [alias] = run.monitor.aliases[pg]
+    assert (alias.spec.name, alias.spec.type) == ("database", "phasestack:index:Database")
+    [top] = [u for u in run.monitor.parents if u.split("::")[-2].endswith("index:Topology")]
+    old = top.rsplit("::", 1)[0] + "$phasestack:index:Database::database"  # as the engine names it
+    pooled = [u for u, parent in run.monitor.parents.items()
+              if parent.endswith("phasestack:index:PgBouncer::pgbouncer")]
+    assert {u.rsplit("::", 1)[1] for u in pooled} >= {
+        "deployment/ps-phase2/pgbouncer", "service/ps-phase2/pgbouncer",
+        "configmap/ps-phase2/pgbouncer"}
+    for urn in pooled:
+        # (pulumi_kubernetes adds its own type aliases: policy/v1beta1, extensions/v1beta1)
+        moved = [a.spec.parentUrn for a in run.monitor.aliases[urn] if a.spec.parentUrn]
+        assert moved == [old], (urn, run.monitor.aliases[urn])
+
+
 def test_the_migration_job_waits_for_the_database_and_the_api_waits_for_it(program):
     """issue 14 item 5: under Pulumi the Job runs after PostgreSQL is up and before the API's
     and workers' Deployments change."""
@@ -275,7 +301,7 @@ def test_the_migration_job_waits_for_the_database_and_the_api_waits_for_it(progr
     for d in deployments:
         assert job in run.monitor.dependencies[d], d
     waits = run.monitor.dependencies[job]
-    # the shop's PostgreSQL is managed: the Job waits for the Database's PgBouncer
+    # the shop's PostgreSQL is managed: the Job waits for its PgBouncer
     assert any(u.endswith("::deployment/shop/pgbouncer") for u in waits), waits
     assert any(u.endswith("::serviceaccount/shop/api-migrate") for u in waits), waits
     # nothing of the API's but ServiceAccounts: its Services wait for its pods (a cycle)

@@ -46,7 +46,7 @@ def test_the_pulumi_split_groups_by_label():
     parts = split(synthesize(PHASE3, PLACEHOLDER_VALUES))
     assert list(parts) == list(catalog.owners())
     for c in CATALOG:
-        names = {(d["kind"], d["metadata"]["name"]) for d in parts[c.owner]}
+        names = {(d["kind"], d["metadata"]["name"]) for d in parts[c.key]}
         assert {(d["kind"], d["metadata"]["name"]) for d in c.module.manifests(PHASE3)} <= names
 
 
