@@ -46,13 +46,14 @@ def share(parent: pulumi.ComponentResource, name: str, args, key: str) -> Share:
                      args.aliases)
     stack = args.stack(prefix(name))
     row = next(c for c in CATALOG if c.key == key)
-    if not row.credentials:  # the API and nginx hold none of their own
+    # the API and nginx hold none of their own; Monitoring's Grafana only when deployed
+    used = tuple(c for c in row.credentials if c in secrets.needed(stack))
+    if not used:
         return Share(stack, row.module.manifests(stack), None, [], {}, [])
-    mine = {named(stack, CREDENTIALS[c][0]) for c in row.credentials}
+    mine = {named(stack, CREDENTIALS[c][0]) for c in used}
     secret_docs = [d for d in secrets.manifests(stack, placeholders())
                    if d["metadata"]["name"] in mine]
-    creds = Credentials(f"{name}-credentials",
-                        CredentialsArgs(stack, secret_docs, only=row.credentials),
+    creds = Credentials(f"{name}-credentials", CredentialsArgs(stack, secret_docs, only=used),
                         pulumi.ResourceOptions(parent=parent))
     return Share(stack, row.module.manifests(stack), None, [creds], creds.values, [])
 

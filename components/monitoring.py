@@ -1,15 +1,18 @@
-"""Monitoring: Prometheus (with alert rules) and Grafana with provisioned dashboards."""
+"""Monitoring: Prometheus (with alert rules) and Grafana with provisioned dashboards.
+
+On its own: `Monitoring("obs", MonitoringArgs(namespace="shop", alerts=True, grafana=True,
+watch=[("sessions", redis_args), ("orders-pool", pool_args)]), opts)` deploys obs-prometheus
+scraping sessions-redis and orders-pool-pgbouncer, with alert thresholds from their args; in a
+Topology it registers the stack's share.
+"""
 
 from __future__ import annotations
 
 import pulumi
 
-from phasestack.components import kube
-from phasestack.synth.common import GRAFANA, GRAFANA_SECRET, PROMETHEUS
-
-
-class MonitoringArgs(kube.KubeArgs):
-    pass
+from phasestack.components import instance, kube
+from phasestack.model import MonitoringArgs
+from phasestack.synth.wiring import GRAFANA, GRAFANA_SECRET, PROMETHEUS, named
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -17,15 +20,17 @@ class Monitoring(pulumi.ComponentResource):
     grafana_url: pulumi.Output[str] | None
     grafana_secret_name: pulumi.Output[str] | None
 
-    def __init__(self, name: str, args: MonitoringArgs,
+    def __init__(self, name: str, args: MonitoringArgs | kube.KubeArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("phasestack:index:Monitoring", name, None, opts)
-        group = kube.Group(self, args.provider, args.depends_on, args.stack.retain_data)
-        group.add_all(args.docs)  # Prometheus' PersistentVolumeClaim is kept like the others
-        self.prometheus_url = kube.url_of(group.get("Service", PROMETHEUS))
-        grafana = group.get("Service", GRAFANA)
+        share = instance.share(self, name, args, "monitoring")
+        stack = share.stack
+        group = kube.Group(self, share.provider, share.depends_on, stack.retain_data)
+        group.add_all(share.docs)  # Prometheus' PersistentVolumeClaim is kept like the others
+        self.prometheus_url = kube.url_of(group.get("Service", named(stack, PROMETHEUS)))
+        grafana = group.get("Service", named(stack, GRAFANA))
         self.grafana_url = kube.url_of(grafana)
-        self.grafana_secret_name = (pulumi.Output.from_input(GRAFANA_SECRET)
+        self.grafana_secret_name = (pulumi.Output.from_input(named(stack, GRAFANA_SECRET))
                                     if grafana is not None else None)
         self.register_outputs(kube.present(prometheus_url=self.prometheus_url,
                                            grafana_url=self.grafana_url,

@@ -16,7 +16,7 @@ from phasestack.components import kube
 from phasestack.components.api_service import ApiService, ApiServiceArgs
 from phasestack.components.credentials import Credentials, CredentialsArgs, placeholders
 from phasestack.components.load_balancer import LoadBalancer, LoadBalancerArgs
-from phasestack.components.monitoring import Monitoring, MonitoringArgs
+from phasestack.components.monitoring import Monitoring
 from phasestack.components.network import Network, NetworkArgs
 from phasestack.components.pgbouncer import PgBouncer
 from phasestack.components.postgres import Postgres
@@ -99,8 +99,8 @@ class Topology(pulumi.ComponentResource):
         api = ApiService("api", ApiServiceArgs(stack, parts["api"], provider, ready,
                                                migrate_after=[r for r in (pg, pool) if r]),
                          child)
-        mon = Monitoring("monitoring", MonitoringArgs(stack, parts["monitoring"], provider,
-                                                      ready), child)
+        mon = Monitoring("monitoring", kube.KubeArgs(stack, parts["monitoring"], provider, ready),
+                         child)
         self.outputs = {
             "target": pulumi.Output.from_input("kubernetes"),
             "namespace": net.namespace,

@@ -24,7 +24,7 @@ SECRET_KEYS = frozenset(
 # Other config namespaces a Pulumi stack file may carry for providers.
 PROVIDER_NAMESPACES = frozenset({"kubernetes", "docker", "random", "pulumi"})
 # Stack fields a stack file may not set: only a component used on its own sets them.
-PROGRAM_ONLY = frozenset({"prefix"})
+PROGRAM_ONLY = frozenset({"prefix", "targets"})
 TOP_LEVEL_KEYS = frozenset({"config", "secretsprovider", "encryptedkey", "encryptionsalt"})
 
 

@@ -25,11 +25,12 @@ from phasestack.model.data import (
     Redis,
 )
 from phasestack.model.load import AppProfile, LoadTarget
+from phasestack.model.monitoring_args import MonitoringArgs
 from phasestack.model.nginx import Nginx
 from phasestack.model.services import Api, Worker
 from phasestack.model.stack import PHASES, RESERVED_NAMESPACES, Monitoring, Stack  # noqa: I001
 
-__all__ = ["ApiArgs", "NginxArgs", "RedisServer",
+__all__ = ["ApiArgs", "MonitoringArgs", "NginxArgs", "RedisServer",
            "MONITOR_USER", "PHASES", "REPLICATION_USER", "RESERVED_NAMESPACES", "RESERVED_ROLES",
            "SUPERUSER", "Api", "AppProfile", "EnvFrom", "Hpa", "InjectedNames", "Process",
            "Scheduling", "SecretKey", "Toleration",

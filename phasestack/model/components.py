@@ -9,7 +9,7 @@ the namespace and its policies are the program's.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -22,6 +22,8 @@ from phasestack.model.stack import Stack
 
 
 class Placement(Spec):
+    component: ClassVar[str]  # its catalog key: the stack section it is
+
     namespace: str = Field(
         pattern=DNS_LABEL,
         description="Namespace the instance goes in: an existing one, or one the program "
@@ -50,6 +52,8 @@ def _section(args: Spec, model: type[Spec]) -> Spec:
 class RedisArgs(Redis, Placement):
     """Redis standalone or Cluster: the fields of the stack file's `redis` section."""
 
+    component: ClassVar[str] = "redis"
+
     enabled: Literal[True] = Field(True, description="Always true: this is the Redis.")
 
     def stack(self, prefix: str) -> Stack:
@@ -58,6 +62,8 @@ class RedisArgs(Redis, Placement):
 
 class PostgresArgs(Postgres, Placement):
     """PostgreSQL primary and read replicas: the fields of the stack file's `postgres`."""
+
+    component: ClassVar[str] = "postgres"
 
     def stack(self, prefix: str) -> Stack:
         return Stack(namespace=self.namespace, prefix=prefix, postgres=_section(self, Postgres))
@@ -92,6 +98,8 @@ class PgBouncerArgs(PgBouncer, Placement):
     """PgBouncer in front of an existing PostgreSQL: the fields of the stack file's
     `pgbouncer` section, and the server."""
 
+    component: ClassVar[str] = "pgbouncer"
+
     enabled: Literal[True] = Field(True, description="Always true: this is the PgBouncer.")
     server: Server = Field(description="The PostgreSQL the pools connect to.")
 
@@ -122,6 +130,8 @@ class ApiArgs(Api, Placement):
     """The API Deployment, its workers and migration Job: the fields of the stack file's `api`
     section, and the PostgreSQL and Redis it connects to."""
 
+    component: ClassVar[str] = "api"
+
     database: Server = Field(description="The PostgreSQL the app's DATABASE_URL names (a "
                                          "PgBouncer or Postgres instance, or a managed one).")
     redis: RedisServer | None = Field(None, description="The Redis of REDIS_URL (or "
@@ -145,9 +155,12 @@ class NginxArgs(Nginx, Placement):
     """nginx in front of an Api instance of the same name (LoadBalancer("shop", ...) proxies
     to Api("shop", ...)'s shop-api-headless): the fields of the stack file's `nginx` section."""
 
+    component: ClassVar[str] = "nginx"
+
     enabled: Literal[True] = Field(True, description="Always true: this is the nginx.")
     api_port: int = Field(9898, ge=1, le=65535, description="The Api instance's port.")
 
     def stack(self, prefix: str) -> Stack:
         return Stack(namespace=self.namespace, prefix=prefix, nginx=_section(self, Nginx),
                      api=Api(port=self.api_port))
+

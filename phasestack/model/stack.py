@@ -41,6 +41,10 @@ class Stack(Spec):
                     "a namespace: a component used on its own sets it from its name "
                     "(Redis(\"sessions\", ...) -> sessions-redis). Not a stack-file key: a "
                     "stack owns its namespace, and its runbooks name the unprefixed objects.")
+    targets: dict[str, str] | None = Field(
+        None, description="What a Monitoring on its own scrapes: component key -> the prefix "
+                          "of the instance it watches (MonitoringArgs.watch); unset: the "
+                          "stack's own components. Not a stack-file key.")
     target: Literal["kubernetes", "docker"] = Field(
         "kubernetes", description="Deploy to a Kubernetes cluster, or a single Docker host."
     )
@@ -95,6 +99,16 @@ class Stack(Spec):
         (postgres.external, redis.external)."""
         return self.has(component) and getattr(getattr(self, component), "external",
                                                 None) is None
+
+    def scrapes(self, component: str) -> bool:
+        """Whether its Prometheus scrapes the component: every one a stack runs; for a
+        Monitoring on its own, the instances it watches."""
+        return self.targets is None or component in self.targets
+
+    def prefix_of(self, component: str) -> str:
+        """The name prefix of the component's objects: the stack's own, or the prefix of the
+        instance a Monitoring on its own watches."""
+        return self.prefix if self.targets is None else self.targets.get(component, self.prefix)
 
     @property
     def pgbouncer_primary_pools(self) -> int:

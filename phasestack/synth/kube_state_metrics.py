@@ -39,9 +39,11 @@ VERBS = ["get", "list", "watch"]
 def hpa_targets(stack: Stack) -> list[str]:
     """Names of the stack's HPAs (each HPA is named after the Deployment it scales): the
     API's, nginx's and the workers'."""
-    scaled = [(API, stack.api.hpa), *([(NGINX, stack.nginx.hpa)] if stack.has("nginx") else []),
-              *((worker_name(w), w.hpa) for w in stack.api.workers)]
-    return [named(stack, name) for name, hpa in scaled if hpa.enabled]
+    api = [(API, stack.api.hpa), *((worker_name(w), w.hpa) for w in stack.api.workers)] \
+        if stack.scrapes(API) else []
+    nginx = [(NGINX, stack.nginx.hpa)] if stack.has(NGINX) and stack.scrapes(NGINX) else []
+    return [f"{stack.prefix_of(key)}{name}" for key, scaled in ((API, api), (NGINX, nginx))
+            for name, hpa in scaled if hpa.enabled]
 
 
 def enabled(stack: Stack) -> bool:

@@ -31,7 +31,6 @@ from phasestack.synth.common import (
     pod_spec,
     render_template,
     resources,
-    selector,
     service,
     service_account,
 )
@@ -58,10 +57,15 @@ DNS_REFRESH = "30s"  # how soon a pod the HPA adds is scraped
 @dataclass(frozen=True)
 class Job:
     name: str       # job label
-    pod: str        # app.kubernetes.io/name of the pods scraped
+    pod: str        # base name (app.kubernetes.io/name without a prefix) of the pods scraped
     port: int       # container port of the metrics endpoint
     path: str = "/metrics"
     comment: str = ""
+    prefix: str = ""  # their instance's name prefix (Stack.prefix_of)
+
+    @property
+    def selector(self) -> dict[str, str]:
+        return {"app.kubernetes.io/name": f"{self.prefix}{self.pod}"}
 
     @property
     def service(self) -> str:
@@ -71,28 +75,34 @@ class Job:
 
 def jobs(stack: Stack) -> list[Job]:
     """One scrape job per component the stack has (pgbouncer, replicas and kube-state-metrics
-    only when present)."""
+    only when present); a Monitoring on its own scrapes the instances it watches."""
+    def job(component: str, name: str, port: int, comment: str, path: str = "/metrics"):
+        return Job(name, name, port, path, comment, stack.prefix_of(component))
+
     m = stack.api.metrics
-    out = [Job(API, API, stack.api.metrics_port, m.path,
-               comment=f"API pods (port {stack.api.metrics_port}, {m.path})")] if m.enabled else []
-    if stack.has("nginx"):
-        out.append(Job(NGINX, NGINX, PORTS.nginx_exporter,
-                       comment="nginx-prometheus-exporter sidecar"))
-    if stack.runs("redis"):  # a managed one is the provider's to watch
-        out.append(Job(REDIS, REDIS, PORTS.redis_exporter, comment="redis_exporter sidecar"))
-    if stack.runs("postgres"):  # a managed one is the provider's to watch
-        out.append(Job(POSTGRES, POSTGRES, PORTS.postgres_exporter,
-                       comment="postgres_exporter sidecar of the primary"))
-    if stack.postgres.read_replicas > 0:
-        out.append(Job(POSTGRES_REPLICA, POSTGRES_REPLICA, PORTS.postgres_exporter,
-                       comment="postgres_exporter sidecars of the read replicas"))
-    if stack.pgbouncer.enabled:
-        out.append(Job(PGBOUNCER, PGBOUNCER, PORTS.pgbouncer_exporter,
-                       comment="pgbouncer-exporter sidecar"))
-    if ksm.enabled(stack):
-        out.append(Job(ksm.NAME, ksm.NAME, ksm.PORT,
-                       comment="kube-state-metrics: HPA replica counts (HpaAtMaxReplicas)"))
-    return out
+    wanted = [
+        (m.enabled and stack.scrapes(API), lambda: job(
+            API, API, stack.api.metrics_port, f"API pods (port {stack.api.metrics_port}, "
+            f"{m.path})", m.path)),
+        (stack.has(NGINX) and stack.scrapes(NGINX), lambda: job(
+            NGINX, NGINX, PORTS.nginx_exporter, "nginx-prometheus-exporter sidecar")),
+        # a managed one is the provider's to watch
+        (stack.runs(REDIS) and stack.scrapes(REDIS), lambda: job(
+            REDIS, REDIS, PORTS.redis_exporter, "redis_exporter sidecar")),
+        (stack.runs(POSTGRES) and stack.scrapes(POSTGRES), lambda: job(
+            POSTGRES, POSTGRES, PORTS.postgres_exporter,
+            "postgres_exporter sidecar of the primary")),
+        (stack.runs(POSTGRES) and stack.scrapes(POSTGRES) and stack.postgres.read_replicas > 0,
+         lambda: job(POSTGRES, POSTGRES_REPLICA, PORTS.postgres_exporter,
+                     "postgres_exporter sidecars of the read replicas")),
+        (stack.has(PGBOUNCER) and stack.scrapes(PGBOUNCER), lambda: job(
+            PGBOUNCER, PGBOUNCER, PORTS.pgbouncer_exporter, "pgbouncer-exporter sidecar")),
+        (ksm.enabled(stack), lambda: Job(
+            ksm.NAME, ksm.NAME, ksm.PORT,
+            comment="kube-state-metrics: HPA replica counts (HpaAtMaxReplicas)",
+            prefix=stack.prefix)),
+    ]
+    return [make() for on, make in wanted if on]
 
 
 def prometheus_yml(stack: Stack, rule_files: list[str] | None = None) -> str:
@@ -124,8 +134,9 @@ def alert_rules(stack: Stack) -> str:
         "prometheus/alerts.yml.j2", namespace=stack.namespace, t=alert_values(stack), jobs=names,
         api=api_series(stack),
         pg_jobs=[n for n in names if n in (POSTGRES, POSTGRES_REPLICA)],
-        replicas=stack.postgres.read_replicas > 0, pgbouncer=stack.pgbouncer.enabled,
-        hpa_targets=ksm.hpa_targets(stack), ksm_job=ksm.NAME, replica_set=POSTGRES_REPLICA)
+        replicas=POSTGRES_REPLICA in names, pgbouncer=PGBOUNCER in names,
+        hpa_targets=ksm.hpa_targets(stack), ksm_job=ksm.NAME,
+        replica_set=f"{stack.prefix_of(POSTGRES)}{POSTGRES_REPLICA}")
 
 
 def scrape_services(stack: Stack) -> list[dict]:
@@ -133,7 +144,7 @@ def scrape_services(stack: Stack) -> list[dict]:
     return [{"apiVersion": "v1", "kind": "Service",
              "metadata": meta(stack, job.service, COMPONENT),
              "spec": {"clusterIP": "None", "publishNotReadyAddresses": True,
-                      "selector": selector(stack, job.pod),
+                      "selector": job.selector,
                       "ports": [{"name": "metrics", "port": job.port, "targetPort": job.port,
                                  "protocol": "TCP"}]}}
             for job in jobs(stack)]

@@ -44,9 +44,10 @@ def test_own_program_up_no_diff_destroy(tools, cluster, pulumi_env, tmp_path):
                        "own_program:kubeContext": auto.ConfigValue(cluster.context),
                        "own_program:postgresHost": auto.ConfigValue("orders-db.example.internal"),
                        # no pulumi-resource-random here (docs/e2e.md): the instance's keys
-                       **{f"phasestack:sessions-{c}": auto.ConfigValue(
+                       **{f"phasestack:{c}": auto.ConfigValue(
                            secrets.token_urlsafe(24), secret=True)
-                          for c in ("redisPassword", "redisAdminPassword")}})
+                          for c in ("sessions-redisPassword", "sessions-redisAdminPassword",
+                                    "obs-grafanaPassword")}})
     log = (tmp_path / "pulumi-output.log").open("a")
 
     up = st.up(on_output=lambda line: log.write(line + "\n"), color="never")
@@ -81,6 +82,18 @@ def test_own_program_up_no_diff_destroy(tools, cluster, pulumi_env, tmp_path):
              for d in cluster.get("deployments", NAMESPACE)}
     assert (ready.get("shop-api"), ready.get("shop-nginx")) == (2, 1), ready
     assert out["endpoint"].value == f"http://shop-nginx.{NAMESPACE}.svc.cluster.local:80"
+    # and Prometheus and Grafana watching them by their names
+    assert (ready.get("obs-prometheus"), ready.get("obs-grafana"),
+            ready.get("obs-kube-state-metrics")) == (1, 1, None), ready
+    assert out["prometheus_url"].value == \
+        f"http://obs-prometheus.{NAMESPACE}.svc.cluster.local:9090"
+    scrape = {s["metadata"]["name"]: s["spec"]["selector"]
+              for s in cluster.get("services", NAMESPACE)
+              if s["metadata"]["name"].startswith("obs-scrape-")}
+    assert scrape == {"obs-scrape-api": {"app.kubernetes.io/name": "shop-api"},
+                      "obs-scrape-nginx": {"app.kubernetes.io/name": "shop-nginx"},
+                      "obs-scrape-redis": {"app.kubernetes.io/name": "sessions-redis"},
+                      "obs-scrape-pgbouncer": {"app.kubernetes.io/name": "orders-pool-pgbouncer"}}
 
     preview = st.preview(color="never")
     # the existing Secret is read on every run; nothing is created, updated or deleted
@@ -89,7 +102,9 @@ def test_own_program_up_no_diff_destroy(tools, cluster, pulumi_env, tmp_path):
     destroyed = st.destroy(color="never")
     assert destroyed.summary.result == "succeeded"
     left = set(cluster.namespace_objects(NAMESPACE))
-    # what the program made is gone (the Redis claims stay: a StatefulSet's volumes outlive it)
+    # what the program made is gone (the Redis claims stay: a StatefulSet's volumes outlive it;
+    # Prometheus' claim is retained on delete, like a stack's)
     assert left - KUBERNETES_MADE - {"secret/orders-db"} == {
-        f"persistentvolumeclaim/data-sessions-redis-{i}" for i in range(6)}
+        *(f"persistentvolumeclaim/data-sessions-redis-{i}" for i in range(6)),
+        "persistentvolumeclaim/obs-prometheus-data"}
     cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false")

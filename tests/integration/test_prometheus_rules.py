@@ -155,23 +155,24 @@ def ksm_pair(namespace: str, kind: str, name: str, limit_metric: str, value_metr
     return build
 
 
-def hpa_at_max(namespace: str) -> Case:
-    return ksm_pair(namespace, "horizontalpodautoscaler", "api",
+def hpa_at_max(namespace: str, hpa: str = "api") -> Case:
+    return ksm_pair(namespace, "horizontalpodautoscaler", hpa,
                     "kube_horizontalpodautoscaler_spec_max_replicas",
                     "kube_horizontalpodautoscaler_status_current_replicas", 6, 6, 5)
 
 
-def replica_not_serving(namespace: str) -> Case:
+def replica_not_serving(namespace: str, replica_set: str = "postgres-replica") -> Case:
     # one of two replicas unready (not streaming, or too far behind)
-    return ksm_pair(namespace, "statefulset", "postgres-replica",
+    return ksm_pair(namespace, "statefulset", replica_set,
                     "kube_statefulset_status_replicas",
                     "kube_statefulset_status_replicas_ready", 2, 1, 2)
 
 
-def cases(namespace: str, t: dict[str, float],
-          api: dict | None = None) -> dict[str, tuple[Case, str]]:
+def cases(namespace: str, t: dict[str, float], api: dict | None = None,
+          prefix: Callable[[str], str] = lambda key: "") -> dict[str, tuple[Case, str]]:
     """Every alert's promtool case at the stack's own thresholds (`t`: thresholds(stack)),
-    with the API's series names (`api`: prometheus.api_series(stack))."""
+    with the API's series names (`api`: prometheus.api_series(stack)) and the objects' name
+    prefixes (`prefix`: Stack.prefix_of, for a Monitoring on its own)."""
     api = api or PODINFO_SERIES
     out: dict[str, tuple[Case, str]] = {
         "NginxRequestRateCritical": (nginx_rps(t["rps_critical"]), "critical"),
@@ -179,8 +180,9 @@ def cases(namespace: str, t: dict[str, float],
         "PostgresReplicaNotStreaming": (replica_not_streaming, "critical"),
         "PgBouncerClientsWaiting": (pgbouncer_waiting, "warning"),
         "ScrapeTargetDown": (target_down, "critical"),
-        "HpaAtMaxReplicas": (hpa_at_max(namespace), "warning"),
-        "PostgresReplicaNotServing": (replica_not_serving(namespace), "critical"),
+        "HpaAtMaxReplicas": (hpa_at_max(namespace, prefix("api") + "api"), "warning"),
+        "PostgresReplicaNotServing": (replica_not_serving(
+            namespace, prefix("postgres") + "postgres-replica"), "critical"),
     }
     for level in ("warning", "critical"):
         cap = level.capitalize()
@@ -201,9 +203,9 @@ def expand(template: str, labels: dict[str, str]) -> str:
 
 
 def unit_tests(rules_text: str, namespace: str, t: dict[str, float],
-               api: dict | None = None) -> dict:
+               api: dict | None = None, prefix: Callable[[str], str] = lambda key: "") -> dict:
     rules = {r["alert"]: r for g in yaml.safe_load(rules_text)["groups"] for r in g["rules"]}
-    known = cases(namespace, t, api)
+    known = cases(namespace, t, api, prefix)
     assert set(rules) <= set(known), f"alerts without a promtool case: {set(rules) - set(known)}"
     tests = []
     for alert, rule in rules.items():
@@ -254,16 +256,22 @@ def test_check_rules(name, tmp_path):
     assert f"SUCCESS: {count} rules found" in result.stdout
 
 
-def test_an_api_without_metrics_gets_no_api_job_alert_or_panel(tmp_path):
-    """Issue 14 item 4: api.metrics.enabled false (an app without /metrics) once meant a
-    permanent critical ScrapeTargetDown for job api and empty API dashboards."""
-    stack = Stack.for_phase("phase2", namespace="quiet", api={"metrics": {"enabled": False}})
-    config, rules = tmp_path / "prometheus.yml", tmp_path / RULES_FILE
+def checked(stack: Stack, where: Path) -> tuple[Path, Path]:
+    """The stack's prometheus.yml and alerts.yml, written to `where`, that promtool accepts."""
+    config, rules = where / "prometheus.yml", where / RULES_FILE
     config.write_text(monitoring.prometheus_yml(stack))
     rules.write_text(monitoring.alert_rules(stack))
     for args in (("check", "config", str(config)), ("check", "rules", str(rules))):
         result = promtool(*args)
         assert result.returncode == 0, result.stdout + result.stderr
+    return config, rules
+
+
+def test_an_api_without_metrics_gets_no_api_job_alert_or_panel(tmp_path):
+    """Issue 14 item 4: api.metrics.enabled false (an app without /metrics) once meant a
+    permanent critical ScrapeTargetDown for job api and empty API dashboards."""
+    stack = Stack.for_phase("phase2", namespace="quiet", api={"metrics": {"enabled": False}})
+    config, rules = checked(stack, tmp_path)
     jobs = [j["job_name"] for j in yaml.safe_load(config.read_text())["scrape_configs"]]
     assert "api" not in jobs and "nginx" in jobs
     alerts = {r["alert"]: r for g in yaml.safe_load(rules.read_text())["groups"]
@@ -276,6 +284,35 @@ def test_an_api_without_metrics_gets_no_api_job_alert_or_panel(tmp_path):
     (tmp_path / "alerts_test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
     result = promtool("test", "rules", str(tmp_path / "alerts_test.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_monitoring_on_its_own_config_and_rules(tmp_path):
+    """issue 13 item 2: a Monitoring watching a program's instances (sessions-redis,
+    orders-postgres with a replica, pool-pgbouncer, shop-api with an HPA): promtool accepts the
+    config and the rules, and each alert fires and stays silent on the instances' objects."""
+    from phasestack.model import ApiArgs, MonitoringArgs, PgBouncerArgs, PostgresArgs, RedisArgs
+
+    server = {"host": "orders-postgres.shop.svc.cluster.local", "password_secret": "x",
+              "max_connections": 300}
+    stack = MonitoringArgs(namespace="shop", alerts=True, watch=[
+        ("sessions", RedisArgs(namespace="shop", maxmemory_mb=512)),
+        ("orders", PostgresArgs(namespace="shop", read_replicas=1, max_connections=300)),
+        ("pool", PgBouncerArgs(namespace="shop", server=server)),
+        ("shop", ApiArgs(namespace="shop", hpa={"enabled": True}, database=server))]
+    ).stack("obs-")
+    config, rules = checked(stack, tmp_path)
+    jobs = [j["job_name"] for j in yaml.safe_load(config.read_text())["scrape_configs"]]
+    assert jobs == ["prometheus", "api", "redis", "postgres", "postgres-replica", "pgbouncer",
+                    "kube-state-metrics"]
+    text = rules.read_text()
+    assert 'horizontalpodautoscaler=~"shop-api"' in text
+    assert 'statefulset="orders-postgres-replica"' in text
+    tests = unit_tests(text, stack.namespace, thresholds(stack), prometheus.api_series(stack),
+                       stack.prefix_of)
+    (tmp_path / "alerts_test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = promtool("test", "rules", str(tmp_path / "alerts_test.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(tests["tests"]) == 2 * text.count("- alert:")
 
 
 def distinct_rule_sets() -> list[str]:

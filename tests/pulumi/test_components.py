@@ -13,6 +13,7 @@ from test_program import normalise
 
 from phasestack.model import (
     ApiArgs,
+    MonitoringArgs,
     NginxArgs,
     PgBouncerArgs,
     PostgresArgs,
@@ -20,7 +21,7 @@ from phasestack.model import (
     RedisServer,
     Server,
 )
-from phasestack.synth import api, nginx, pgbouncer, redis
+from phasestack.synth import api, monitoring, nginx, pgbouncer, redis
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "own_program" / "__main__.py"
@@ -54,28 +55,66 @@ def docs(run) -> dict[tuple[str, str], dict]:
             for r in registered(run)}
 
 
-def test_example_registers_the_synthesized_manifests_of_both_components(example):
-    got = docs(example)
-    sessions = RedisArgs(namespace="shop", mode="cluster", masters=3, replicas_per_master=1,
-                         maxmemory_mb=1024).stack("sessions-")
+def example_args() -> dict:
+    """The example's args (but nginx's), as it builds them with its config (namespace
+    shop)."""
     server = Server(host="orders-db.example.internal", database="orders", user="orders",
                     password_secret="orders-db", password_key="password")
-    pool = PgBouncerArgs(namespace="shop", replicas=2, server=server).stack("orders-pool-")
-    app = ApiArgs(namespace="shop", replicas=2, database=Server(
-        host="orders-pool-pgbouncer.shop.svc.cluster.local", port=6432, database="orders",
-        user="orders", password_secret="orders-db", password_key="password",
-        sslmode="disable"), redis=RedisServer(
-        mode="cluster", host="sessions-redis.shop.svc.cluster.local",
-        password_secret="sessions-redis-credentials")).stack("shop-")
-    entry = NginxArgs(namespace="shop", service_type="ClusterIP").stack("shop-")
-    expected = [*redis.manifests(sessions), *pgbouncer.manifests(pool),
-                *api.manifests(app), *nginx.manifests(entry)]
+    return {
+        "sessions": RedisArgs(namespace="shop", mode="cluster", masters=3,
+                              replicas_per_master=1, maxmemory_mb=1024),
+        "orders-pool": PgBouncerArgs(namespace="shop", replicas=2, server=server),
+        "shop": ApiArgs(namespace="shop", replicas=2, database=Server(
+            host="orders-pool-pgbouncer.shop.svc.cluster.local", port=6432, database="orders",
+            user="orders", password_secret="orders-db", password_key="password",
+            sslmode="disable"), redis=RedisServer(
+            mode="cluster", host="sessions-redis.shop.svc.cluster.local",
+            password_secret="sessions-redis-credentials"))}
+
+
+def test_example_registers_the_synthesized_manifests_of_every_component(example):
+    got = docs(example)
+    args = example_args()
+    front = NginxArgs(namespace="shop", service_type="ClusterIP")
+    entry = front.stack("shop-")
+    obs = MonitoringArgs(namespace="shop", alerts=True, grafana=True,
+                         watch=[*args.items(), ("shop", front)]).stack("obs-")
+    expected = [*redis.manifests(args["sessions"].stack("sessions-")),
+                *pgbouncer.manifests(args["orders-pool"].stack("orders-pool-")),
+                *api.manifests(args["shop"].stack("shop-")), *nginx.manifests(entry),
+                *monitoring.manifests(obs)]
     for doc in expected:
         assert got[(doc["kind"], doc["metadata"]["name"])] == doc, doc["metadata"]["name"]
-    # and the Redis passwords' Secret; nothing else (PgBouncer's pods write their userlist)
+    # and the Redis and Grafana passwords' Secrets; nothing else (PgBouncer's pods write
+    # their userlist)
     assert sorted(set(got) - {(d["kind"], d["metadata"]["name"]) for d in expected}) == [
-        ("Secret", "sessions-redis-credentials")]
+        ("Secret", "obs-grafana-credentials"), ("Secret", "sessions-redis-credentials")]
     assert not any(k == "NetworkPolicy" or k == "Namespace" for k, _ in got)
+
+
+def test_monitoring_on_its_own_scrapes_each_instance_by_its_name(example, harness):
+    """issue 13 item 2: Monitoring("obs", MonitoringArgs(watch=...)): one scrape job per
+    watched instance, selecting that instance's pods; thresholds from its args."""
+    got = docs(example)
+    selects = {name.removeprefix("obs-scrape-"): doc["spec"]["selector"]
+               for (kind, name), doc in got.items()
+               if kind == "Service" and name.startswith("obs-scrape-")}
+    assert selects == {
+        "api": {"app.kubernetes.io/name": "shop-api"},
+        "nginx": {"app.kubernetes.io/name": "shop-nginx"},
+        "redis": {"app.kubernetes.io/name": "sessions-redis"},
+        "pgbouncer": {"app.kubernetes.io/name": "orders-pool-pgbouncer"}}
+    data = got[("ConfigMap", "obs-prometheus")]["data"]
+    assert '- names: ["obs-scrape-redis.shop.svc.cluster.local"]' in data["prometheus.yml"]
+    # the shop's managed PostgreSQL is not scraped: no PostgreSQL rules
+    assert "RedisMemory" in data["alerts.yml"] and "PgBouncerClientsWaiting" in data[
+        "alerts.yml"] and "PostgresConnections" not in data["alerts.yml"]
+    out = normalise(example.component("Monitoring"))
+    assert out == {"prometheus_url": "http://obs-prometheus.shop.svc.cluster.local:9090",
+                   "grafana_url": "http://obs-grafana.shop.svc.cluster.local:3000",
+                   "grafana_secret_name": "obs-grafana-credentials"}
+    assert "obs-grafanapassword" in {r.name for r in example.of_type(harness.PASSWORD_TYPE)}
+    assert example.exports["prometheus_url"] == out["prometheus_url"]
 
 
 def test_example_uses_the_callers_provider_for_everything(example):
@@ -161,10 +200,11 @@ def test_two_instances_of_a_component_share_a_namespace(harness, tmp_path):
 
 def test_args_are_the_stack_sections():
     """One model: the args have every field of the stack file's section, with its default."""
-    from phasestack.model import PgBouncer, Postgres, Redis
+    from phasestack.model import Api, Monitoring, Nginx, PgBouncer, Postgres, Redis
 
     for args, section in ((RedisArgs, Redis), (PostgresArgs, Postgres),
-                          (PgBouncerArgs, PgBouncer)):
+                          (PgBouncerArgs, PgBouncer), (ApiArgs, Api), (NginxArgs, Nginx),
+                          (MonitoringArgs, Monitoring)):
         for name, field in section.model_fields.items():
             if name == "enabled":
                 continue

@@ -39,3 +39,30 @@ def refusal():
         return first["msg"].removeprefix("Value error, ")
 
     return message
+
+
+def component_instances() -> dict[str, list[dict]]:
+    """The components on their own (issue 13), each as a program would deploy it."""
+    from phasestack.catalog import CATALOG
+    from phasestack.model import (
+        ApiArgs,
+        MonitoringArgs,
+        NginxArgs,
+        PgBouncerArgs,
+        PostgresArgs,
+        RedisArgs,
+    )
+
+    server = {"host": "orders-pool-pgbouncer.shop.svc.cluster.local", "port": 6432,
+              "password_secret": "orders-db", "max_connections": 300}
+    watched = {"sessions": RedisArgs(namespace="shop", mode="cluster", masters=3,
+                                     replicas_per_master=1),
+               "orders": PostgresArgs(namespace="shop", read_replicas=1, max_connections=300),
+               "orders-pool": PgBouncerArgs(namespace="shop", server=server),
+               "shop": ApiArgs(namespace="shop", hpa={"enabled": True}, database=server)}
+    instances = {**watched, "shop-entry": NginxArgs(namespace="shop"),
+                 "obs": MonitoringArgs(namespace="shop", alerts=True, grafana=True,
+                                       watch=list(watched.items()))}
+    rows = {c.key: c for c in CATALOG}
+    return {name: rows[args.component].module.manifests(args.stack(f"{name}-"))
+            for name, args in instances.items()}

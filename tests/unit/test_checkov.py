@@ -14,6 +14,7 @@ from phasestack.stackfile import list_stack_files, load
 from phasestack.synth import synthesize
 from phasestack.synth.secrets import CREDENTIALS
 from phasestack.targets.kubernetes import write
+from tests.unit.conftest import component_instances
 
 ROOT = Path(__file__).parents[2]
 
@@ -38,6 +39,8 @@ def test_checkov_only_allowlisted_findings(tmp_path):
     for path in list_stack_files(ROOT):
         loaded = load(path)
         write(tmp_path / loaded.name, synthesize(loaded.stack, values))
+    for name, manifests in component_instances().items():  # the components on their own (issue 13)
+        write(tmp_path / f"instance-{name}", manifests)
     proc = subprocess.run(
         [binary, "-d", str(tmp_path), "--framework", "kubernetes", "--skip-download", "--quiet",
          "--compact", "-o", "json"], capture_output=True, text=True, timeout=600)

@@ -11,6 +11,7 @@ from phasestack.stackfile import list_stack_files, load
 from phasestack.synth import flows as synth_flows
 from phasestack.synth import synthesize
 from phasestack.synth.secrets import CREDENTIALS
+from tests.unit.conftest import component_instances
 
 ROOT = Path(__file__).parents[2]
 FILES = [p.name[len("Pulumi."):-len(".yaml")] for p in list_stack_files(ROOT)]
@@ -309,3 +310,19 @@ def test_secure_defaults(name):
             assert {"requests", "limits"} <= c["resources"].keys(), where
             if c in spec["containers"] and wl["kind"] != "Job":
                 assert "livenessProbe" in c and "readinessProbe" in c, where
+
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_components_on_their_own_pass_the_official_schema_strict(version):
+    instances = component_instances()
+    assert set(instances) == {"sessions", "orders", "orders-pool", "shop", "shop-entry", "obs"}
+    for name, manifests in instances.items():
+        assert manifests, name
+        for doc in manifests:
+            assert doc["metadata"]["name"].startswith(f"{name}-"), (name, doc["metadata"])
+            try:
+                kubernetes_validate.validate(doc, version, strict=True)
+            except (kubernetes_validate.ValidationError,
+                    kubernetes_validate.SchemaNotFoundError) as e:
+                pytest.fail(f"{name} {doc['kind']}/{doc['metadata']['name']} on {version}: {e}")

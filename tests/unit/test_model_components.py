@@ -83,3 +83,46 @@ def test_api_args_are_the_api_section_and_its_stores(refusal):
         "with api.env_names)")
     assert NginxArgs(namespace="shop", api_port=3000).stack("shop-").api.port == 3000
     assert refusal(lambda: NginxArgs(namespace="shop", enabled=False)) == "Input should be True"
+
+
+def _watched():
+    from phasestack.model import ApiArgs
+
+    return {"sessions": RedisArgs(namespace="shop", maxmemory_mb=512),
+            "orders": PostgresArgs(namespace="shop", read_replicas=1, max_connections=300),
+            "pool": PgBouncerArgs(namespace="shop", server={**SERVER, "max_connections": 300}),
+            "shop": ApiArgs(namespace="shop", hpa={"enabled": True}, database=SERVER)}
+
+
+def test_monitoring_args_watch_instances_by_their_prefixes():
+    from phasestack.model import MonitoringArgs
+
+    stack = MonitoringArgs(namespace="shop", alerts=True,
+                           watch=list(_watched().items())).stack("obs-")
+    assert stack.targets == {"redis": "sessions-", "postgres": "orders-",
+                             "pgbouncer": "pool-", "api": "shop-"}
+    assert (stack.prefix, stack.monitoring.alerts) == ("obs-", True)
+    # the watched sections are the stack's: thresholds and alerts read them
+    assert stack.redis.maxmemory_mb == 512 and stack.postgres.max_connections == 300
+    assert stack.postgres.read_replicas == 1 and stack.pgbouncer.enabled
+    assert not stack.has("nginx") and stack.scrapes("redis") and not stack.scrapes("nginx")
+    assert stack.prefix_of("postgres") == "orders-" and stack.prefix_of("monitoring") == "obs-"
+    # nothing watched: a Prometheus scraping nothing but itself
+    empty = MonitoringArgs(namespace="shop").stack("obs-")
+    assert empty.targets == {} and not empty.has("redis")
+
+
+def test_monitoring_args_refuse_two_of_a_component_and_another_namespace(refusal):
+    from phasestack.model import MonitoringArgs
+
+    two = {"a": RedisArgs(namespace="shop"), "b": RedisArgs(namespace="shop")}
+    assert refusal(lambda: MonitoringArgs(namespace="shop", watch=list(two.items()))) == (
+        "watch: 'a' and 'b' are both redis instances; one Monitoring scrapes one of each (its "
+        "jobs are named after the component): make another Monitoring for the second")
+    assert refusal(lambda: MonitoringArgs(namespace="shop", watch=[
+        ("a", RedisArgs(namespace="other"))])) == (
+        "watch.a: namespace 'other' is not the Monitoring's 'shop' (Prometheus finds pods "
+        "through Services in its own namespace)")
+    assert refusal(lambda: MonitoringArgs(namespace="shop", grafana=True,
+                                          prometheus=False)) == \
+        "grafana and alerts need prometheus: true"
