@@ -4,9 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CHECKOV_VENV := .checkov-venv
 # Debian packages the integration tests start for real (DESIGN.md, "Facts learned")
-DEB_PACKAGES := nginx-light postgresql-15 postgresql-client-15 pgbouncer redis-server prometheus wrk
+# (and what toolchain/pgbouncer.sh builds PgBouncer 1.21+ with where Debian ships an older one)
+DEB_PACKAGES := nginx-light postgresql-15 postgresql-client-15 pgbouncer redis-server prometheus wrk \
+                curl gcc make pkg-config libevent-dev libssl-dev
 DEB_BINARIES := /usr/sbin/nginx /usr/lib/postgresql/15/bin/postgres /usr/sbin/pgbouncer \
-                /usr/bin/redis-server /usr/bin/promtool /usr/bin/wrk
+                /usr/bin/redis-server /usr/bin/promtool /usr/bin/wrk \
+                /usr/bin/curl /usr/bin/gcc /usr/bin/make /usr/bin/pkg-config \
+                /usr/include/event2/event.h /usr/include/openssl/ssl.h
 
 .PHONY: demo test install install-test system-deps checkov lint clean toolchain e2e
 
@@ -48,7 +52,9 @@ lint: install-test
 
 test: install-test system-deps checkov
 	$(BIN)/ruff check .
-	PHASESTACK_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -q
+	pgbouncer=$$(toolchain/pgbouncer.sh) && \
+	PHASESTACK_PGBOUNCER=$$pgbouncer PHASESTACK_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov \
+	  $(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) build *.egg-info out
@@ -95,6 +101,9 @@ else
 	$(KUBECTL) apply -f out/$(KIND_STACK)/
 endif
 	$(KUBECTL) -n $(KIND_NS) wait --for=condition=complete job/redis-cluster-bootstrap --timeout=600s
+	@# every workload ready, not just the Job: an image that cannot be pulled fails here (issue 15)
+	for w in $$($(KUBECTL) -n $(KIND_NS) get deployments,statefulsets -o name); do \
+	  $(KUBECTL) -n $(KIND_NS) rollout status $$w --timeout=600s || exit 1; done
 	$(KUBECTL) -n $(KIND_NS) get pods -o wide
 
 kind-down:

@@ -137,8 +137,24 @@ class Postgres(Spec):
 
 class PgBouncer(Spec):
     enabled: bool = Field(False, description="Put PgBouncer between the API and PostgreSQL.")
-    image: str = Field("bitnami/pgbouncer:1.23.1", pattern=IMAGE,
-                       description="PgBouncer image.")
+    # CloudNativePG's image (Debian trixie-slim, pgdg's pgbouncer; issue 15: bitnami's
+    # versioned images left the public bitnami/ repositories in 2025)
+    image: str = Field("ghcr.io/cloudnative-pg/pgbouncer:1.25.2", pattern=IMAGE,
+                       description="PgBouncer image (1.21+ for max_prepared_statements; it "
+                                   "needs /bin/sh and sed when the pods write their userlist).")
+    binary: str = Field("/usr/bin/pgbouncer", pattern=r"^/[A-Za-z0-9._/-]{1,200}$",
+                        description="Path of pgbouncer in the image (CloudNativePG's: "
+                                    "/usr/bin/pgbouncer; bitnami's: "
+                                    "/opt/bitnami/pgbouncer/bin/pgbouncer).")
+    run_as_user: int = Field(998, ge=1, le=2**31 - 1,
+                             description="UID pgbouncer runs as: the image's own user "
+                                         "(CloudNativePG's pgbouncer is 998).")
+    # PgBouncer 1.21+: without it asyncpg, pgx and Prisma break under transaction pooling
+    max_prepared_statements: int = Field(
+        200, ge=0, le=100_000,
+        description="Protocol-level prepared statements kept per server connection, so "
+                    "drivers that prepare (asyncpg, pgx, Prisma, psycopg 3) work through "
+                    "transaction pooling; 0 turns the tracking off (PgBouncer's default: 200).")
     exporter_image: str = Field("prometheuscommunity/pgbouncer-exporter:v0.9.0", pattern=IMAGE,
                                 description="pgbouncer_exporter sidecar image.")
     replicas: int = Field(2, ge=1, le=100, description="PgBouncer pods.")

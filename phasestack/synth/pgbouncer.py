@@ -35,10 +35,8 @@ from phasestack.synth.common import (
 )
 
 COMPONENT = "pgbouncer"
-UID = 1001                                # bitnami/pgbouncer runs as 1001
 CONFIG_DIR = "/etc/pgbouncer"             # ConfigMap pgbouncer.ini + Secret userlist.txt
 AUTH_DIR = "/run/pgbouncer"               # in front of a managed PostgreSQL: the written userlist
-BINARY = "/opt/bitnami/pgbouncer/bin/pgbouncer"
 RESERVE_POOL_TIMEOUT_S = 3                # wait this long before dipping into the reserve pool
 SERVER_RESET_QUERY = "DISCARD ALL"
 
@@ -96,7 +94,8 @@ def pgbouncer_ini(stack: Stack, *, rw_host: str | None = None, rw_port: int | No
         server_reset_query=SERVER_RESET_QUERY, logfile=logfile, pidfile=pidfile,
         query_wait_timeout=pgb.query_wait_timeout_s,
         server_connect_timeout=pgb.server_connect_timeout_s,
-        server_login_retry=pgb.server_login_retry_s)
+        server_login_retry=pgb.server_login_retry_s,
+        max_prepared_statements=pgb.max_prepared_statements)
 
 
 def _pgbouncer(stack: Stack) -> dict:
@@ -104,7 +103,7 @@ def _pgbouncer(stack: Stack) -> dict:
         "pgbouncer", stack.pgbouncer.image, resources(stack.pgbouncer.resources),
         {"pgbouncer": PORTS.pgbouncer}, liveness=tcp_probe("pgbouncer"),
         readiness=tcp_probe("pgbouncer", period=5, delay=2),
-        command=[BINARY, f"{CONFIG_DIR}/pgbouncer.ini"],
+        command=[stack.pgbouncer.binary, f"{CONFIG_DIR}/pgbouncer.ini"],
         volumeMounts=[{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
                       {"name": "tmp", "mountPath": "/tmp"}])
 
@@ -163,7 +162,8 @@ def manifests(stack: Stack) -> list[dict]:
     if external:
         main["volumeMounts"].append({"name": "auth", "mountPath": AUTH_DIR, "readOnly": True})
         extra["initContainers"] = [_userlist_writer(stack)]
-    spec = pod_spec(stack, PGBOUNCER, UID, [main, _exporter(stack, app_password(stack))],
+    spec = pod_spec(stack, PGBOUNCER, pgb.run_as_user,
+                    [main, _exporter(stack, app_password(stack))],
                     volumes=volumes, terminationGracePeriodSeconds=30, **extra)
     # pgbouncer.ini only: the userlist is a Secret, and no hash of a password goes in a manifest
     annotations = {**config_hash(ini),

@@ -45,6 +45,23 @@ def _below_ephemeral() -> Iterator[int]:
 _PORTS = _below_ephemeral()  # one sequence per test process: no port is handed out twice
 
 
+def pgbouncer_binary() -> str:
+    """PgBouncer 1.21+ (max_prepared_statements): Debian's own when new enough, else trixie's
+    source package built by toolchain/pgbouncer.sh (`make test` passes it in
+    PHASESTACK_PGBOUNCER); skip locally, fail under CI=true, when neither can be had."""
+    given = os.environ.get("PHASESTACK_PGBOUNCER")
+    if given:
+        return require(given)
+    script = Path(__file__).resolve().parents[2] / "toolchain" / "pgbouncer.sh"
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=600)
+    if done.returncode:
+        message = f"no PgBouncer 1.21+ ({script}: {done.stderr.strip()[-300:]})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return done.stdout.strip().splitlines()[-1]
+
+
 def free_port() -> int:
     """A port nothing listens on now, that no other call in this process returns and that no
     outgoing connection can take before the test's server binds it."""

@@ -16,7 +16,14 @@ import yaml
 from phasestack.model import Stack
 from phasestack.stackfile import StackError, list_stack_files, load, project_root, stack_name
 from phasestack.synth import pgbouncer, postgres, redis, secrets
-from tests.integration.conftest import PG_BIN, free_port, port_open, require, wait_for
+from tests.integration.conftest import (
+    PG_BIN,
+    free_port,
+    pgbouncer_binary,
+    port_open,
+    require,
+    wait_for,
+)
 from tests.integration.pg_helpers import run_as_postgres, write
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit"))
@@ -96,7 +103,7 @@ def check_pgbouncer(stack: Stack, servers, workdir: Path) -> None:
         pidfile=str(d / "pgbouncer.pid"), unix_socket_dir=""))
     from tests.integration.conftest import as_postgres
 
-    proc = servers.start(as_postgres([require("/usr/sbin/pgbouncer"), str(ini)]), d / "out.log")
+    proc = servers.start(as_postgres([pgbouncer_binary(), str(ini)]), d / "out.log")
     wait_for(lambda: port_open(port) or proc.poll() is not None, 15, "pgbouncer")
     assert proc.poll() is None, (d / "out.log").read_text()
     servers.stop(proc)

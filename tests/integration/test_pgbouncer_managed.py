@@ -1,5 +1,6 @@
-"""PgBouncer 1.18 (Debian) with the rendered pgbouncer.ini of a stack whose PostgreSQL is
-managed (postgres.external, issue 14 item 6), in front of a separately started PostgreSQL that,
+"""PgBouncer 1.21+ (conftest.pgbouncer_binary) with the rendered pgbouncer.ini of a stack whose
+PostgreSQL is managed (postgres.external, issue 14 item 6), in front of a separately started
+PostgreSQL that,
 like RDS or Cloud SQL, serves TLS and knows nothing of phasestack: its own role and password,
 an scram pg_hba. The userlist is written by the pod's init-container script from the "team's
 Secret" file; the server connection must be encrypted (sslmode require), and a server without
@@ -12,7 +13,14 @@ import subprocess
 
 from phasestack.model import Stack
 from phasestack.synth import pgbouncer
-from tests.integration.conftest import as_postgres, free_port, port_open, require, wait_for
+from tests.integration.conftest import (
+    as_postgres,
+    free_port,
+    pgbouncer_binary,
+    port_open,
+    require,
+    wait_for,
+)
 from tests.integration.pg_helpers import PATH, PG_BIN, run_as_postgres, write
 
 ROLE, DB = "shop", "shop"
@@ -54,7 +62,7 @@ def start_managed(servers, workdir, tls: bool) -> tuple[int, str]:
 
 def start_pgbouncer(stack: Stack, servers, workdir, password: str) -> int:
     """The rendered ini; the userlist from the init container's script, as in the pod."""
-    binary = require("/usr/sbin/pgbouncer")
+    binary = pgbouncer_binary()
     server, auth = workdir / "server", workdir / "auth"
     for d in (server, auth):
         d.mkdir()

@@ -1,5 +1,6 @@
-"""PgBouncer 1.18 (Debian) with the rendered pgbouncer.ini in front of a real primary + replica:
-SCRAM logins from the Secret's userlist, read-write and read-only databases, transaction pooling
+"""PgBouncer 1.21+ (conftest.pgbouncer_binary) with the rendered pgbouncer.ini in front of a
+real primary + replica: SCRAM logins from the Secret's userlist, read-write and read-only
+databases, transaction pooling
 under a bounded pgbench load with more clients than server connections."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from tests.integration.conftest import (
     PG_BIN,
     as_postgres,
     free_port,
+    pgbouncer_binary,
     port_open,
     require,
     wait_for,
@@ -29,7 +31,7 @@ def table(text: str) -> list[dict[str, str]]:
 
 def start_pgbouncer(stack, c, servers, workdir) -> int:
     """The rendered pgbouncer.ini and the Secret's userlist in front of cluster `c`; its port."""
-    binary = require("/usr/sbin/pgbouncer")
+    binary = pgbouncer_binary()
     port = free_port()
     userlist = write(workdir / "userlist.txt", secrets.userlist(stack, c.app_password), 0o640)
     subprocess.run(["chown", "root:postgres", str(userlist)], check=True)

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import kubernetes_validate
 import pytest
 
-from phasestack.model import PgBouncer
+from phasestack.model import PgBouncer, Stack
 from phasestack.stackfile import list_stack_files, load, project_root, stack_name
 from phasestack.synth import pgbouncer, secrets, synthesize
 from phasestack.synth.common import Flow
@@ -99,10 +99,11 @@ def test_flows():
 def test_pod_spec():
     (dep,) = by_kind(pgbouncer.manifests(load("phase1").stack), "Deployment")
     spec = dep["spec"]["template"]["spec"]
-    assert spec["securityContext"]["runAsUser"] == 1001
+    # CloudNativePG's maintained image, its own user and binary (issue 15)
+    assert spec["securityContext"]["runAsUser"] == 998
     c = {x["name"]: x for x in spec["containers"]}
-    assert c["pgbouncer"]["command"] == ["/opt/bitnami/pgbouncer/bin/pgbouncer",
-                                         "/etc/pgbouncer/pgbouncer.ini"]
+    assert c["pgbouncer"]["image"] == "ghcr.io/cloudnative-pg/pgbouncer:1.25.2"
+    assert c["pgbouncer"]["command"] == ["/usr/bin/pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]
     assert c["pgbouncer"]["livenessProbe"]["tcpSocket"]["port"] == "pgbouncer"
     assert c["pgbouncer"]["ports"][0]["containerPort"] == 6432
     exporter = c["pgbouncer-exporter"]
@@ -209,3 +210,20 @@ def test_the_userlist_script_writes_what_pgbouncer_reads(tmp_path):
     out = tmp_path / "auth" / "userlist.txt"
     assert out.read_text() == '"app" "p""w d$x\\"\n'
     assert out.stat().st_mode & 0o777 == 0o600
+
+
+def test_another_image_brings_its_own_binary_and_user():
+    stack = Stack.for_phase("phase1", pgbouncer={
+        "image": "bitnami/pgbouncer:1.23.1", "binary": "/opt/bitnami/pgbouncer/bin/pgbouncer",
+        "run_as_user": 1001})
+    (dep,) = by_kind(pgbouncer.manifests(stack), "Deployment")
+    spec = dep["spec"]["template"]["spec"]
+    assert spec["securityContext"]["runAsUser"] == 1001
+    assert spec["containers"][0]["command"][0] == "/opt/bitnami/pgbouncer/bin/pgbouncer"
+
+
+def test_prepared_statements_are_tracked_through_transaction_pooling():
+    ini = pgbouncer.pgbouncer_ini(load("phase2").stack)
+    assert "pool_mode = transaction" in ini and "max_prepared_statements = 200" in ini
+    off = Stack.for_phase("phase2", pgbouncer={"max_prepared_statements": 0})
+    assert "max_prepared_statements = 0" in pgbouncer.pgbouncer_ini(off)

@@ -191,6 +191,9 @@ def test_make_targets(target):
         assert "apply -k kind/metrics-server" in out
         assert "phasestack render kind --out out/kind" in out
         assert out.index("00-namespace.yaml") < out.index("apply -f out/kind/\n")
+        # it reports success only when every Deployment and StatefulSet rolled out
+        assert "get deployments,statefulsets -o name" in out
+        assert "rollout status $w --timeout=600s || exit 1" in out
         pulumi = subprocess.run([*make, "DEPLOY=pulumi"], cwd=ROOT, capture_output=True,
                                 text=True, check=True).stdout
         assert "pulumi up --stack kind --yes" in pulumi and "render" not in pulumi
