@@ -48,5 +48,8 @@ def _env() -> jinja2.Environment:
 
 
 def render_template(path: str, **data) -> str:
-    """Render templates/<path> with StrictUndefined from plain data."""
-    return _env().get_template(path).render(**data)
+    """Render templates/<path> with StrictUndefined from plain data. No line ends in a space
+    (`logfile = ` with an empty value): a ConfigMap then reads as the file itself, a literal
+    block in the manifest, not a folded and escaped string (issue 15)."""
+    text = _env().get_template(path).render(**data)
+    return "\n".join(line.rstrip(" \t") for line in text.split("\n"))

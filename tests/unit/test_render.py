@@ -181,3 +181,33 @@ def test_existing_credentials_render_no_secrets_file(tmp_path):
     for p in out.glob("*.yaml"):
         assert all(d["kind"] != "Secret" for d in yaml.safe_load_all(p.read_text())), p
         assert "value-of-" not in p.read_text(), p
+
+
+def _multiline_scalars(text: str) -> list[yaml.ScalarNode]:
+    todo = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    found = []
+    while todo:
+        node = todo.pop()
+        if isinstance(node, yaml.MappingNode):
+            todo += [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            todo += node.value
+        elif "\n" in node.value:
+            found.append(node)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(p.name[len("Pulumi."):-len(".yaml")]
+                                        for p in (ROOT / "stacks").glob("Pulumi.*.yaml")))
+def test_every_multiline_string_is_a_literal_block(name, tmp_path):
+    """Issue 15: a ConfigMap (pgbouncer.ini, nginx.conf, scripts, dashboards) reads in a pull
+    request as the file itself, not as a folded, escaped double-quoted string."""
+    r = render(name, "--out", str(tmp_path), env=FIXED)
+    assert r.exit_code == 0, r.output
+    blocks = 0
+    for path in sorted(tmp_path.glob("*.yaml")):
+        for node in _multiline_scalars(path.read_text()):
+            assert node.style == "|", f"{path.name} line {node.start_mark.line + 1}: " \
+                                      f"{node.value[:60]!r} is not a literal block"
+            blocks += 1
+    assert blocks > 0
