@@ -5,9 +5,10 @@ BIN    := $(VENV)/bin
 CHECKOV_VENV := .checkov-venv
 # Debian packages the integration tests start for real (DESIGN.md, "Facts learned")
 # (and what toolchain/pgbouncer.sh builds PgBouncer 1.21+ with where Debian ships an older one)
-DEB_PACKAGES := nginx-light postgresql-15 postgresql-client-15 pgbouncer redis-server prometheus wrk \
+# (postgresql: the major this Debian release ships, 15 on bookworm, 17 on trixie)
+DEB_PACKAGES := nginx-light postgresql postgresql-client pgbouncer redis-server prometheus wrk \
                 curl gcc make pkg-config libevent-dev libssl-dev
-DEB_BINARIES := /usr/sbin/nginx /usr/lib/postgresql/15/bin/postgres /usr/sbin/pgbouncer \
+DEB_BINARIES := /usr/sbin/nginx /usr/lib/postgresql/*/bin/postgres /usr/sbin/pgbouncer \
                 /usr/bin/redis-server /usr/bin/promtool /usr/bin/wrk \
                 /usr/bin/curl /usr/bin/gcc /usr/bin/make /usr/bin/pkg-config \
                 /usr/include/event2/event.h /usr/include/openssl/ssl.h
@@ -31,7 +32,7 @@ demo: install
 
 # apt-get only when a server binary is missing (root, as on CI and these machines).
 system-deps:
-	@missing=""; for b in $(DEB_BINARIES); do [ -x $$b ] || missing="$$missing $$b"; done; \
+	@missing=""; for b in $(DEB_BINARIES); do [ -e $$b ] || missing="$$missing $$b"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages for:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

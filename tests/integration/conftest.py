@@ -16,7 +16,16 @@ from pathlib import Path
 
 import pytest
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+def _pg_bin(root: Path = Path("/usr/lib/postgresql")) -> Path:
+    """The newest PostgreSQL major Debian installed (bookworm: 15, trixie: 17), not a fixed one
+    (issue 15); its absence is reported by require() where a test needs a binary."""
+    majors = sorted((p.parent for p in root.glob("*/bin/postgres")),
+                    key=lambda b: int(b.parent.name) if b.parent.name.isdigit() else 0)
+    return majors[-1] if majors else root / "15" / "bin"
+
+
+PG_BIN = _pg_bin()
 
 
 def require(binary: str) -> str:
