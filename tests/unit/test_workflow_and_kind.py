@@ -66,6 +66,8 @@ def test_diff_job_diffs_changed_stacks_against_main_and_comments():
         in script
     assert "phasestack plan \"$f\" --format markdown" in script  # new stacks
     assert "'stacks/Pulumi.*.yaml'" in script
+    # and every stack's render at main and at the PR (tests/unit/test_pr_diff.py runs it)
+    assert 'python .github/scripts/pr_diff.py "$BASE" >> "$out"' in script
     checkout = next(s for s in steps(job) if s.get("uses", "").startswith("actions/checkout"))
     assert checkout["with"]["fetch-depth"] == 0
     comment = next(s for s in steps(job) if "sticky-pull-request-comment" in s.get("uses", ""))
