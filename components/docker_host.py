@@ -111,8 +111,14 @@ class DockerHost(pulumi.ComponentResource):
         else:
             kwargs["networks_advanced"] = [docker.ContainerNetworksAdvancedArgs(
                 name=network.name, aliases=[svc.name])]
+        if svc.healthcheck:  # as compose has it (phasestack.targets.docker)
+            kwargs["healthcheck"] = docker.ContainerHealthcheckArgs(
+                tests=["CMD-SHELL", svc.healthcheck], **compose.HEALTH)
+        cap, floor = compose.limits(svc.resources), compose.limits(svc.resources, "request")
         return docker.Container(
             cname, name=cname, image=image.image_id, command=svc.command, envs=envs or None,
+            cpus=cap["cpus"], memory=int(cap["memory"][:-1]),
+            memory_reservation=int(floor["memory"][:-1]),
             ports=[_port(p) for p in svc.ports] or None, volumes=mounts or None,
             tmpfs={path: "" for path in svc.tmpfs} or None, read_only=svc.read_only,
             user=svc.user, security_opts=["no-new-privileges:true"], restart="unless-stopped",

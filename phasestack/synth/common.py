@@ -80,10 +80,14 @@ def resources(r: Resources) -> dict:
             "limits": {"cpu": r.cpu_limit, "memory": r.memory_limit}}
 
 
+# sidecars and exporters (the docker target's sidecar containers too)
+SIDECAR = Resources(cpu_request="50m", cpu_limit="200m", memory_request="32Mi",
+                    memory_limit="64Mi")
+
+
 def small_resources() -> dict:
     """Sidecars and exporters."""
-    return resources(Resources(cpu_request="50m", cpu_limit="200m", memory_request="32Mi",
-                               memory_limit="64Mi"))
+    return resources(SIDECAR)
 
 
 def container_security() -> dict:

@@ -53,6 +53,7 @@ CONFIG_DIR, DATA_DIR = "/etc/prometheus", "/prometheus"
 RULES_FILE = "alerts.yml"
 DATA_PVC = "prometheus-data"
 DNS_REFRESH = "30s"  # how soon a pod the HPA adds is scraped
+SIZE = Resources(cpu_request="250m", cpu_limit="1", memory_request="512Mi", memory_limit="1Gi")
 
 @dataclass(frozen=True)
 class Job:
@@ -164,8 +165,7 @@ def manifests(stack: Stack) -> list[dict]:
     port = PORTS.prometheus
     main = container(
         PROMETHEUS, stack.monitoring.prometheus_image,
-        resources(Resources(cpu_request="250m", cpu_limit="1", memory_request="512Mi",
-                            memory_limit="1Gi")),
+        resources(SIZE),
         {"http": port},
         http_probe("/-/healthy", "http", delay=10), http_probe("/-/ready", "http"),
         args=[f"--config.file={CONFIG_DIR}/prometheus.yml",

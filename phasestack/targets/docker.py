@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import yaml
 
-from phasestack.model import Stack
+from phasestack.model import Resources, Stack, cpu_cores, memory_bytes
 from phasestack.synth import nginx, postgres_config, prometheus, redis, secrets
 from phasestack.synth.common import API, dns
 from phasestack.targets.docker_services import (
+    HEALTH,
     HTTP_HOST_PORT,
     Ref,
     Service,
@@ -30,8 +31,8 @@ from phasestack.targets.docker_services import (
     services,
 )
 
-__all__ = ["HTTP_HOST_PORT", "Ref", "Service", "Value", "check", "compose_files", "config_files",
-           "parts", "services"]
+__all__ = ["HEALTH", "HTTP_HOST_PORT", "Ref", "Service", "Value", "check", "compose_files",
+           "config_files", "limits", "parts", "services"]
 
 
 def config_files(stack: Stack) -> dict[str, str]:
@@ -97,9 +98,21 @@ def _compose_service(svc: Service) -> dict:
     body["security_opt"] = ["no-new-privileges:true"]
     if svc.depends_on:
         body["depends_on"] = list(svc.depends_on)
-    if svc.replicas != 1:
-        body["deploy"] = {"replicas": svc.replicas}
+    if svc.healthcheck:
+        body["healthcheck"] = {"test": ["CMD-SHELL", svc.healthcheck.replace("$", "$$")],
+                               **HEALTH}
+    # the pod's limits and requests (review 001's compose block sets cpus and memory limits)
+    body["deploy"] = {**({"replicas": svc.replicas} if svc.replicas != 1 else {}),
+                      "resources": {"limits": limits(svc.resources),
+                                    "reservations": limits(svc.resources, "request")}}
     return body
+
+
+def limits(r: Resources, which: str = "limit") -> dict[str, str]:
+    """Kubernetes quantities as compose's: cpus "0.25", memory "256M" (MiB)."""
+    cpus = cpu_cores(getattr(r, f"cpu_{which}"))
+    return {"cpus": f"{cpus:g}",
+            "memory": f"{memory_bytes(getattr(r, f'memory_{which}')) // 2**20}M"}
 
 
 def compose_files(stack: Stack) -> dict[str, str]:

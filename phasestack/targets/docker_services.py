@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from phasestack.errors import ShapeError
-from phasestack.model import MONITOR_USER, Stack
+from phasestack.model import MONITOR_USER, Resources, Stack
 from phasestack.synth import api, nginx, postgres, postgres_config, prometheus, redis, secrets
-from phasestack.synth.common import API, NGINX, PORTS, POSTGRES, PROMETHEUS, REDIS
+from phasestack.synth.common import API, NGINX, PORTS, POSTGRES, PROMETHEUS, REDIS, SIDECAR
 
 # review 000 (000_f42598e3354b7376.txt), docker-compose.prod.yml: nginx publishes port 80
 HTTP_HOST_PORT = 80
@@ -50,6 +50,19 @@ class Service:
     read_only: bool = True
     sidecar_of: str | None = None   # shares that service's network namespace, like a pod
     user: str | None = None         # "uid:gid"; None only where the image must start as root
+    resources: Resources = SIDECAR  # limits and reservations: the pod's (issue 15)
+    # a shell command inside the container that exits 0 when it serves (the pinned images'
+    # own tools); None: the image's own HEALTHCHECK, if it has one (the API is the team's)
+    healthcheck: str | None = None
+
+
+# docker's health states: checked every 10 s, unhealthy after 3 failures in a row
+HEALTH = {"interval": "10s", "timeout": "5s", "retries": 3, "start_period": "30s"}
+
+
+def _http_check(port: int, path: str) -> str:
+    """busybox wget, in the alpine and busybox based images pinned here."""
+    return f"wget -q -O /dev/null http://127.0.0.1:{port}{path}"
 
 
 def check(stack: Stack) -> None:
@@ -86,7 +99,7 @@ def services(stack: Stack) -> list[Service]:
     names = a.env_names
     out = [
         Service(API, a.image, command=api_cmd, replicas=a.replicas, tmpfs=[api.TMP],
-                user=_as(api.UID),
+                user=_as(api.UID), resources=a.resources,
                 environment={
                     "PORT": str(a.port), names.database_url: _database_url(stack),
                     names.database_read_url: _database_url(stack),
@@ -103,7 +116,8 @@ def services(stack: Stack) -> list[Service]:
                 ports=[f"{HTTP_HOST_PORT}:{PORTS.nginx_http}"],
                 # the pod's user: nginx.conf keeps pid and temp paths under the tmpfs
                 files={f"{nginx.CONF_DIR}/nginx.conf": "nginx.conf"}, tmpfs=[nginx.TMP],
-                depends_on=[API], user=_as(nginx.UID)),
+                depends_on=[API], user=_as(nginx.UID), resources=stack.nginx.resources,
+                healthcheck=_http_check(PORTS.nginx_status, "/stub_status")),
         Service("nginx-exporter", stack.nginx.exporter_image, sidecar_of=NGINX, user=_as(nginx.UID),
                 command=[
             f"--nginx.scrape-uri=http://127.0.0.1:{PORTS.nginx_status}/stub_status",
@@ -120,7 +134,10 @@ def services(stack: Stack) -> list[Service]:
             environment={"REDIS_PASSWORD": Ref("redisPassword"),
                          "REDIS_ADMIN_PASSWORD": Ref("redisAdminPassword")},
             files={f"{redis.CONF_DIR}/redis.conf": "redis.conf"},
-            volumes={"redis_data": redis.DATA_DIR}, user=_as(redis.UID)),
+            volumes={"redis_data": redis.DATA_DIR}, user=_as(redis.UID),
+            resources=stack.redis.resources,
+            # REDISCLI_AUTH: the password stays out of the check's arguments
+            healthcheck='REDISCLI_AUTH="$REDIS_ADMIN_PASSWORD" redis-cli ping | grep -q PONG'),
         Service("redis-exporter", stack.redis.exporter_image, sidecar_of=REDIS, user=_as(redis.UID),
                 environment={
             "REDIS_ADDR": f"redis://localhost:{PORTS.redis}",
@@ -137,7 +154,9 @@ def services(stack: Stack) -> list[Service]:
                           for n in ("postgresql.conf", "pg_hba.conf", "init-roles.sql")},
                        f"{postgres.INITDB_DIR}/10-init-roles.sh": "init-roles.sh"},
                 volumes={"postgres_data": postgres.DATA_MOUNT},
-                tmpfs=["/tmp", postgres_config.SOCKET_DIR], read_only=False),
+                tmpfs=["/tmp", postgres_config.SOCKET_DIR], read_only=False,
+                resources=pg.resources,
+                healthcheck=f"pg_isready -q -h 127.0.0.1 -p {PORTS.postgres} -U postgres"),
         Service("postgres-exporter", pg.exporter_image, sidecar_of=POSTGRES,
                 user=_as(postgres.UID), command=list(postgres.EXPORTER_ARGS), environment={
             "DATA_SOURCE_URI": f"127.0.0.1:{PORTS.postgres}/postgres?sslmode=disable",
@@ -155,5 +174,6 @@ def services(stack: Stack) -> list[Service]:
             ports=[f"127.0.0.1:{PORTS.prometheus}:{PORTS.prometheus}"],
             files={f"{conf}/prometheus.yml": "prometheus.yml", **rules},
             volumes={"prometheus_data": prometheus.DATA_DIR}, user=_as(prometheus.UID),
-            depends_on=[API, NGINX, REDIS, POSTGRES]))
+            depends_on=[API, NGINX, REDIS, POSTGRES], resources=prometheus.SIZE,
+            healthcheck=_http_check(PORTS.prometheus, "/-/ready")))
     return out

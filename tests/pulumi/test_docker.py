@@ -131,3 +131,25 @@ def test_container_credentials_are_secret(program):
         plain = {k: v for k, v in res.inputs.items() if not rpc.is_rpc_secret(v)}
         for value in values:
             assert value not in json.dumps(plain, default=str), res.name
+
+
+def test_containers_get_the_compose_limits_and_healthchecks(program):
+    """Issue 15: the Docker component and `render --format compose` size and check alike."""
+    got = containers(program(STACK))
+    svc = yaml.safe_load(compose.compose_files(stackfile.load(STACK, ROOT).stack)[
+        "docker-compose.yml"])["services"]
+    for name, inputs in got.items():
+        service = name.removeprefix(f"{PREFIX}-").removesuffix("-0").removesuffix("-1")
+        limits = svc[service]["deploy"]["resources"]
+        assert inputs["cpus"] == limits["limits"]["cpus"], name
+        assert inputs["memory"] == int(limits["limits"]["memory"][:-1]), name
+        assert inputs["memoryReservation"] == int(limits["reservations"]["memory"][:-1]), name
+        check = svc[service].get("healthcheck")
+        if check is None:
+            assert "healthcheck" not in inputs, name
+            continue
+        # compose doubles $ for its own interpolation; docker gets the command as is
+        assert inputs["healthcheck"] == {
+            "tests": [check["test"][0], check["test"][1].replace("$$", "$")],
+            "interval": "10s", "timeout": "5s", "retries": 3, "startPeriod": "30s"}, name
+    assert got[f"{PREFIX}-postgres"]["memory"] == 2048

@@ -29,7 +29,7 @@ def test_files_and_services(files):
                                      "prometheus"]
     svc = doc["services"]
     # review 002, Recommended MVP Launch Configuration: api replicas 2 "Minimum 2 for HA"
-    assert svc["api"]["deploy"] == {"replicas": 2}
+    assert svc["api"]["deploy"]["replicas"] == 2
     assert svc["api"]["image"] == "ghcr.io/stefanprodan/podinfo:6.7.1"
     assert svc["nginx"]["ports"] == ["80:8080"]
     assert svc["prometheus"]["ports"] == ["127.0.0.1:9090:9090"]
@@ -135,3 +135,31 @@ def test_only_postgres_has_a_writable_root_filesystem(files):
     # nginx as uid 101 writes its pid and temp files only to the tmpfs
     assert svc["nginx"]["tmpfs"] == ["/tmp"]
     assert "pid /tmp/nginx.pid;" in files["nginx.conf"]
+
+
+def test_limits_reservations_and_healthchecks_come_from_the_stack(files):
+    """Issue 15: each container gets its pod's limits and requests, and the servers a check
+    with their image's own tools; the API's image is the team's (its own HEALTHCHECK)."""
+    stack = stackfile.load("mvp-docker", ROOT).stack
+    svc = yaml.safe_load(files["docker-compose.yml"])["services"]
+    a = stack.api.resources
+    assert svc["api"]["deploy"] == {"replicas": 2, "resources": {
+        "limits": {"cpus": "1", "memory": "512M"},
+        "reservations": {"cpus": "0.25", "memory": "256M"}}}
+    assert (a.cpu_limit, a.memory_limit, a.cpu_request, a.memory_request) == (
+        "1", "512Mi", "250m", "256Mi")
+    # an exporter sidecar: the pods' sidecar size
+    assert svc["redis-exporter"]["deploy"]["resources"]["limits"] == {"cpus": "0.2",
+                                                                     "memory": "64M"}
+    checks = {name: s["healthcheck"]["test"] for name, s in svc.items() if "healthcheck" in s}
+    assert checks == {
+        "nginx": ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:8081/stub_status"],
+        "redis": ["CMD-SHELL", 'REDISCLI_AUTH="$$REDIS_ADMIN_PASSWORD" redis-cli ping '
+                               "| grep -q PONG"],
+        "postgres": ["CMD-SHELL", "pg_isready -q -h 127.0.0.1 -p 5432 -U postgres"],
+        "prometheus": ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:9090/-/ready"]}
+    assert svc["redis"]["healthcheck"]["retries"] == 3
+    assert stack.postgres.resources.memory_limit == "2Gi"
+    assert svc["postgres"]["deploy"]["resources"] == {
+        "limits": {"cpus": "2", "memory": "2048M"}, "reservations": {"cpus": "0.5",
+                                                                    "memory": "1024M"}}
