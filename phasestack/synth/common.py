@@ -163,10 +163,37 @@ def drain(stack: Stack, seconds: int) -> tuple[dict, int]:
             seconds + stack.request_timeout_s + STOP_MARGIN_S)
 
 
+ZONE, HOST = "topology.kubernetes.io/zone", "kubernetes.io/hostname"
+
+
+def spread_constraints(stack: Stack, name: str, host_required: bool) -> list[dict]:
+    """Zone spread preferred (a cluster in one zone, or without zone labels, still schedules);
+    host spread required where a node's loss would take what the replicas exist for (a Redis
+    node and the replica of its slots, both PgBouncer pods): maxSkew 1 places more pods than
+    nodes evenly, and nodes whose taints the pods do not tolerate (a kind control plane) are
+    not counted, so the rule blocks only when a node is full. Issue 15."""
+    def rule(key: str, required: bool) -> dict:
+        return {"maxSkew": 1, "topologyKey": key,
+                "whenUnsatisfiable": "DoNotSchedule" if required else "ScheduleAnyway",
+                **({"nodeTaintsPolicy": "Honor"} if required else {}),
+                "labelSelector": {"matchLabels": selector(stack, name)}}
+    return [rule(ZONE, False), rule(HOST, host_required)]
+
+
+def away_from(stack: Stack, name: str) -> dict:
+    """Pod anti-affinity: never on a node that runs a pod named `name` (the scheduler applies
+    it both ways), and in another zone when there is one."""
+    term = {"labelSelector": {"matchLabels": selector(stack, name)}}
+    return {"podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [{**term, "topologyKey": HOST}],
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 100, "podAffinityTerm": {**term, "topologyKey": ZONE}}]}}
+
+
 def pod_spec(stack: Stack, name: str, uid: int, containers: list[dict],
              service_account: str | None = None,  # noqa: F811 - the name, not the builder
              volumes: list[dict] | None = None,
-             spread: bool = True, **extra) -> dict:
+             spread: bool = True, host_required: bool = False, **extra) -> dict:
     spec = {
         "automountServiceAccountToken": False,
         "securityContext": pod_security(uid),
@@ -176,11 +203,7 @@ def pod_spec(stack: Stack, name: str, uid: int, containers: list[dict],
         **extra,
     }
     if spread:
-        spec["topologySpreadConstraints"] = [{
-            "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
-            "whenUnsatisfiable": "ScheduleAnyway",
-            "labelSelector": {"matchLabels": selector(stack, name)},
-        }]
+        spec["topologySpreadConstraints"] = spread_constraints(stack, name, host_required)
     return spec
 
 

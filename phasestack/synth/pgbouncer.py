@@ -164,7 +164,8 @@ def manifests(stack: Stack) -> list[dict]:
         extra["initContainers"] = [_userlist_writer(stack)]
     spec = pod_spec(stack, PGBOUNCER, pgb.run_as_user,
                     [main, _exporter(stack, app_password(stack))],
-                    volumes=volumes, terminationGracePeriodSeconds=30, **extra)
+                    volumes=volumes, terminationGracePeriodSeconds=30,
+                    host_required=True, **extra)
     # pgbouncer.ini only: the userlist is a Secret, and no hash of a password goes in a manifest
     annotations = {**config_hash(ini),
                    "prometheus.io/scrape": "true",

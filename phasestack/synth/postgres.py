@@ -19,6 +19,7 @@ from phasestack.synth.common import (
     POSTGRES_REPLICA,
     POSTGRES_RO,
     Flow,
+    away_from,
     config_hash,
     config_map,
     container,
@@ -157,9 +158,13 @@ def _volumes(stack: Stack, replica: bool) -> list[dict]:
 
 def _statefulset(stack: Stack, name: str, replicas: int, replica: bool,
                  rolls_on: dict[str, str]) -> dict:
+    # a replica never shares the primary's node (nor, where it can, its zone): one node's
+    # loss must not take both (issue 15). Host spread among replicas stays preferred: the
+    # primary's node counts as a domain they may not use.
     spec = pod_spec(stack, name, UID, [_postgres(stack, replica), _exporter(stack)],
                     volumes=_volumes(stack, replica), terminationGracePeriodSeconds=60,
-                    **({"initContainers": [_bootstrap(stack)]} if replica else {}))
+                    **({"initContainers": [_bootstrap(stack)],
+                        "affinity": away_from(stack, POSTGRES)} if replica else {}))
     spec["securityContext"]["fsGroupChangePolicy"] = "OnRootMismatch"
     annotations = {**rolls_on, "prometheus.io/scrape": "true",
                    "prometheus.io/port": str(PORTS.postgres_exporter)}

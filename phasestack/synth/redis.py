@@ -141,7 +141,7 @@ def statefulset(stack: Stack, conf: str) -> dict:
     spec = pod_spec(stack, REDIS, UID, [_redis_container(stack), _exporter_container(stack)],
                     volumes=[{"name": "config", "configMap": {"name": named(stack, REDIS)}},
                              empty_dir("tmp")],
-                    terminationGracePeriodSeconds=30)
+                    terminationGracePeriodSeconds=30, host_required=r.mode == "cluster")
     body = {
         "serviceName": named(stack, REDIS_HEADLESS), "replicas": r.pods, "revisionHistoryLimit": 5,
         # cluster nodes find each other only once all are up: start them together. Standalone

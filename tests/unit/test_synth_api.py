@@ -78,7 +78,10 @@ def test_services_and_container_defaults():
     pod = by(docs, "Deployment", "api")["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
     assert pod["serviceAccountName"] == "api"
-    assert pod["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname"
+    # stateless and scaled by an HPA: zone and host spread both preferred (issue 15)
+    assert [(t["topologyKey"], t["whenUnsatisfiable"]) for t in pod[
+        "topologySpreadConstraints"]] == [("topology.kubernetes.io/zone", "ScheduleAnyway"),
+                                          ("kubernetes.io/hostname", "ScheduleAnyway")]
 
 
 def test_custom_image_keeps_its_entrypoint():

@@ -67,3 +67,37 @@ def test_job_container_has_secure_defaults_and_no_probes():
     assert c["securityContext"] == common.container_security()
     assert c["command"] == ["true"] and c["resources"]["limits"]
     assert not {"livenessProbe", "readinessProbe", "ports"} & c.keys()
+
+
+def test_placement_spreads_over_zones_and_keeps_data_pods_apart():
+    """Issue 15: zone spread preferred everywhere; host spread required for the Redis Cluster
+    and PgBouncer (honouring taints, so a kind control plane is no domain); a PostgreSQL
+    replica never on its primary's node and, where it can, in another zone."""
+    from phasestack.stackfile import load
+    from phasestack.synth import synthesize
+    from phasestack.transitions.diff import PLACEHOLDER_VALUES
+
+    docs = {d["metadata"]["name"]: d["spec"]["template"]["spec"]
+            for d in synthesize(load("phase3").stack, PLACEHOLDER_VALUES)
+            if d["kind"] in ("Deployment", "StatefulSet")}
+    def rules(name):
+        return [(t["topologyKey"], t["whenUnsatisfiable"], t.get("nodeTaintsPolicy"))
+                for t in docs[name].get("topologySpreadConstraints", [])]
+    zone = ("topology.kubernetes.io/zone", "ScheduleAnyway", None)
+    for name in ("redis", "pgbouncer"):
+        assert rules(name) == [zone, ("kubernetes.io/hostname", "DoNotSchedule", "Honor")]
+    for name in ("api", "nginx", "postgres", "postgres-replica"):
+        assert rules(name) == [zone, ("kubernetes.io/hostname", "ScheduleAnyway", None)], name
+    assert rules("prometheus") == []  # one pod on a ReadWriteOnce volume
+    term = {"labelSelector": {"matchLabels": {"app.kubernetes.io/name": "postgres"}}}
+    assert docs["postgres-replica"]["affinity"] == {"podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [
+            {**term, "topologyKey": "kubernetes.io/hostname"}],
+        "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": {
+            **term, "topologyKey": "topology.kubernetes.io/zone"}}]}}
+    assert "affinity" not in docs["postgres"]
+    # a standalone Redis is one pod: nothing to keep apart
+    phase1 = {d["metadata"]["name"]: d for d in synthesize(load("phase1").stack,
+                                                          PLACEHOLDER_VALUES)}
+    assert phase1["redis"]["spec"]["template"]["spec"]["topologySpreadConstraints"][1][
+        "whenUnsatisfiable"] == "ScheduleAnyway"
