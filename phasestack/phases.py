@@ -28,8 +28,9 @@ PRESETS: dict[str, dict] = {
                   "maxmemory_mb": 2048},
         "postgres": {"read_replicas": 0, "max_connections": 200},
         "pgbouncer": {"enabled": False},
-        # review 001, Phase 1: single compose deployment + Prometheus
-        "monitoring": {"prometheus": True, "grafana": False, "alerts": False},
+        # review 001, Phase 1: single compose deployment + Prometheus; its rules too (issue
+        # 15: a first deployment is when nobody watches dashboards yet)
+        "monitoring": {"prometheus": True, "grafana": False, "alerts": True},
     },
     "phase1": {
         # review 000, Target: 10,000+ concurrent users, 7M req/day, ~250 peak rps

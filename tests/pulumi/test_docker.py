@@ -66,6 +66,7 @@ def test_uploaded_configs_are_the_rendered_files(program):
         "/etc/postgresql/init-roles.sql": files["init-roles.sql"],
         "/docker-entrypoint-initdb.d/10-init-roles.sh": files["init-roles.sh"],
         "/etc/prometheus/prometheus.yml": files["prometheus.yml"],
+        "/etc/prometheus/alerts.yml": files["alerts.yml"],
     }
     assert "server api:9898" in files["nginx.conf"]
     volumes = {v.inputs["name"]

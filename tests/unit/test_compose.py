@@ -20,7 +20,7 @@ def files():
 
 
 def test_files_and_services(files):
-    assert sorted(files) == ["docker-compose.yml", "init-roles.sh", "init-roles.sql",
+    assert sorted(files) == ["alerts.yml", "docker-compose.yml", "init-roles.sh", "init-roles.sql",
                              "nginx.conf", "pg_hba.conf", "postgresql.conf", "prometheus.yml",
                              "redis.conf"]
     doc = yaml.safe_load(files["docker-compose.yml"])
@@ -52,7 +52,8 @@ def test_volumes_mount_every_rendered_file(files):
         "pg_hba.conf": "/etc/postgresql/pg_hba.conf",
         "init-roles.sql": "/etc/postgresql/init-roles.sql",
         "init-roles.sh": "/docker-entrypoint-initdb.d/10-init-roles.sh",
-        "prometheus.yml": "/etc/prometheus/prometheus.yml"}
+        "prometheus.yml": "/etc/prometheus/prometheus.yml",
+        "alerts.yml": "/etc/prometheus/alerts.yml"}  # the mvp loads its rules (issue 15)
     assert set(mounted) == set(files) - {"docker-compose.yml"}
     assert "postgres_data:/var/lib/postgresql/data" in doc["services"]["postgres"]["volumes"]
 

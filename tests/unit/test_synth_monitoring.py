@@ -67,8 +67,11 @@ def test_scrape_targets_use_headless_dns_and_exporter_ports():
 def test_scrape_interval_and_rule_files_follow_the_model():
     mvp = config("mvp")
     assert mvp["global"]["scrape_interval"] == "15s"
-    assert "rule_files" not in mvp  # mvp: alerts off
+    assert mvp["rule_files"] == ["alerts.yml"]  # the mvp has rules too (issue 15)
     assert config("phase1")["rule_files"] == ["alerts.yml"]
+    off = stack("mvp").model_copy(update={"monitoring": stack("mvp").monitoring.model_copy(
+        update={"alerts": False})})
+    assert "rule_files" not in yaml.safe_load(monitoring.prometheus_yml(off))
     custom = stack("phase1").model_copy(update={"monitoring": stack("phase1").monitoring
                                                 .model_copy(update={"scrape_interval": "30s"})})
     assert yaml.safe_load(monitoring.prometheus_yml(custom))["global"]["scrape_interval"] == "30s"
@@ -197,7 +200,7 @@ def test_manifests_per_phase():
     mvp = monitoring.manifests(stack("mvp"))
     assert not [d for d in mvp if "grafana" in d["metadata"]["name"]]
     cm = by_kind(mvp, "ConfigMap", "prometheus")
-    assert set(cm["data"]) == {"prometheus.yml"}
+    assert set(cm["data"]) == {"prometheus.yml", "alerts.yml"}
     p1 = monitoring.manifests(stack("phase1"))
     assert set(by_kind(p1, "ConfigMap", "prometheus")["data"]) == {"prometheus.yml", "alerts.yml"}
     for kind, name in [("Deployment", "grafana"), ("Service", "grafana"),
