@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from phasestack.errors import PhasestackError, ShapeError, StackError
-from phasestack.plan import capacity, report
+from phasestack.plan import alerts, capacity, report
 from phasestack.stackfile import list_stack_files, load
 
 BAD_INPUT = 2
@@ -74,7 +75,7 @@ def plan(stack: str, fmt: str) -> None:
         if fmt == "json":  # CI parses stdout: a refused stack is still JSON, an error object
             click.echo(json.dumps({"error": "bad input", "problems": err.problems}, indent=2))
         raise
-    r = capacity.plan(loaded.stack, loaded.name)
+    r = replace(capacity.plan(loaded.stack, loaded.name), alerts=alerts.guards(loaded.stack))
     click.echo(report.FORMATS[fmt](r))
     sys.exit(1 if r.verdict == capacity.FAIL else 0)
 

@@ -41,6 +41,8 @@ class Report:
     breaks_at: dict | None = None
     # the first load-bound limit as load grows, whatever fails today (capacity claims use it)
     first_limit: dict | None = None
+    # which alert guards which limit (plan.alerts.guards; `phasestack plan` fills it)
+    alerts: list[dict] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:

@@ -33,6 +33,11 @@ def table(report: Report) -> str:
         lines.append(f"{status:<4}  {name:<{width}}  {reason}")
         lines.append(f"{'':<4}  {'':<{width}}  {formula}")
     lines += ["", _breaks(report)]
+    if report.alerts:
+        width = max(len(a["alert"]) for a in report.alerts)
+        lines += ["", "alerts (the rules Prometheus loads; each fires at, and guards):"]
+        lines += [f"{a['severity']:<8}  {a['alert']:<{width}}  {a['fires']}  <- {a['guards']}"
+                  for a in report.alerts]
     return "\n".join(lines)
 
 
@@ -42,6 +47,10 @@ def markdown(report: Report) -> str:
              "", "| status | check | reason | formula |", "|---|---|---|---|"]
     for status, name, reason, formula in _rows(report):
         lines.append(f"| {status} | {name} | {reason} | `{formula}` |")
+    if report.alerts:
+        lines += ["", "| alert | severity | fires at | guards |", "|---|---|---|---|"]
+        lines += [f"| {a['alert']} | {a['severity']} | {a['fires']} | {a['guards']} |"
+                  for a in report.alerts]
     return "\n".join(lines)
 
 

@@ -1,0 +1,60 @@
+"""`plan`'s alerts (phasestack/plan/alerts.py): every rule the stack's Prometheus loads, the
+value it fires at in the stack's own units, and the setting it guards (issue 15)."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from click.testing import CliRunner
+
+from phasestack.cli import main
+from phasestack.model import Stack
+from phasestack.plan.alerts import guards
+from phasestack.stackfile import load
+from phasestack.synth.prometheus import alert_rules
+
+
+def by_name(stack: Stack) -> dict[str, dict]:
+    return {g["alert"]: g for g in guards(stack)}
+
+
+def test_every_loaded_rule_is_listed_once_with_its_severity():
+    for name in ("mvp", "phase1", "phase2", "phase3", "shop", "starter"):
+        stack = load(name).stack
+        rules = [(r["alert"], r["labels"]["severity"])
+                 for g in yaml.safe_load(alert_rules(stack))["groups"] for r in g["rules"]
+                 ] if stack.monitoring.alerts else []  # starter: Prometheus without rules
+        assert [(g["alert"], g["severity"]) for g in guards(stack)] == rules, name
+
+
+def test_values_in_the_stacks_own_units():
+    g = by_name(load("phase2").stack)
+    assert g["PostgresConnectionsCritical"] == {
+        "alert": "PostgresConnectionsCritical", "severity": "critical",
+        "fires": "> 90% of max_connections = 180 connections",
+        "guards": "postgres.max_connections 200 (PgBouncer opens 110)"}
+    assert g["RedisMemoryWarning"]["fires"] == "> 60% of maxmemory = 1,229 MB a node"
+    assert g["NginxRequestRateCritical"]["fires"] == "> 1260 rps for 2m"
+    assert g["NginxRequestRateCritical"]["guards"] == "the API ceiling 1,400 rps"
+    assert g["PgBouncerClientsWaiting"]["guards"] == "pgbouncer.default_pool_size 50 x 2 pods"
+    assert g["HpaAtMaxReplicas"]["guards"] == "api.hpa.max_replicas 20"
+    # a bigger server moves the number the alert fires at
+    big = Stack.for_phase("phase2", postgres={"max_connections": 400})
+    assert by_name(big)["PostgresConnectionsWarning"]["fires"] == \
+        "> 60% of max_connections = 240 connections"
+
+
+def test_alerts_off_lists_none():
+    assert guards(Stack.for_phase("mvp", monitoring={"alerts": False})) == []
+
+
+def test_plan_prints_them_in_every_format():
+    run = CliRunner().invoke(main, ["plan", "phase2"])
+    assert "alerts (the rules Prometheus loads; each fires at, and guards):" in run.output
+    assert "PostgresConnectionsCritical" in run.output
+    md = CliRunner().invoke(main, ["plan", "phase2", "--format", "markdown"]).output
+    assert "| PgBouncerClientsWaiting | warning | a client waits for a server connection " \
+           "for 1m | pgbouncer.default_pool_size 50 x 2 pods |" in md
+    out = json.loads(CliRunner().invoke(main, ["plan", "phase2", "--format", "json"]).output)
+    assert {a["alert"] for a in out["alerts"]} >= {"RedisMemoryCritical", "ScrapeTargetDown"}
