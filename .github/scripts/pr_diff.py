@@ -42,7 +42,9 @@ for path in list_stack_files(Path(tree)):
     except Exception as err:  # a stack this side refuses: reported, the others still render
         facts[name] = {"error": str(err)}
         continue
-    r = CliRunner().invoke(main, ["render", str(path), "--out", f"{out}/{name}"])
+    # what the stack deploys: a docker-target stack's compose file and its config files
+    compose = ["--format", "compose"] if stack.target == "docker" else []
+    r = CliRunner().invoke(main, ["render", str(path), "--out", f"{out}/{name}", *compose])
     facts[name] = {"namespace": stack.namespace, "kube_context": stack.kube_context,
                    **({"error": r.output[-500:]} if r.exit_code else {})}
     (Path(out) / name / "secrets.yaml").unlink(missing_ok=True)
@@ -63,20 +65,25 @@ def render_side(rev: str | None, work: Path, side: str) -> tuple[Path, dict]:
         tree = work / side / "tree"
         git("worktree", "add", "--detach", "--force", str(tree), rev)
     link = tree / "phasestack" / "components"  # the package layout maps components/ there
-    if not link.exists():
+    made = not link.exists()
+    if made:
         link.symlink_to("../components")
     out = work / side / "render"
-    done = subprocess.run([sys.executable, "-c", RENDER, str(tree), str(out)], cwd=tree,
-                          capture_output=True, text=True, timeout=900)
-    if rev is None:
-        link.unlink()
+    try:
+        done = subprocess.run([sys.executable, "-c", RENDER, str(tree), str(out)], cwd=tree,
+                              capture_output=True, text=True, timeout=900)
+    finally:
+        if made:  # only the link this run made, also when the render times out
+            link.unlink()
     if done.returncode:
         raise SystemExit(f"rendering {rev or 'the working tree'} failed:\n{done.stderr[-3000:]}")
     return out, json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def files(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*.yaml"))}
+    """Every rendered file but render's own markers (.phasestack-render, .gitignore)."""
+    return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.name.startswith(".")}
 
 
 def report(base: Path, base_facts: dict, head: Path, head_facts: dict) -> str:

@@ -70,8 +70,9 @@ entry = LoadBalancer("shop", front, pulumi.ResourceOptions.merge(
 
 # obs-prometheus (alert rules with thresholds from these args: Redis memory against its 1024 MB,
 # ...) and obs-grafana, scraping each instance by its name; one of each component per Monitoring
+# rps_critical: the rate the app cannot take (a stack derives it from its app profile)
 obs = Monitoring("obs", MonitoringArgs(
-    namespace=namespace, alerts=True, grafana=True,
+    namespace=namespace, alerts=True, grafana=True, rps_critical=400,
     watch=[("sessions", cache), ("orders-pool", pooler), ("shop", service), ("shop", front)]),
     opts)
 

@@ -39,28 +39,27 @@ class MonitoringArgs(Monitoring, Placement):
                     "component, in this namespace. Their settings set the alert thresholds, "
                     "as a stack's do.")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _one_per_component(cls, data):
-        """Checked before the sections are merged: the message names the instances."""
-        if isinstance(data, dict):
-            seen: dict[str, str] = {}
-            for name, args in data.get("watch") or ():
-                key = getattr(args, "component", None)
-                if key in seen:
-                    raise ValueError(
-                        f"watch: {seen[key]!r} and {name!r} are both {key} instances; one "
-                        f"Monitoring scrapes one of each (its jobs are named after the "
-                        f"component): make another Monitoring for the second")
-                if key is not None:
-                    seen[key] = name
-                    namespace = data.get("namespace")
-                    if args.namespace != namespace:
-                        raise ValueError(
-                            f"watch.{name}: namespace {args.namespace!r} is not the "
-                            f"Monitoring's {namespace!r} (Prometheus finds pods through "
-                            f"Services in its own namespace)")
-        return data
+    @model_validator(mode="after")
+    def _one_per_component(self):
+        seen: dict[str, str] = {}
+        for name, args in self.watch:
+            if args.component in seen:
+                raise ValueError(
+                    f"watch: {seen[args.component]!r} and {name!r} are both {args.component} "
+                    f"instances; one Monitoring scrapes one of each (its jobs are named after "
+                    f"the component): make another Monitoring for the second")
+            seen[args.component] = name
+            if args.namespace != self.namespace:
+                raise ValueError(
+                    f"watch.{name}: namespace {args.namespace!r} is not the Monitoring's "
+                    f"{self.namespace!r} (Prometheus finds pods through Services in its own "
+                    f"namespace)")
+        if "nginx" in seen and self.rps_critical is None:
+            # a stack derives it from its API ceiling, i.e. its app profile, which no args carry
+            raise ValueError("rps_critical: required when the Monitoring watches nginx (the "
+                             "request rate NginxRequestRateCritical fires at; a stack derives "
+                             "it from its app profile, which component args do not carry)")
+        return self
 
     def stack(self, prefix: str) -> Stack:
         by_key = {args.component: (name, args) for name, args in self.watch}

@@ -122,7 +122,7 @@ def prometheus_yml(stack: Stack, rule_files: list[str] | None = None) -> str:
 def api_series(stack: Stack) -> dict | None:
     """The API's request series for alerts and panels (api.metrics), None without them."""
     m = stack.api.metrics
-    if not m.enabled:
+    if not (m.enabled and stack.scrapes(API)):  # a Monitoring on its own may watch no API
         return None
     return {"requests": m.requests_total, "status": m.status_label, "buckets": m.duration_bucket,
             "job": API}

@@ -77,7 +77,7 @@ def test_example_registers_the_synthesized_manifests_of_every_component(example)
     args = example_args()
     front = NginxArgs(namespace="shop", service_type="ClusterIP")
     entry = front.stack("shop-")
-    obs = MonitoringArgs(namespace="shop", alerts=True, grafana=True,
+    obs = MonitoringArgs(namespace="shop", alerts=True, grafana=True, rps_critical=400,
                          watch=[*args.items(), ("shop", front)]).stack("obs-")
     expected = [*redis.manifests(args["sessions"].stack("sessions-")),
                 *pgbouncer.manifests(args["orders-pool"].stack("orders-pool-")),

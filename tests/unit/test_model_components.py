@@ -126,3 +126,30 @@ def test_monitoring_args_refuse_two_of_a_component_and_another_namespace(refusal
     assert refusal(lambda: MonitoringArgs(namespace="shop", grafana=True,
                                           prometheus=False)) == \
         "grafana and alerts need prometheus: true"
+    # entries given as dicts are checked too (after they become args)
+    assert refusal(lambda: MonitoringArgs(namespace="shop", watch=[
+        ("a", {"namespace": "shop"}), ("b", {"namespace": "shop"})])).startswith(
+        "watch: 'a' and 'b' are both redis instances")
+    from phasestack.model import NginxArgs
+
+    assert refusal(lambda: MonitoringArgs(namespace="shop", watch=[
+        ("shop", NginxArgs(namespace="shop"))])) == (
+        "rps_critical: required when the Monitoring watches nginx (the request rate "
+        "NginxRequestRateCritical fires at; a stack derives it from its app profile, which "
+        "component args do not carry)")
+
+
+def test_monitoring_without_an_api_renders_no_api_rules():
+    """Review finding: the default Api of a Monitoring's Stack has metrics on; without a
+    watched API its rules could never fire."""
+    import yaml
+
+    from phasestack.model import MonitoringArgs
+    from phasestack.synth.prometheus import alert_rules
+
+    stack = MonitoringArgs(namespace="shop", alerts=True, watch=[
+        ("sessions", RedisArgs(namespace="shop"))]).stack("obs-")
+    names = [r["alert"] for g in yaml.safe_load(alert_rules(stack))["groups"]
+             for r in g["rules"]]
+    assert names == ["ScrapeTargetDown", "RedisMemoryWarning", "RedisMemoryCritical",
+                     "RedisCpuWarning", "RedisCpuCritical"]

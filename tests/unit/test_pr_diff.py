@@ -33,6 +33,9 @@ def two_commits(repo: Path) -> None:
     git(repo, "commit", "-qm", "base")
     conf = repo / "templates" / "nginx" / "nginx.conf.j2"
     conf.write_text(f"{MARK}\n{conf.read_text()}")
+    # a change only the docker target's compose file shows
+    services = repo / "phasestack" / "targets" / "docker_services.py"
+    services.write_text(services.read_text().replace('"retries": 3', '"retries": 5'))
     phase1 = repo / "stacks" / "Pulumi.phase1.yaml"
     phase1.write_text(phase1.read_text().replace("ps-phase1", "ps-phase1-moved"))
     git(repo, "commit", "-qam", "head: a template and a namespace")
@@ -50,6 +53,9 @@ def test_template_and_namespace_changes_show(tmp_path):
     # every stack with nginx shows the template's new line; a stack without nginx does not
     assert "nginx.yaml" in lines["phase2"] and f"+    {MARK}" in text
     assert lines["starter"] == "- `starter`: no change"
+    # a docker-target stack is diffed as what it deploys: compose file and config files
+    assert "docker-compose.yml" in lines["mvp-docker"] and "nginx.conf" in lines["mvp-docker"]
+    assert "+      retries: 5" in text
     assert "**destroy and recreate**" in lines["phase1"]
     assert "namespace 'ps-phase1' → 'ps-phase1-moved'" in lines["phase1"]
     assert "destroy" not in lines["phase2"]
