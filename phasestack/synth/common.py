@@ -181,13 +181,13 @@ def spread_constraints(stack: Stack, name: str, host_required: bool) -> list[dic
 
 
 def away_from(stack: Stack, name: str) -> dict:
-    """Pod anti-affinity: never on a node that runs a pod named `name` (the scheduler applies
-    it both ways), and in another zone when there is one."""
+    """Pod anti-affinity, preferred: not on a node (weight 100) nor in a zone (50) that runs a
+    pod named `name`. Not required: the scheduler applies a required term both ways, so three
+    replicas on three nodes left the primary nowhere to run (e2e, ecobottle-phase3)."""
     term = {"labelSelector": {"matchLabels": selector(stack, name)}}
-    return {"podAntiAffinity": {
-        "requiredDuringSchedulingIgnoredDuringExecution": [{**term, "topologyKey": HOST}],
-        "preferredDuringSchedulingIgnoredDuringExecution": [
-            {"weight": 100, "podAffinityTerm": {**term, "topologyKey": ZONE}}]}}
+    return {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 100, "podAffinityTerm": {**term, "topologyKey": HOST}},
+        {"weight": 50, "podAffinityTerm": {**term, "topologyKey": ZONE}}]}}
 
 
 def pod_spec(stack: Stack, name: str, uid: int, containers: list[dict],

@@ -158,9 +158,8 @@ def _volumes(stack: Stack, replica: bool) -> list[dict]:
 
 def _statefulset(stack: Stack, name: str, replicas: int, replica: bool,
                  rolls_on: dict[str, str]) -> dict:
-    # a replica never shares the primary's node (nor, where it can, its zone): one node's
-    # loss must not take both (issue 15). Host spread among replicas stays preferred: the
-    # primary's node counts as a domain they may not use.
+    # a replica avoids the primary's node and zone where the cluster allows (issue 15): one
+    # node's loss should not take both
     spec = pod_spec(stack, name, UID, [_postgres(stack, replica), _exporter(stack)],
                     volumes=_volumes(stack, replica), terminationGracePeriodSeconds=60,
                     **({"initContainers": [_bootstrap(stack)],

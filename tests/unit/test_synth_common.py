@@ -72,7 +72,7 @@ def test_job_container_has_secure_defaults_and_no_probes():
 def test_placement_spreads_over_zones_and_keeps_data_pods_apart():
     """Issue 15: zone spread preferred everywhere; host spread required for the Redis Cluster
     and PgBouncer (honouring taints, so a kind control plane is no domain); a PostgreSQL
-    replica never on its primary's node and, where it can, in another zone."""
+    replica away from its primary's node and zone where the cluster allows."""
     from phasestack.stackfile import load
     from phasestack.synth import synthesize
     from phasestack.transitions.diff import PLACEHOLDER_VALUES
@@ -90,11 +90,13 @@ def test_placement_spreads_over_zones_and_keeps_data_pods_apart():
         assert rules(name) == [zone, ("kubernetes.io/hostname", "ScheduleAnyway", None)], name
     assert rules("prometheus") == []  # one pod on a ReadWriteOnce volume
     term = {"labelSelector": {"matchLabels": {"app.kubernetes.io/name": "postgres"}}}
+    # preferred, not required: a required term binds both ways, and 3 replicas on 3 nodes left
+    # the primary nowhere to run
     assert docs["postgres-replica"]["affinity"] == {"podAntiAffinity": {
-        "requiredDuringSchedulingIgnoredDuringExecution": [
-            {**term, "topologyKey": "kubernetes.io/hostname"}],
-        "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": {
-            **term, "topologyKey": "topology.kubernetes.io/zone"}}]}}
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 100, "podAffinityTerm": {**term, "topologyKey": "kubernetes.io/hostname"}},
+            {"weight": 50, "podAffinityTerm": {**term,
+                                               "topologyKey": "topology.kubernetes.io/zone"}}]}}
     assert "affinity" not in docs["postgres"]
     # a standalone Redis is one pod: nothing to keep apart
     phase1 = {d["metadata"]["name"]: d for d in synthesize(load("phase1").stack,
