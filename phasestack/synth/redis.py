@@ -138,10 +138,15 @@ def _exporter_container(stack: Stack) -> dict:
 
 def statefulset(stack: Stack, conf: str) -> dict:
     r = stack.redis
-    spec = pod_spec(stack, REDIS, UID, [_redis_container(stack), _exporter_container(stack)],
-                    volumes=[{"name": "config", "configMap": {"name": named(stack, REDIS)}},
-                             empty_dir("tmp")],
-                    terminationGracePeriodSeconds=30, host_required=r.mode == "cluster")
+    containers = [_redis_container(stack), _exporter_container(stack)]
+    volumes = [{"name": "config", "configMap": {"name": named(stack, REDIS)}}, empty_dir("tmp")]
+    hashed = [conf]
+    if cluster_mode(stack):  # the self-heal loop, from the bootstrap's own script
+        containers.append(redis_cluster.heal_container(stack))
+        volumes.append(redis_cluster.scripts_volume(stack))
+        hashed.append(redis_cluster.bootstrap_script())
+    spec = pod_spec(stack, REDIS, UID, containers, volumes=volumes,
+                    terminationGracePeriodSeconds=30, host_required=cluster_mode(stack))
     body = {
         "serviceName": named(stack, REDIS_HEADLESS), "replicas": r.pods, "revisionHistoryLimit": 5,
         # cluster nodes find each other only once all are up: start them together. Standalone
@@ -150,7 +155,7 @@ def statefulset(stack: Stack, conf: str) -> dict:
         "podManagementPolicy": "Parallel",
         "updateStrategy": {"type": "RollingUpdate"},
         "selector": {"matchLabels": selector(stack, REDIS)},
-        "template": pod_template(stack, REDIS, COMPONENT, spec, config_hash(conf)),
+        "template": pod_template(stack, REDIS, COMPONENT, spec, config_hash(*hashed)),
         "volumeClaimTemplates": [{
             "metadata": {"name": "data"},
             "spec": {"accessModes": ["ReadWriteOnce"],

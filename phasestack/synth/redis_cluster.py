@@ -1,4 +1,6 @@
-"""Redis Cluster bootstrap: an idempotent Job that runs `redis-cli --cluster create` once.
+"""Redis Cluster bootstrap: an idempotent Job that runs `redis-cli --cluster create` once,
+and the self-heal sidecar of every Redis pod (`bootstrap.sh watch`), which re-meets the members
+at their current addresses after they all restarted on new IPs.
 
 The script (templates/redis/bootstrap.sh.j2) is parametrised by environment only, so the same
 text runs in the Job and against 127.0.0.1 nodes in the integration tests. Below synth.redis:
@@ -15,7 +17,9 @@ from phasestack.synth.common import (
     REDIS_BOOTSTRAP,
     REDIS_HEADLESS,
     config_map,
+    container,
     empty_dir,
+    exec_probe,
     job_container,
     named,
     pod_dns,
@@ -30,6 +34,12 @@ from phasestack.synth.common import (
 SCRIPT_DIR = "/scripts"
 DEFAULT_TIMEOUT_S = 300
 BACKOFF_LIMIT = 6
+# a check every 10 s: after a full restart the cluster is whole again ~one interval after the
+# last pod answers; in steady state a check is two CLUSTER INFO calls on localhost
+HEAL_INTERVAL_S = 10
+BEAT_FILE = "/tmp/heal.beat"
+# liveness: the loop wrote its beat within six intervals
+BEAT_MAX_AGE_S = 6 * HEAL_INTERVAL_S
 
 
 def cluster_mode(stack: Stack) -> bool:
@@ -44,7 +54,8 @@ def pod_hostname(stack: Stack, pod: str) -> str:
 def bootstrap_script(poll_seconds: float = 2, default_timeout: int = DEFAULT_TIMEOUT_S) -> str:
     """The bootstrap shell script; inputs come from REDIS_NODES, REDIS_REPLICAS, REDISCLI_AUTH."""
     return render_template("redis/bootstrap.sh.j2", poll_seconds=poll_seconds,
-                           default_timeout=default_timeout)
+                           default_timeout=default_timeout, heal_interval=HEAL_INTERVAL_S,
+                           beat_file=BEAT_FILE)
 
 
 def node_addresses(stack: Stack) -> list[str]:
@@ -60,21 +71,44 @@ def bootstrap_env(stack: Stack) -> dict[str, str]:
             "BOOTSTRAP_TIMEOUT": str(DEFAULT_TIMEOUT_S)}
 
 
+def admin_auth(stack: Stack) -> dict:
+    # CLUSTER MEET / ADDSLOTS / RESET are admin commands: the default (admin) user's password
+    return secret_env("REDISCLI_AUTH", *secret_ref(stack, "redisAdminPassword"))
+
+
+SCRIPTS_VOLUME = "scripts"
+
+
+def scripts_volume(stack: Stack) -> dict:
+    return {"name": SCRIPTS_VOLUME, "configMap": {"name": named(stack, REDIS_BOOTSTRAP)}}
+
+
+def heal_container(stack: Stack) -> dict:
+    """The self-heal loop beside redis-server: meets members again when this node's cluster is
+    not ok. Needs the pod's "tmp" emptyDir (its beat file) and scripts_volume(). It reads the
+    members from the node's own table, so growing the cluster leaves the pod template as is."""
+    beat_fresh = exec_probe(["sh", "-c", f'test $(( $(date +%s) - $(cat {BEAT_FILE}) )) '
+                                         f'-lt {BEAT_MAX_AGE_S}'], period=HEAL_INTERVAL_S)
+    return container(
+        "heal", stack.redis.image, small_resources(), {}, beat_fresh, beat_fresh,
+        command=["sh", f"{SCRIPT_DIR}/bootstrap.sh", "watch", f"127.0.0.1:{PORTS.redis}"],
+        env=[admin_auth(stack)],
+        volumeMounts=[{"name": SCRIPTS_VOLUME, "mountPath": SCRIPT_DIR, "readOnly": True},
+                      {"name": "tmp", "mountPath": "/tmp"}])
+
+
 def job(stack: Stack, uid: int, component: str) -> dict:
     env = [{"name": k, "value": v} for k, v in bootstrap_env(stack).items()]
-    # CLUSTER MEET / ADDSLOTS / RESET are admin commands: the default (admin) user's password
-    env.append(secret_env("REDISCLI_AUTH", *secret_ref(stack, "redisAdminPassword")))
+    env.append(admin_auth(stack))
     # Runs to completion: no probes (nothing to restart or unroute); the script's own waits,
     # backoffLimit and activeDeadlineSeconds bound it.
     c = job_container("bootstrap", stack.redis.image, small_resources(),
                       command=["sh", f"{SCRIPT_DIR}/bootstrap.sh"], env=env,
-                      volumeMounts=[{"name": "scripts", "mountPath": SCRIPT_DIR,
+                      volumeMounts=[{"name": SCRIPTS_VOLUME, "mountPath": SCRIPT_DIR,
                                      "readOnly": True},
                                     {"name": "tmp", "mountPath": "/tmp"}])
     spec = pod_spec(stack, REDIS_BOOTSTRAP, uid, [c], spread=False, restartPolicy="Never",
-                    volumes=[{"name": "scripts",
-                              "configMap": {"name": named(stack, REDIS_BOOTSTRAP)}},
-                             empty_dir("tmp")])
+                    volumes=[scripts_volume(stack), empty_dir("tmp")])
     return objects.job(stack, REDIS_BOOTSTRAP, component,
                        pod_template(stack, REDIS_BOOTSTRAP, component, spec), BACKOFF_LIMIT,
                        4 * DEFAULT_TIMEOUT_S)

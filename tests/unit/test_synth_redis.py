@@ -10,7 +10,7 @@ import pytest
 from phasestack.model import Redis, Stack
 from phasestack.stackfile import list_stack_files, load, project_root, stack_name
 from phasestack.synth import redis
-from phasestack.synth.common import Flow
+from phasestack.synth.common import Flow, config_hash
 from phasestack.synth.redis_cluster import bootstrap_script, node_addresses
 
 STACKS = [stack_name(p) for p in list_stack_files(project_root())]
@@ -119,6 +119,39 @@ def test_cluster_bootstrap_job():
     script = bootstrap_script()
     assert "--cluster create" in script and "--cluster-replicas" in script
     assert "cluster_slots_assigned" in script and "cluster_state" in script
+
+
+def test_cluster_pods_run_the_heal_sidecar():
+    stack = load("phase2").stack
+    pod = sts(stack)["spec"]["template"]
+    heal = pod["spec"]["containers"][2]
+    assert heal["name"] == "heal" and heal["image"] == stack.redis.image
+    assert heal["command"] == ["sh", "/scripts/bootstrap.sh", "watch", "127.0.0.1:6379"]
+    # only the admin password: the members come from the node's own table, so growing the
+    # cluster (phase2 -> phase3) leaves the pod template as is
+    assert heal["env"] == [{"name": "REDISCLI_AUTH", "valueFrom": {"secretKeyRef": {
+        "name": "redis-credentials", "key": "admin-password"}}}]
+    assert heal["ports"] == [] and heal["resources"]["limits"]
+    probe = heal["livenessProbe"]
+    assert probe == heal["readinessProbe"] and probe["periodSeconds"] == 10
+    assert probe["exec"]["command"] == [
+        "sh", "-c", "test $(( $(date +%s) - $(cat /tmp/heal.beat) )) -lt 60"]
+    mounts = {m["name"]: m["mountPath"] for m in heal["volumeMounts"]}
+    assert mounts == {"scripts": "/scripts", "tmp": "/tmp"}
+    assert {"name": "scripts", "configMap": {"name": "redis-cluster-bootstrap"}} in pod["spec"][
+        "volumes"]
+    # a new script rolls the pods, so no sidecar keeps running the old one
+    hashed = config_hash(redis.redis_conf(stack), bootstrap_script())
+    assert hashed.items() <= pod["metadata"]["annotations"].items()
+    grown = sts(load("phase3").stack)["spec"]["template"]["spec"]["containers"][2]
+    assert grown == heal
+    script = bootstrap_script()
+    assert 'HEAL_INTERVAL:-10' in script and 'HEAL_BEAT_FILE:-/tmp/heal.beat' in script
+
+
+def test_standalone_pods_have_no_heal_sidecar():
+    assert [c["name"] for c in sts(load("phase1").stack)["spec"]["template"]["spec"][
+        "containers"]] == ["redis", "exporter"]
 
 
 def test_eviction_policy_comes_from_the_model_with_a_warning():
