@@ -8,6 +8,7 @@ Thresholds", with the stack's error and request rates).
 from __future__ import annotations
 
 import json
+import re
 
 from phasestack.model import Resources, Stack
 from phasestack.synth.common import (
@@ -45,11 +46,29 @@ CM_DATASOURCES, CM_PROVIDERS, CM_DASHBOARDS = (
 ADMIN_KEY = secret_key("grafanaPassword")  # its key in GRAFANA_SECRET
 
 
+POD_VAR = "pod"
+# a job matcher in a panel's PromQL (panels.py names the job in every selector)
+JOB_MATCHER = re.compile(r'job=~?"([^"]*)"')
+
+
+def scoped(expr: str) -> str:
+    """The panel's PromQL limited to the pods the dashboard's pod variable selects."""
+    return JOB_MATCHER.sub(lambda m: f'{m.group(0)}, instance=~"${POD_VAR}"', expr)
+
+
+def pod_variable(exprs: list[str]) -> dict:
+    """The dashboard's pod variable: every scraped address (pod IP:port, the `instance` that
+    DNS discovery gives) of the dashboard's jobs; All by default."""
+    names = sorted({n for e in exprs for m in JOB_MATCHER.finditer(e) for n in m[1].split("|")})
+    query = f'label_values(up{{job=~"{"|".join(names)}"}}, instance)'
+    return {"name": POD_VAR, "label": "Pod (address)", "query": query}
+
+
 def _panel(i: int, title, expr, unit, warning, critical, legend, description) -> dict:
     steps = [{"color": "green", "value": None}]
     steps += [{"color": c, "value": v} for c, v in (("orange", warning), ("red", critical))
               if v is not None]
-    return {"title": title, "expr": expr, "unit": unit, "legend": legend,
+    return {"title": title, "expr": scoped(expr), "unit": unit, "legend": legend,
             "description": description, "steps": steps,
             "threshold_mode": "line" if len(steps) > 1 else "off",
             "x": 12 * (i % 2), "y": 8 * (i // 2)}
@@ -68,7 +87,7 @@ def dashboards(stack: Stack) -> dict[str, str]:
         out[f"{component}.json"] = render_template(
             "grafana/dashboard.json.j2", uid=f"phasestack-{component}",
             title=f"phasestack / {stack.namespace} / {component}", component=component,
-            datasource_uid=DATASOURCE_UID,
+            datasource_uid=DATASOURCE_UID, pod=pod_variable([row[1] for row in rows]),
             panels=[_panel(i, *row[:3], *(t.get(x, x) if isinstance(x, str) else x
                                           for x in row[3:5]), *row[5:])
                     for i, row in enumerate(rows)])

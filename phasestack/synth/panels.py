@@ -1,11 +1,16 @@
 """Grafana dashboard rows per scrape job (pure data): (title, expr, unit, warning, critical,
-legend, description). The API's come from the stack's series names (api.metrics)."""
+legend, description). The API's come from the stack's series names (api.metrics).
+
+Every selector names its job (`job="..."` or `job=~"..."`): the dashboard's pod variable is
+added next to each (phasestack.synth.grafana.scoped), so one pod can be looked at alone."""
 
 from __future__ import annotations
 
 # a threshold in PANELS is a key of the stack's prometheus.thresholds() (per stack: the error
 # and request rates are stack settings)
 RPS = "rps_critical"
+# the primary's and the replicas' postgres_exporter
+PG = '{job=~"postgres|postgres-replica"}'
 
 # (title, expr, unit, warning, critical, legend, description)
 def api_panels(series: dict) -> list[tuple]:
@@ -47,15 +52,16 @@ PANELS: dict[str, list[tuple]] = {
          "{{instance}}", "Per Redis server."),
     ],
     "postgres": [
-        ("Connections / max_connections", 'sum by (job, instance) (pg_stat_activity_count) / '
-         'max by (job, instance) (pg_settings_max_connections)', "percentunit",
+        ("Connections / max_connections", f'sum by (job, instance) (pg_stat_activity_count{PG}) / '
+         f'max by (job, instance) (pg_settings_max_connections{PG})', "percentunit",
          "pg_connections_warning", "pg_connections_critical", "{{instance}}",
          "Review 002: 12/20 and 18/20."),
-        ("Mean query time", 'sum by (instance) (rate(pg_stat_statements_seconds_total[5m])) / '
-         'sum by (instance) (rate(pg_stat_statements_calls_total[5m]))', "s",
+        ("Mean query time", f'sum by (instance) (rate(pg_stat_statements_seconds_total{PG}[5m])) '
+         f'/ sum by (instance) (rate(pg_stat_statements_calls_total{PG}[5m]))', "s",
          "pg_query_warning", "pg_query_critical", "{{instance}}",
          "pg_stat_statements via postgres_exporter --collector.stat_statements."),
-        ("Commits per second", 'sum by (instance) (rate(pg_stat_database_xact_commit[1m]))', "ops",
+        ("Commits per second", f'sum by (instance) (rate(pg_stat_database_xact_commit{PG}[1m]))',
+         "ops",
          None, None, "{{instance}}", "Committed transactions."),
     ],
     "postgres-replica": [

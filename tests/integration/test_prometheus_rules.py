@@ -18,7 +18,7 @@ import yaml
 
 from phasestack.model import Stack
 from phasestack.stackfile import list_stack_files, load
-from phasestack.synth import kube_state_metrics, monitoring, prometheus
+from phasestack.synth import grafana, kube_state_metrics, monitoring, prometheus
 from phasestack.synth.prometheus import RULES_FILE, THRESHOLDS, thresholds
 from tests.integration.conftest import free_port, require, wait_for
 
@@ -388,3 +388,25 @@ def test_real_prometheus_loads_config_and_rules(tmp_path, servers):
     # the HPA alert's series have a scrape job: the stack's kube-state-metrics
     assert "scrape-kube-state-metrics.ps-phase2.svc.cluster.local" in config
     assert "HpaAtMaxReplicas" in loaded
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_every_dashboard_query_is_valid_promql(name, tmp_path):
+    """promtool parses each panel's query (as a recording rule), the pod variable set to All,
+    and the series query behind the pod variable."""
+    stack = load(name).stack
+    rules = []
+    for key, text in grafana.dashboards(stack).items():
+        board = json.loads(text)
+        (pod,) = board["templating"]["list"]
+        assert pod["allValue"] == ".*"
+        values = re.fullmatch(r"label_values\((.*), instance\)", pod["query"]["query"])
+        exprs = [values[1]] + [p["targets"][0]["expr"] for p in board["panels"]]
+        assert all("$pod" in e for e in exprs[1:]), key
+        rules += [{"record": f"dashboard:{key[:-5].replace('-', '_')}:{i}",
+                   "expr": e.replace("$pod", pod["allValue"])} for i, e in enumerate(exprs)]
+    path = tmp_path / "dashboards.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
+    proc = promtool("check", "rules", str(path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in proc.stdout

@@ -296,6 +296,29 @@ def test_dashboards_valid_json_with_panels(name):
         assert [st["value"] for st in steps] == [None, 0.6, 0.8]
 
 
+def test_dashboards_have_a_pod_variable_that_scopes_every_panel():
+    boards = grafana.dashboards(stack("phase2"))
+    redis = json.loads(boards["redis.json"])
+    (pod,) = redis["templating"]["list"]
+    assert (pod["name"], pod["label"], pod["type"]) == ("pod", "Pod (address)", "query")
+    assert pod["query"]["query"] == 'label_values(up{job=~"redis"}, instance)'
+    assert (pod["multi"], pod["includeAll"], pod["allValue"]) == (True, True, ".*")
+    assert redis["panels"][2]["targets"][0]["expr"] == (
+        'sum by (instance) (rate(redis_commands_processed_total{job="redis", '
+        'instance=~"$pod"}[1m]))')
+    pg = json.loads(boards["postgres.json"])
+    assert pg["templating"]["list"][0]["query"]["query"] == (
+        'label_values(up{job=~"postgres|postgres-replica"}, instance)')
+    assert pg["panels"][0]["targets"][0]["expr"] == (
+        'sum by (job, instance) (pg_stat_activity_count{job=~"postgres|postgres-replica", '
+        'instance=~"$pod"}) / max by (job, instance) (pg_settings_max_connections'
+        '{job=~"postgres|postgres-replica", instance=~"$pod"})')
+    for text in boards.values():  # every selector of every panel is scoped to the pod
+        for panel in json.loads(text)["panels"]:
+            expr = panel["targets"][0]["expr"]
+            assert expr.count('instance=~"$pod"') == expr.count("{") > 0, expr
+
+
 def test_flows():
     p1 = set(monitoring.flows(stack("phase1")))
     assert p1 == {Flow("prometheus", "api", 9898), Flow("prometheus", "nginx", 9113),
