@@ -72,6 +72,10 @@ def _fixed(stack: Stack) -> dict[str, tuple[str, str]]:
         "PostgresReplicaNotServing": ("a replica unready for 2m",
                                       "postgres.replica_max_lag_mb"),
         "ScrapeTargetDown": ("a target unscraped for 5m", "every scrape job"),
+        "ContainerOOMKilled": ("a container OOMKilled and restarted within 15m",
+                               "each container's memory limit"),
+        "ContainerRestarting": ("3 restarts of a container within 15m",
+                                "each container's probes and start-up"),
     }
 
 

@@ -1,9 +1,11 @@
-"""kube-state-metrics: the kube_horizontalpodautoscaler_* series the HpaAtMaxReplicas alert reads.
+"""kube-state-metrics: the kube_horizontalpodautoscaler_* series the HpaAtMaxReplicas alert reads,
+and the containers' restarts and termination reasons (ContainerRestarting, ContainerOOMKilled).
 
-Deployed only where that alert exists: Prometheus on and at least one HPA (api or nginx).
-A namespaced install: it lists and watches HPAs, Deployments and StatefulSets of the stack's own
-namespace through a Role, so it needs no cluster-wide read access. Prometheus scrapes it like
-every other job (phasestack.synth.prometheus.jobs: headless Service scrape-kube-state-metrics).
+Deployed where HpaAtMaxReplicas exists: Prometheus on and at least one HPA (api or nginx).
+A namespaced install: it lists and watches HPAs, Deployments, StatefulSets and Pods of the
+stack's own namespace through a Role, so it needs no cluster-wide read access. Prometheus
+scrapes it like every other job (phasestack.synth.prometheus.jobs: headless Service
+scrape-kube-state-metrics).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ API_SERVER_PORTS = (443, 6443)      # kubernetes.default Service port and the ap
 
 # exactly the objects the metrics are read from: resource -> API group
 RESOURCES = {"horizontalpodautoscalers": "autoscaling", "deployments": "apps",
-             "statefulsets": "apps"}
+             "statefulsets": "apps", "pods": ""}
 VERBS = ["get", "list", "watch"]
 
 

@@ -168,6 +168,29 @@ def replica_not_serving(namespace: str, replica_set: str = "postgres-replica") -
                     "kube_statefulset_status_replicas_ready", 2, 1, 2)
 
 
+def container_labels(namespace: str) -> dict[str, str]:
+    return {"namespace": namespace, "pod": "api-7d9f-x2x", "container": "api",
+            "job": kube_state_metrics.NAME, "instance": f"10.0.0.10:{kube_state_metrics.PORT}"}
+
+
+def restarting(namespace: str) -> Case:
+    def build(f: float):  # a restart a minute (15 in 15m), or none
+        labels = container_labels(namespace)
+        return [series("kube_pod_container_status_restarts_total", labels,
+                       counter(1 if f > 1 else 0))], labels
+    return build
+
+
+def oom_killed(namespace: str) -> Case:
+    def build(f: float):  # last killed at its limit; restarting now, or long ago (no restart)
+        labels = container_labels(namespace)
+        reason = {**labels, "reason": "OOMKilled"}
+        return [series("kube_pod_container_status_last_terminated_reason", reason, gauge(1)),
+                series("kube_pod_container_status_restarts_total", labels,
+                       counter(0.2 if f > 1 else 0))], reason
+    return build
+
+
 def cases(namespace: str, t: dict[str, float], api: dict | None = None,
           prefix: Callable[[str], str] = lambda key: "") -> dict[str, tuple[Case, str]]:
     """Every alert's promtool case at the stack's own thresholds (`t`: thresholds(stack)),
@@ -180,6 +203,8 @@ def cases(namespace: str, t: dict[str, float], api: dict | None = None,
         "PostgresReplicaNotStreaming": (replica_not_streaming, "critical"),
         "PgBouncerClientsWaiting": (pgbouncer_waiting, "warning"),
         "ScrapeTargetDown": (target_down, "critical"),
+        "ContainerOOMKilled": (oom_killed(namespace), "warning"),
+        "ContainerRestarting": (restarting(namespace), "warning"),
         "HpaAtMaxReplicas": (hpa_at_max(namespace, prefix("api") + "api"), "warning"),
         "PostgresReplicaNotServing": (replica_not_serving(
             namespace, prefix("postgres") + "postgres-replica"), "critical"),

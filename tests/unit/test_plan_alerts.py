@@ -31,7 +31,8 @@ def test_the_rules_each_shape_loads():
         *core, "ScrapeTargetDown", "NginxRequestRateCritical", *data]
     phase2 = guards(load("phase2").stack)
     assert [g["alert"] for g in phase2] == [
-        *core, "HpaAtMaxReplicas", "ScrapeTargetDown", "NginxRequestRateCritical", *data,
+        *core, "HpaAtMaxReplicas", "ContainerOOMKilled", "ContainerRestarting",
+        "ScrapeTargetDown", "NginxRequestRateCritical", *data,
         "PostgresReplicationLag", "PostgresReplicaNotStreaming", "PostgresReplicaNotServing",
         "PgBouncerClientsWaiting"]
     for g in phase2:
@@ -52,6 +53,9 @@ def test_values_in_the_stacks_own_units():
     assert g["NginxRequestRateCritical"]["guards"] == "the API ceiling 1,400 rps"
     assert g["PgBouncerClientsWaiting"]["guards"] == "pgbouncer.default_pool_size 50 x 2 pods"
     assert g["HpaAtMaxReplicas"]["guards"] == "api.hpa.max_replicas 20"
+    assert (g["ContainerOOMKilled"]["fires"], g["ContainerOOMKilled"]["guards"]) == (
+        "a container OOMKilled and restarted within 15m", "each container's memory limit")
+    assert g["ContainerRestarting"]["fires"] == "3 restarts of a container within 15m"
     # a bigger server moves the number the alert fires at
     big = Stack.for_phase("phase2", postgres={"max_connections": 400})
     assert by_name(big)["PostgresConnectionsWarning"]["fires"] == \

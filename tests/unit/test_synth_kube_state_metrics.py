@@ -68,7 +68,9 @@ def test_role_rules_exact_and_namespaced():
         {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"],
          "verbs": ["get", "list", "watch"]},
         {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"],
-         "verbs": ["get", "list", "watch"]}]
+         "verbs": ["get", "list", "watch"]},
+        # restarts and termination reasons (ContainerRestarting, ContainerOOMKilled)
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
     assert docs["RoleBinding"]["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io",
                                               "kind": "Role", "name": KSM}
     assert docs["RoleBinding"]["subjects"] == [{"kind": "ServiceAccount", "name": KSM,
@@ -84,7 +86,7 @@ def test_deployment_args_probes_and_security():
     (c,) = spec["containers"]
     assert c["image"] == "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0"
     assert c["args"] == ["--namespaces=ps-phase3",
-                         "--resources=horizontalpodautoscalers,deployments,statefulsets",
+                         "--resources=horizontalpodautoscalers,deployments,statefulsets,pods",
                          "--port=8080", "--telemetry-port=8081"]
     assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"http-metrics": 8080,
                                                                   "telemetry": 8081}
