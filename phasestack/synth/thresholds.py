@@ -35,6 +35,16 @@ THRESHOLDS: dict[str, float] = {
 # alert keeps that ratio to each stack's own ceiling.
 RPS_CRITICAL_SHARE = 0.9
 
+# PostgresQueryLatency: review 002's 50 / 100 ms, or 2x / 4x the stack's own mean query time
+# (app.query_ms) where that is higher: a stack whose queries take 50 ms must not warn at its
+# normal mean. phasestack's choice of factors; with the default 10 ms the review's numbers hold.
+QUERY_SLOWDOWN = {"warning": 2, "critical": 4}
+
+
+def pg_query(stack: Stack, level: str) -> float:
+    """Seconds of mean statement time that fire PostgresQueryLatency<Level>."""
+    return max(THRESHOLDS[f"pg_query_{level}"], QUERY_SLOWDOWN[level] * stack.app.query_ms / 1000)
+
 
 def rps_critical(stack: Stack) -> int:
     """NginxRequestRateCritical: the stack's monitoring.rps_critical, else the request rate
@@ -46,10 +56,12 @@ def rps_critical(stack: Stack) -> int:
 
 def thresholds(stack: Stack) -> dict[str, float]:
     """Every threshold of the stack's alerts and panels: the review-002 table, the stack's
-    error-rate levels (a review may set its own: 000 alerts above 5%) and its request rate."""
+    error-rate levels (a review may set its own: 000 alerts above 5%), its request rate and
+    its query-time levels."""
     m = stack.monitoring
     return {**THRESHOLDS, "error_rate_warning": m.error_rate_warning,
-            "error_rate_critical": m.error_rate_critical, "rps_critical": rps_critical(stack)}
+            "error_rate_critical": m.error_rate_critical, "rps_critical": rps_critical(stack),
+            **{f"pg_query_{level}": pg_query(stack, level) for level in QUERY_SLOWDOWN}}
 
 
 def _num(x: float) -> str:

@@ -75,3 +75,14 @@ def test_plan_prints_them_in_every_format():
            "for 1m | pgbouncer.default_pool_size 50 x 2 pods |" in md
     out = json.loads(CliRunner().invoke(main, ["plan", "phase2", "--format", "json"]).output)
     assert {a["alert"] for a in out["alerts"]} >= {"RedisMemoryCritical", "ScrapeTargetDown"}
+
+
+def test_query_latency_alerts_follow_the_stacks_own_query_time():
+    """Review 002's 50 / 100 ms hold for the default 10 ms queries; a stack whose queries take
+    50 ms (pixecom) alerts at 2x / 4x that, not at its normal mean."""
+    def fires(name: str) -> list[str]:
+        return [g["fires"] for g in guards(load(name).stack)
+                if g["alert"].startswith("PostgresQueryLatency")]
+    assert fires("phase2") == ["mean statement > 50 ms for 5m", "mean statement > 100 ms for 5m"]
+    assert fires("pixecom-phase1") == ["mean statement > 100 ms for 5m",
+                                       "mean statement > 200 ms for 5m"]
