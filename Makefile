@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CHECKOV_VENV := .checkov-venv
 # Debian packages the integration tests start for real (DESIGN.md, "Facts learned")
-# (and what toolchain/pgbouncer.sh builds PgBouncer 1.21+ with where Debian ships an older one)
+# (and what toolchain/pgbouncer.sh builds PgBouncer 1.21+ with where Debian ships an older one;
+# toolchain/alertmanager.sh builds Alertmanager 0.35 with Go, Debian's 0.25 lacks url_file)
 # (postgresql: the major this Debian release ships, 15 on bookworm, 17 on trixie)
 DEB_PACKAGES := nginx-light postgresql postgresql-client pgbouncer redis-server prometheus wrk \
                 curl gcc make pkg-config libevent-dev libssl-dev
@@ -53,8 +54,9 @@ lint: install-test
 
 test: install-test system-deps checkov
 	$(BIN)/ruff check .
-	pgbouncer=$$(toolchain/pgbouncer.sh) && \
-	PHASESTACK_PGBOUNCER=$$pgbouncer PHASESTACK_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov \
+	pgbouncer=$$(toolchain/pgbouncer.sh) && alertmanager=$$(toolchain/alertmanager.sh) && \
+	PHASESTACK_PGBOUNCER=$$pgbouncer PHASESTACK_ALERTMANAGER_BIN=$$alertmanager \
+	  PHASESTACK_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov \
 	  $(BIN)/python -m pytest -q
 
 clean:

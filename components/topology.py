@@ -120,6 +120,7 @@ class Topology(pulumi.ComponentResource):
                            ingress_address=lb and lb.ingress_address,
                            redis_host=redis.host if redis else cache and cache.host,
                            redis_port=redis.port if redis else cache and cache.port,
-                           prometheus_url=mon.prometheus_url, grafana_url=mon.grafana_url),
+                           prometheus_url=mon.prometheus_url, grafana_url=mon.grafana_url,
+                           alertmanager_url=mon.alertmanager_url),
         }
         self.register_outputs(self.outputs)

@@ -71,7 +71,8 @@ class Redis(Spec):
                 "behind one Service; use mode: cluster for replicas (with failover), or "
                 "replicas_per_master: 0")
         limit = memory_bytes(self.resources.memory_limit)
-        if self.maxmemory_mb * 2**20 > REDIS_MEMORY_SHARE * limit:
+        # a managed Redis runs no pod here: its maxmemory is the provider's node size
+        if not self.external and self.maxmemory_mb * 2**20 > REDIS_MEMORY_SHARE * limit:
             raise ValueError(
                 f"maxmemory_mb ({self.maxmemory_mb}) must be <= {REDIS_MEMORY_SHARE:.0%} of "
                 f"resources.memory_limit ({self.resources.memory_limit} = "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from phasestack.model.alerting import Alerting
 from phasestack.model.base import IMAGE, INTERVAL, RETENTION, Spec
 
 
@@ -30,11 +31,16 @@ class Monitoring(Spec):
     kube_state_metrics_image: str = Field(
         "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0", pattern=IMAGE,
         description="kube-state-metrics image (stacks with an HPA and Prometheus).")
+    alerting: Alerting = Field(default_factory=Alerting,
+                               description="Who is notified: an Alertmanager with receivers, "
+                                           "or an existing Alertmanager.")
 
     @model_validator(mode="after")
     def _needs_prometheus(self) -> Monitoring:
         if (self.grafana or self.alerts) and not self.prometheus:
             raise ValueError("grafana and alerts need prometheus: true")
+        if self.alerting.enabled and not self.alerts:
+            raise ValueError("alerting needs alerts: true (without rules nothing fires)")
         if self.error_rate_warning >= self.error_rate_critical:
             raise ValueError(f"error_rate_warning {self.error_rate_warning:g} must be below "
                              f"error_rate_critical {self.error_rate_critical:g}")

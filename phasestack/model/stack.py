@@ -212,6 +212,8 @@ class Stack(Spec):
             ("credentials: existing (compose gets its passwords from the render)",
              self.credentials == "existing"),
             ("nginx.enabled: false", not self.nginx.enabled),
+            ("monitoring.alerting (its receivers' credentials are Kubernetes Secrets)",
+             self.monitoring.alerting.enabled),
             ("api.command (use api.args: compose replaces the image's CMD)",
              bool(self.api.command)),
             ("api.secret_env / env_from (Kubernetes Secrets)",

@@ -76,11 +76,26 @@ def _fixed(stack: Stack) -> dict[str, tuple[str, str]]:
                                "each container's memory limit"),
         "ContainerRestarting": ("3 restarts of a container within 15m",
                                 "each container's probes and start-up"),
+        "AlertmanagerNotificationsFailing": ("a receiver's notifications failing for 10m",
+                                             "monitoring.alerting.receivers"),
     }
 
 
+def notifies(stack: Stack, severity: str) -> str:
+    """Who an alert of `severity` reaches (monitoring.alerting)."""
+    a = stack.monitoring.alerting
+    if a.external:
+        return f"the Alertmanager at {', '.join(a.external.urls)} (its routes)"
+    names = [f"{r.name} ({r.kind})" for r in a.receivers if severity in r.severities]
+    if names:
+        return ", ".join(names)
+    return ("no one (no receiver takes it)" if a.alertmanager
+            else "no one (set monitoring.alerting)")
+
+
 def guards(stack: Stack) -> list[dict[str, str]]:
-    """[{alert, severity, fires, guards}] for every rule the stack's Prometheus loads."""
+    """[{alert, severity, fires, guards, notifies}] for every rule the stack's Prometheus
+    loads."""
     if not (stack.monitoring.prometheus and stack.monitoring.alerts):
         return []
     from phasestack.synth.prometheus import alert_rules
@@ -94,5 +109,5 @@ def guards(stack: Stack) -> list[dict[str, str]]:
             base = name.removesuffix(severity.capitalize())
             fires, guarded = fixed[name] if name in fixed else levels[severity][base]
             out.append({"alert": name, "severity": severity, "fires": fires,
-                        "guards": guarded})
+                        "guards": guarded, "notifies": notifies(stack, severity)})
     return out

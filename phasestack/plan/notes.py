@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from phasestack.model import Stack
+from phasestack.synth import alertmanager
 from phasestack.synth.secrets import required
 
 
@@ -16,4 +17,12 @@ def notes(stack: Stack) -> list[str]:
         out.append("api.egress: none given, so the API and its workers reach only the "
                    "stack's own servers and DNS (the NetworkPolicies deny the rest); name "
                    "external services in api.egress.allow, or set api.egress.internet: true")
+    mon = stack.monitoring
+    if mon.alerts and not mon.alerting.enabled:
+        out.append("monitoring.alerting: none, so alerts fire in Prometheus and notify no one; "
+                   "set alerting.alertmanager: true with receivers, or alerting.external")
+    if alertmanager.enabled(stack):
+        out.append("monitoring.alerting: the namespace must hold, before Alertmanager starts: "
+                   + "; ".join(f"Secret {r.secret} with {r.key} ({r.kind} {r.name})"
+                               for r in mon.alerting.receivers))
     return out

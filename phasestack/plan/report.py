@@ -23,6 +23,11 @@ def _breaks(report: Report) -> str:
             f"~ {b['users']:,} users; then {b['remedy']}")
 
 
+def _notified(report: Report) -> list[tuple[str, str]]:
+    """(severity, who it reaches), once per severity the rules use."""
+    return list(dict.fromkeys((a["severity"], a["notifies"]) for a in report.alerts))
+
+
 def table(report: Report) -> str:
     head = (f"stack {report.stack or '-'} (phase {report.phase}): {report.users:,} users, "
             f"{num(report.peak_rps)} peak rps -> {report.verdict}")
@@ -38,6 +43,7 @@ def table(report: Report) -> str:
         lines += ["", "alerts (the rules Prometheus loads; each fires at, and guards):"]
         lines += [f"{a['severity']:<8}  {a['alert']:<{width}}  {a['fires']}  <- {a['guards']}"
                   for a in report.alerts]
+        lines += [f"{severity:<8}  notifies {who}" for severity, who in _notified(report)]
     return "\n".join(lines)
 
 
@@ -51,6 +57,8 @@ def markdown(report: Report) -> str:
         lines += ["", "| alert | severity | fires at | guards |", "|---|---|---|---|"]
         lines += [f"| {a['alert']} | {a['severity']} | {a['fires']} | {a['guards']} |"
                   for a in report.alerts]
+        lines += [""] + [f"A {severity} alert notifies {who}." for severity, who
+                         in _notified(report)]
     return "\n".join(lines)
 
 

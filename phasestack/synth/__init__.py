@@ -9,10 +9,11 @@ from phasestack.synth import network, secrets
 # component key -> its synthesizer (phasestack.catalog, the one table)
 COMPONENTS = {c.key: c.module for c in CATALOG}
 
-# Apply order: what others reference comes first.
+# Apply order: what others reference comes first; Jobs (the schema migration, the Redis
+# Cluster bootstrap) before the Deployments whose new code needs what they did.
 KIND_ORDER = ("Namespace", "ServiceAccount", "Secret", "ConfigMap", "Role", "RoleBinding",
               "ClusterRole", "ClusterRoleBinding", "PersistentVolumeClaim", "Service",
-              "StatefulSet", "Deployment", "Job", "HorizontalPodAutoscaler",
+              "StatefulSet", "Job", "Deployment", "HorizontalPodAutoscaler",
               "PodDisruptionBudget", "Ingress", "NetworkPolicy")
 
 

@@ -117,7 +117,7 @@ def manifests(stack: Stack) -> list[dict]:
         if w.hpa.enabled:
             docs.append(c.hpa(stack, name, WORKER_COMPONENT, w.hpa.min_replicas,
                               w.hpa.max_replicas, w.hpa.cpu_target))
-    return [*docs, *migration.manifests(stack)]
+    return [*migration.after_migration(stack, docs), *migration.manifests(stack)]
 
 
 def _data_flows(stack: Stack, src: str) -> list[c.Flow]:

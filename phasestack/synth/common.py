@@ -38,6 +38,7 @@ from phasestack.synth.objects import (  # noqa: F401 - re-exported for the synth
     service_account,
 )
 from phasestack.synth.wiring import (  # noqa: F401 - re-exported for the synthesizers
+    ALERTMANAGER,
     ANY,
     API,
     API_HEADLESS,

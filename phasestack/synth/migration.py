@@ -18,6 +18,11 @@ from phasestack.synth.app import TMP, UID, env_from, own_env, scheduling, servic
 from phasestack.synth.inject import env, redis_flows
 
 COMPONENT = "migration"
+# Argo CD applies a sync wave only when the one before is healthy (a Job: complete): the data
+# tier and everything else (wave 0), then this Job (1), then the API's and workers'
+# Deployments (2). `kubectl apply -f` of the whole render waits for nothing (README).
+SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+JOB_WAVE, APP_WAVE = "1", "2"
 
 
 def job_name(stack: Stack, template: dict) -> str:
@@ -41,9 +46,19 @@ def manifests(stack: Stack) -> list[dict]:
                               dict(a.pod_annotations) or None)
     # its own ServiceAccount, so it can be applied and waited for before anything of the API's;
     # the finished Job stays as the release's record (the next release's replaces it)
-    return [service_account(stack, c.MIGRATE, COMPONENT),
-            c.job(stack, c.MIGRATE, COMPONENT, template, m.backoff_limit, m.timeout_s,
-                  job_name(stack, template))]
+    job = c.job(stack, c.MIGRATE, COMPONENT, template, m.backoff_limit, m.timeout_s,
+                job_name(stack, template))
+    job["metadata"]["annotations"] = {SYNC_WAVE: JOB_WAVE}
+    return [service_account(stack, c.MIGRATE, COMPONENT), job]
+
+
+def after_migration(stack: Stack, docs: list[dict]) -> list[dict]:
+    """The API's and workers' Deployments in the sync wave after the Job's."""
+    if stack.api.migration.enabled:
+        for d in docs:
+            if d["kind"] == "Deployment":
+                d["metadata"].setdefault("annotations", {})[SYNC_WAVE] = APP_WAVE
+    return docs
 
 
 def flows(stack: Stack) -> list[c.Flow]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 
 from phasestack.model import Stack
-from phasestack.model.egress import PRIVATE_V4, PRIVATE_V6
+from phasestack.model.egress import PRIVATE_V4, PRIVATE_V6, Egress
+from phasestack.synth import alertmanager
 from phasestack.synth.common import (
+    ALERTMANAGER,
     ANY,
     API,
     MIGRATE,
     NAMESPACE_PEER,
     PGBOUNCER,
+    PROMETHEUS,
     Flow,
     labels,
     meta,
@@ -52,8 +55,7 @@ def _rules(stack: Stack, peers: dict[str, set[int]], side: str) -> list[dict]:
     return rules
 
 
-def _app_rules(stack: Stack) -> list[dict]:
-    e = stack.api.egress
+def _egress_rules(e: Egress) -> list[dict]:
     rules = [{"to": [{"ipBlock": {"cidr": r.cidr}}],
               "ports": [{"protocol": "TCP", "port": p} for p in r.ports]} for r in e.allow]
     if e.internet:
@@ -61,6 +63,12 @@ def _app_rules(stack: Stack) -> list[dict]:
                              {"ipBlock": {"cidr": "::/0", "except": list(PRIVATE_V6)}}],
                       "ports": [{"protocol": "TCP", "port": p} for p in e.internet_ports]})
     return rules
+
+
+def _why(e: Egress) -> dict | None:
+    """The policy's annotation: what each named network is."""
+    why = "; ".join(f"{r.cidr}: {r.why}" for r in e.allow if r.why)
+    return {"phasestack.io/egress": why} if why else None
 
 
 def _app_pods(stack: Stack) -> list[str]:
@@ -84,25 +92,56 @@ def _cache_pods(stack: Stack) -> list[str]:
     return _app_pods(stack) if stack.has("redis") and stack.redis.external else []
 
 
+def _alerting(stack: Stack) -> dict[str, tuple[list[dict], dict | None]]:
+    """Alertmanager's receivers (alerting.egress), or Prometheus to an existing Alertmanager."""
+    a = stack.monitoring.alerting
+    if alertmanager.enabled(stack):
+        return {ALERTMANAGER: (_egress_rules(a.egress), _why(a.egress))}
+    if a.external and stack.monitoring.prometheus:
+        ports = sorted({int(t["target"].rsplit(":", 1)[1]) for t in alertmanager.targets(stack)})
+        return {PROMETHEUS: ([{"to": [{"ipBlock": {"cidr": c}} for c in a.external.cidrs],
+                               "ports": [{"protocol": "TCP", "port": p} for p in ports]}], None)}
+    return {}
+
+
 def external(stack: Stack) -> list[dict]:
     """Egress outside the stack, one policy per pod name (NetworkPolicies add up, so these open
-    only what they name): the API's, workers' and migration's api.egress, and the managed
-    PostgreSQL's and Redis's endpoints for the pods that connect to them."""
-    app = _app_rules(stack)
+    only what they name): the API's, workers' and migration's api.egress, the managed
+    PostgreSQL's and Redis's endpoints for the pods that connect to them, and alerting's."""
+    app = _egress_rules(stack.api.egress)
     rules: dict[str, list[dict]] = {}
+    notes: dict[str, dict | None] = {}
     if app:
         for pod in _app_pods(stack):
-            rules[pod] = list(app)
+            rules[pod], notes[pod] = list(app), _why(stack.api.egress)
     for pods, ext in ((_database_pods(stack), stack.postgres.external),
                       (_cache_pods(stack), stack.redis.external)):
         for pod in pods:
             rules.setdefault(pod, []).append({
                 "to": [{"ipBlock": {"cidr": cidr}} for cidr in ext.cidrs],
                 "ports": [{"protocol": "TCP", "port": ext.port}]})
-    why = "; ".join(f"{r.cidr}: {r.why}" for r in stack.api.egress.allow if r.why)
-    notes = {"phasestack.io/egress": why} if why else None
+    for pod, (pod_rules, why) in _alerting(stack).items():
+        rules[pod], notes[pod] = pod_rules, why
     return [_policy(stack, f"egress-{pod}-external", selector(stack, pod), ["Egress"],
-                    notes if pod != PGBOUNCER else None, egress=rules[pod]) for pod in rules]
+                    notes.get(pod), egress=rules[pod]) for pod in rules]
+
+
+# cert-manager's HTTP-01 solver: a pod it starts in the Ingress's namespace, labelled so, that
+# the ingress controller sends /.well-known/acme-challenge/ to on its --listen-port
+ACME_SOLVER = {"acme.cert-manager.io/http01-solver": "true"}
+ACME_SOLVER_PORT = 8089
+
+
+def _acme_solver(stack: Stack) -> list[dict]:
+    """Without it the default deny blocks the challenge and the certificate never issues
+    (a DNS-01 issuer starts no solver pod: the rule then selects nothing)."""
+    i = stack.nginx.ingress
+    if not (stack.has("nginx") and i.enabled and i.cert_manager_issuer):
+        return []
+    return [_policy(stack, "ingress-acme-http01-solver", ACME_SOLVER, ["Ingress"], ingress=[{
+        "from": [{"namespaceSelector": {"matchLabels": {
+            "kubernetes.io/metadata.name": i.controller_namespace}}}],
+        "ports": [{"protocol": "TCP", "port": ACME_SOLVER_PORT}]}])]
 
 
 def policies(stack: Stack, flows: list[Flow]) -> list[dict]:
@@ -123,4 +162,4 @@ def policies(stack: Stack, flows: list[Flow]) -> list[dict]:
                     ingress=_rules(stack, inbound[dst], "from")) for dst in sorted(inbound)]
     out += [_policy(stack, f"egress-{src}", selector(stack, src), ["Egress"],
                     egress=_rules(stack, outbound[src], "to")) for src in sorted(outbound)]
-    return out + external(stack)
+    return out + external(stack) + _acme_solver(stack)

@@ -78,9 +78,18 @@ def nginx_conf(stack: Stack, upstreams: list[str] | None = None, listen: int = c
         resolver=resolver if dynamic else None, resolver_valid=f"{c.RESOLVER_VALID_S}s",
         upstreams=[upstream_dns(stack)] if dynamic else list(upstreams), resolve=dynamic,
         max_fails=MAX_FAILS, fail_timeout=FAIL_TIMEOUT, keepalive=KEEPALIVE,
+        behind_ingress=behind_ingress(stack),
+        proto="$forwarded_proto" if behind_ingress(stack) else "$scheme",
         connect_timeout=CONNECT_TIMEOUT, send_timeout=SEND_TIMEOUT,
         read_timeout=read_timeout(stack), next_upstream_tries=NEXT_UPSTREAM_TRIES,
         next_upstream_timeout=NEXT_UPSTREAM_TIMEOUT)
+
+
+def behind_ingress(stack: Stack) -> bool:
+    """Only the Ingress controller reaches nginx (ClusterIP, its namespace admitted): its
+    X-Forwarded-Proto can be trusted, no client can send one past it."""
+    n = stack.nginx
+    return n.ingress.enabled and n.service_type == "ClusterIP"
 
 
 def replicas(stack: Stack) -> int:
@@ -177,7 +186,6 @@ def flows(stack: Stack) -> list[c.Flow]:
     """Clients reach nginx from anywhere, or, behind an Ingress with a ClusterIP Service, only
     from the ingress controller's namespace."""
     n = stack.nginx
-    src = c.ANY
-    if n.ingress.enabled and n.service_type == "ClusterIP":
-        src = f"{c.NAMESPACE_PEER}{n.ingress.controller_namespace}"
+    src = f"{c.NAMESPACE_PEER}{n.ingress.controller_namespace}" if behind_ingress(stack) \
+        else c.ANY
     return [c.Flow(src, c.NGINX, c.PORTS.nginx_http), c.Flow(c.NGINX, c.API, stack.api.port)]

@@ -55,7 +55,7 @@ PANELS: dict[str, list[tuple]] = {
         ("Connections / max_connections", f'sum by (job, instance) (pg_stat_activity_count{PG}) / '
          f'max by (job, instance) (pg_settings_max_connections{PG})', "percentunit",
          "pg_connections_warning", "pg_connections_critical", "{{instance}}",
-         "Review 002: 12/20 and 18/20."),
+         "Warns and pages at the stack's alert thresholds."),
         ("Mean query time", f'sum by (instance) (rate(pg_stat_statements_seconds_total{PG}[5m])) '
          f'/ sum by (instance) (rate(pg_stat_statements_calls_total{PG}[5m]))', "s",
          "pg_query_warning", "pg_query_critical", "{{instance}}",
@@ -86,5 +86,16 @@ PANELS: dict[str, list[tuple]] = {
         ("HPA replicas", 'kube_horizontalpodautoscaler_status_current_replicas'
          '{job="kube-state-metrics"}', "short", None, None, "{{horizontalpodautoscaler}}",
          "Current replicas per HPA."),
+    ],
+    # only with monitoring.alerting.alertmanager (phasestack.synth.alertmanager)
+    "alertmanager": [
+        ("Alerts active", 'sum(alertmanager_alerts{job="alertmanager", state="active"})',
+         "short", None, None, "active", "Alerts Alertmanager holds (firing, not silenced)."),
+        ("Notifications failed per second", 'sum by (integration) (rate('
+         'alertmanager_notifications_failed_total{job="alertmanager"}[5m]))', "short", None,
+         None, "{{integration}}", "AlertmanagerNotificationsFailing fires after 10 minutes."),
+        ("Notifications sent per second", 'sum by (integration) (rate('
+         'alertmanager_notifications_total{job="alertmanager"}[5m]))', "short", None, None,
+         "{{integration}}", "Per receiver type."),
     ],
 }

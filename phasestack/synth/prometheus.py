@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from phasestack.model import Resources, Stack
+from phasestack.synth import alertmanager as am
 from phasestack.synth import kube_state_metrics as ksm
 from phasestack.synth.common import (
     API,
@@ -102,6 +103,9 @@ def jobs(stack: Stack) -> list[Job]:
             ksm.NAME, ksm.NAME, ksm.PORT,
             comment="kube-state-metrics: HPA replica counts (HpaAtMaxReplicas)",
             prefix=stack.prefix)),
+        (am.enabled(stack), lambda: Job(
+            am.ALERTMANAGER, am.ALERTMANAGER, PORTS.alertmanager,
+            comment="Alertmanager: notifications sent and failed", prefix=stack.prefix)),
     ]
     return [make() for on, make in wanted if on]
 
@@ -114,7 +118,7 @@ def prometheus_yml(stack: Stack, rule_files: list[str] | None = None) -> str:
     return render_template("prometheus/prometheus.yml.j2", namespace=stack.namespace,
                              scrape_interval=stack.monitoring.scrape_interval,
                              prometheus_port=PORTS.prometheus, rule_files=rule_files,
-                             dns_refresh=DNS_REFRESH,
+                             dns_refresh=DNS_REFRESH, alertmanagers=am.targets(stack),
                              jobs=[{**vars(j), "dns": dns(stack, j.service)}
                                    for j in jobs(stack)])
 

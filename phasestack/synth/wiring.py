@@ -14,6 +14,7 @@ REDIS, REDIS_HEADLESS, REDIS_BOOTSTRAP = "redis", "redis-headless", "redis-clust
 POSTGRES, POSTGRES_RO, POSTGRES_HEADLESS = "postgres", "postgres-ro", "postgres-headless"
 POSTGRES_REPLICA = "postgres-replica"
 PGBOUNCER, PROMETHEUS, GRAFANA = "pgbouncer", "prometheus", "grafana"
+ALERTMANAGER = "alertmanager"
 MIGRATE = "api-migrate"  # the schema migration Job's pods (and ServiceAccount)
 NGINX_TLS = "nginx-tls"  # the Secret cert-manager writes the Ingress certificate into
 
@@ -74,6 +75,7 @@ class Ports:
     pgbouncer_exporter: int = 9127
     prometheus: int = 9090
     grafana: int = 3000
+    alertmanager: int = 9093
 
 
 PORTS = Ports()

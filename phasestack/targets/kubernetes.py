@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from phasestack.catalog import MIGRATION
 from phasestack.errors import TargetError
 from phasestack.model import Stack
 from phasestack.synth import component_of, order_key, secrets, synthesize
@@ -99,6 +100,9 @@ def files(docs: list[dict]) -> tuple[dict[str, str], str]:
     groups, hidden = split(docs)
     first = {name: min(order_key(d) for d in group) for name, group in groups.items()}
     ordered = sorted(groups, key=lambda n: (first[n], n))
+    if MIGRATION in ordered and "api" in ordered:  # its Job runs before the API rolls out
+        ordered.remove(MIGRATION)
+        ordered.insert(ordered.index("api"), MIGRATION)
     out = {f"{i:02d}-{name}.yaml": dump_all(groups[name]) for i, name in enumerate(ordered)}
     return out, dump_all(hidden)
 

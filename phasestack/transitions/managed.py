@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from phasestack.model import Stack
 from phasestack.synth.api import worker_name
+from phasestack.transitions.stateless import migration_commands
 from phasestack.transitions.steps import APPLY, APPLY_NAME, Ctx
 
 DUMP = "app.dump"
@@ -21,13 +22,46 @@ def _stop(stack: Stack) -> list[str]:
             for d in _writers(stack)]
 
 
+def _start(stack: Stack) -> list[str]:
+    """The API and workers on the new URLs, back at their pod counts: an HPA-managed
+    Deployment's manifest has no replicas (apply leaves it at 0) and an HPA does not scale up
+    from 0, so each is scaled to its minimum, which the HPA then takes over."""
+    counts = {"api": stack.api.min_pods, **{worker_name(w): w.min_pods
+                                            for w in stack.api.workers}}
+    out = [APPLY.format("api")] + ([APPLY.format("worker")] if stack.api.workers else [])
+    out += [f'kubectl scale -n "$NS" deployment/{d} --replicas={n}' for d, n in counts.items()]
+    return out + [f'kubectl rollout status -n "$NS" deployment/{d}' for d in counts]
+
+
+def _redis_to_managed(x: Ctx) -> bool:
+    return (x.a.has("redis") and x.b.has("redis") and x.a.redis.external is None
+            and x.b.redis.external is not None)
+
+
+def _postgres_to_managed(x: Ctx) -> bool:
+    return x.a.postgres.external is None and x.b.postgres.external is not None
+
+
+def _snapshot(stack: Stack) -> list[str]:
+    """RDB files for the managed service's import: redis-0's, or one per Cluster master (each
+    holds its own slots; ElastiCache seeds a cluster from several RDB files)."""
+    if stack.redis.mode == "standalone":
+        return ['kubectl exec -n "$NS" redis-0 -c redis -- redis-cli --rdb /data/move.rdb',
+                'kubectl cp -n "$NS" -c redis redis-0:/data/move.rdb move.rdb   # for the import']
+    pods = " ".join(f"redis-{i}" for i in range(stack.redis.pods))
+    return [f'for p in {pods}; do if kubectl exec -n "$NS" "$p" -c redis -- redis-cli role | '
+            'head -n 1 | grep -qx master; then kubectl exec -n "$NS" "$p" -c redis -- '
+            'redis-cli --rdb /data/move.rdb && kubectl cp -n "$NS" -c redis '
+            '"$p:/data/move.rdb" "$p.rdb"; fi; done   # one RDB per master, for the import']
+
+
 def postgres(x: Ctx) -> list[dict]:
     ea, eb = x.a.postgres.external, x.b.postgres.external
     if (ea is None) == (eb is None) and (ea is None or ea.host == eb.host):
         return []
     pg = x.b.postgres
     restart = [APPLY.format("pgbouncer")] if x.b.pgbouncer.enabled else []
-    restart += [APPLY.format("api"), 'kubectl rollout status -n "$NS" deployment/api']
+    restart += _start(x.b)
     common_risks = [
         "Downtime lasts from the scale-down to the rollout: the dump and restore time, which "
         "grows with the database (measure it on a copy first).",
@@ -54,11 +88,14 @@ def postgres(x: Ctx) -> list[dict]:
                 "has served for a while."],
             "commands": [
                 *_stop(x.a),
+                # Redis moves too: its snapshot now, while nothing writes (the rollout below
+                # already points the API at the managed Redis)
+                *(_snapshot(x.a) if _redis_to_managed(x) else []),
                 f'kubectl exec -n "$NS" postgres-0 -c postgres -- pg_dump -U postgres -Fc '
                 f"{x.a.postgres.database} > {DUMP}",
                 f"pg_restore -h {eb.host} -p {eb.port} -U {pg.app_user} -d {pg.database} "
                 f"--no-owner --role={pg.app_user} -W {DUMP}",
-                *restart],
+                *migration_commands(x), *restart],
             "risks": [*common_risks,
                       f"With sslmode {eb.sslmode} the server's certificate is not verified."],
         }]
@@ -76,7 +113,7 @@ def postgres(x: Ctx) -> list[dict]:
             f"{x.a.postgres.database} > {DUMP}",
             f'kubectl exec -i -n "$NS" postgres-0 -c postgres -- pg_restore -U postgres -d '
             f"{pg.database} --no-owner --role={pg.app_user} < {DUMP}",
-            *restart],
+            *migration_commands(x), *restart],
         "risks": common_risks,
     }]
 
@@ -99,13 +136,14 @@ def redis(x: Ctx) -> list[dict]:
                 f"{eb.password_key}) holds its password or AUTH token.",
                 "Sessions, rate-limit counters and queued jobs live in Redis. Either accept a "
                 "session-loss window (users sign in again; drain the queues first), or copy "
-                "a snapshot: redis-0's RDB, seeded into the managed service by its import "
-                "(ElastiCache: an RDB in S3; Memorystore: import from Cloud Storage), losing "
-                "the writes after the snapshot."],
-            "commands": [
-                'kubectl exec -n "$NS" redis-0 -c redis -- redis-cli --rdb /data/move.rdb',
-                'kubectl cp -n "$NS" -c redis redis-0:/data/move.rdb move.rdb   # for the import',
-                *roll],
+                "a snapshot: an RDB (redis-0's, or one per Cluster master), seeded into the "
+                "managed service by its import (ElastiCache: RDB files in S3; Memorystore: "
+                "import from Cloud Storage), losing the writes after the snapshot.",
+                *(["PostgreSQL moves in the same release: the snapshot is taken in its step, "
+                   "while the API and workers are stopped, and its rollout switches them to "
+                   "the managed Redis."] if _postgres_to_managed(x) else [])],
+            # with PostgreSQL moving too, its step took the snapshot and rolled the API
+            "commands": [] if _postgres_to_managed(x) else [*_snapshot(x.a), *roll],
             "risks": ["Between the rollout's first and last pod, old pods write to the "
                       "in-cluster Redis: those writes are lost (a short window; a maintenance "
                       "page avoids it).",

@@ -60,9 +60,28 @@ def runbook(stack_a: Stack, stack_b: Stack, name_a: str = "a", name_b: str = "b"
     # a move between a Docker host and Kubernetes is its own runbook: kubectl steps over a
     # Docker host would be wrong (issue 12)
     builders = (target.target,) if stack_a.target != stack_b.target else STEP_BUILDERS
-    steps = [Step(**s) for build in builders for s in build(ctx)]
+    steps = _migration_first([Step(**s) for build in builders for s in build(ctx)])
     return Runbook(name_a, name_b, steps, capacity.plan(stack_a, name_a),
                    capacity.plan(stack_b, name_b))
+
+
+def _rolls_app(step: Step) -> bool:
+    return any(f"component={c}" in cmd or "deployment/api" in cmd
+               for cmd in step.commands for c in ("api", "worker"))
+
+
+def _migration_first(steps: list[Step]) -> list[Step]:
+    """A new migration runs before the first step that rolls the API or a worker (a data
+    step re-applies them for their new URLs): the new code must find the migrated schema. A
+    PostgreSQL move runs it itself, between the restore and the rollout."""
+    at = next((i for i, s in enumerate(steps) if s.title == stateless.MIGRATION_STEP), None)
+    first = next((i for i, s in enumerate(steps) if _rolls_app(s)), None)
+    if at is None or first is None or first > at:
+        return steps
+    if steps[first].component == "postgres" and steps[first].moves_data:
+        return [s for i, s in enumerate(steps) if i != at]
+    return [*steps[:first], steps[at], *[s for i, s in enumerate(steps[first:], first)
+                                         if i != at]]
 
 
 def _verdicts(rb: Runbook) -> list[tuple[str, capacity.Report]]:

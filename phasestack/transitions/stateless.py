@@ -44,6 +44,19 @@ def _jobs(stack: Stack) -> set[str]:
     return {d["metadata"]["name"] for d in migrating.manifests(stack) if d["kind"] == "Job"}
 
 
+MIGRATION_STEP = "Schema migration"
+
+
+def migration_commands(x: Ctx) -> list[str]:
+    """Apply the new migration Job and wait for it; [] when the release brings none."""
+    if not _jobs(x.b) - _jobs(x.a):
+        return []
+    return [APPLY.format(migrating.COMPONENT),
+            f'kubectl wait -n "$NS" --for=condition=complete '
+            f"--timeout={x.b.api.migration.timeout_s}s job -l "
+            f"app.kubernetes.io/component={migrating.COMPONENT}"]
+
+
 def migration(x: Ctx) -> list[dict]:
     """A new migration Job (a new image or command) runs to completion before the API and its
     workers apply: old pods must keep working on the migrated schema (expand, then contract)."""
@@ -51,14 +64,11 @@ def migration(x: Ctx) -> list[dict]:
     if not new:
         return []
     m = x.b.api.migration
-    return [{"title": "Schema migration", "component": migrating.COMPONENT,
+    return [{"title": MIGRATION_STEP, "component": migrating.COMPONENT,
              "what": [f"job/{', job/'.join(sorted(new))} runs `{' '.join(m.command + m.args)}` "
                       "with the API image against the primary (past PgBouncer), before any "
                       "API or worker pod changes."],
-             "commands": [APPLY.format(migrating.COMPONENT),
-                          f'kubectl wait -n "$NS" --for=condition=complete '
-                          f"--timeout={m.timeout_s}s job -l "
-                          f"app.kubernetes.io/component={migrating.COMPONENT}"],
+             "commands": migration_commands(x),
              "risks": ["The running (old) API pods serve on the migrated schema until they are "
                        "replaced: a migration must only add (columns, tables, indexes built "
                        "CONCURRENTLY), and drop what the old code reads one release later.",

@@ -54,21 +54,36 @@ def _below_ephemeral() -> Iterator[int]:
 _PORTS = _below_ephemeral()  # one sequence per test process: no port is handed out twice
 
 
-def pgbouncer_binary() -> str:
-    """PgBouncer 1.21+ (max_prepared_statements): Debian's own when new enough, else trixie's
-    source package built by toolchain/pgbouncer.sh (`make test` passes it in
-    PHASESTACK_PGBOUNCER); skip locally, fail under CI=true, when neither can be had."""
-    given = os.environ.get("PHASESTACK_PGBOUNCER")
+def _built(env: str, script: str, missing: str) -> str:
+    """What a toolchain/ script builds (its last line): given in `env` by `make test`, else
+    built now; skip locally, fail under CI=true, when it cannot be had."""
+    given = os.environ.get(env)
     if given:
-        return require(given)
-    script = Path(__file__).resolve().parents[2] / "toolchain" / "pgbouncer.sh"
-    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=600)
+        return given
+    path = Path(__file__).resolve().parents[2] / "toolchain" / script
+    done = subprocess.run(["bash", str(path)], capture_output=True, text=True, timeout=900)
     if done.returncode:
-        message = f"no PgBouncer 1.21+ ({script}: {done.stderr.strip()[-300:]})"
+        message = f"{missing} ({path}: {done.stderr.strip()[-300:]})"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
     return done.stdout.strip().splitlines()[-1]
+
+
+def pgbouncer_binary() -> str:
+    """PgBouncer 1.21+ (max_prepared_statements): Debian's own when new enough, else trixie's
+    source package built by toolchain/pgbouncer.sh (`make test` passes it in
+    PHASESTACK_PGBOUNCER)."""
+    return require(_built("PHASESTACK_PGBOUNCER", "pgbouncer.sh", "no PgBouncer 1.21+"))
+
+
+def alertmanager_bin() -> Path:
+    """The directory with alertmanager and amtool 0.35 (Debian's 0.25 has no webhook url_file),
+    built from the Go module proxy by toolchain/alertmanager.sh (`make test` passes it in
+    PHASESTACK_ALERTMANAGER_BIN)."""
+    where = Path(_built("PHASESTACK_ALERTMANAGER_BIN", "alertmanager.sh", "no Alertmanager"))
+    require(str(where / "alertmanager"))
+    return where
 
 
 def free_port() -> int:

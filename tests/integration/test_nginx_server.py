@@ -107,7 +107,8 @@ class UpgradeHandler(BaseHTTPRequestHandler):
             self.connection.sendall(b"echo:" + data)
             self.close_connection = True
             return
-        body = f"connection={self.headers.get('Connection')!r}".encode()
+        body = (f"connection={self.headers.get('Connection')!r} "
+                f"proto={self.headers.get('X-Forwarded-Proto')!r}").encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -229,18 +230,28 @@ def test_body_over_client_max_body_size_gets_413(start_nginx):
         conn.close()
 
 
-def test_websocket_upgrade_is_tunnelled_and_plain_requests_keep_alive(servers, workdir):
-    """Review 003, 8.: "No WebSocket support configured". The rendered config passes an
-    Upgrade through (101, then a byte tunnel) and sends other requests with an empty
-    Connection header, so the upstream keepalive stays."""
+WITH_NGINX = [n for n in STACK_NAMES if load(n, project_root()).stack.has("nginx")]
+
+
+@pytest.mark.parametrize("name", WITH_NGINX)
+def test_websocket_upgrade_is_tunnelled_and_plain_requests_keep_alive(name, servers, workdir):
+    """Review 003, 8.: "No WebSocket support configured". Every stack's rendered config passes
+    an Upgrade through (101, then a byte tunnel) and sends other requests with an empty
+    Connection header, so the upstream keepalive stays. Behind an Ingress (shop) the scheme
+    the controller saw reaches the app; elsewhere a client's X-Forwarded-Proto is ignored."""
     binary = require("/usr/sbin/nginx")
     backend = Upgrading()
     try:
-        conf, port, _ = render(phase_stack("phase1"), workdir, [backend.address])
+        stack = load(name, project_root()).stack
+        conf, port, _ = render(stack, workdir, [backend.address])
         servers.start([binary, "-e", "stderr", "-p", f"{workdir}/", "-c", str(conf)],
                       workdir / "nginx.log")
         wait_for(lambda: port_open(port), timeout=10, what="nginx")
-        assert Nginx(port, 0).request("/api/items") == (200, "connection=None")
+        api = Nginx(port, 0)
+        assert api.request("/api/items") == (200, "connection=None proto='http'")
+        told = "https" if stack.nginx.ingress.enabled else "http"
+        assert api.request("/api/items", headers={"X-Forwarded-Proto": "https"}) == (
+            200, f"connection=None proto='{told}'")
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(b"GET /ws HTTP/1.1\r\nHost: shop.example.com\r\n"
                          b"Upgrade: websocket\r\nConnection: Upgrade\r\n"

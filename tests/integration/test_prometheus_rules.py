@@ -143,6 +143,15 @@ def target_down(f: float, job: str = "redis"):
     return [series("up", labels, gauge(0 if f > 1 else 1))], labels
 
 
+def notifications_failing(f: float):
+    # Alertmanager 0.35's counter, per integration (and receiver, reason); the rule sums by
+    # integration
+    labels = {"job": "alertmanager", "instance": "10.0.0.11:9093", "integration": "slack",
+              "receiver_name": "team", "reason": "clientError"}
+    return [series("alertmanager_notifications_failed_total", labels,
+                   counter(1 if f > 1 else 0))], {"integration": "slack"}
+
+
 def ksm_pair(namespace: str, kind: str, name: str, limit_metric: str, value_metric: str,
              limit: float, above: float, below: float) -> Case:
     """Two kube-state-metrics v2 series of one object, as the stack's own deployment exports
@@ -203,6 +212,7 @@ def cases(namespace: str, t: dict[str, float], api: dict | None = None,
         "PostgresReplicaNotStreaming": (replica_not_streaming, "critical"),
         "PgBouncerClientsWaiting": (pgbouncer_waiting, "warning"),
         "ScrapeTargetDown": (target_down, "critical"),
+        "AlertmanagerNotificationsFailing": (notifications_failing, "critical"),
         "ContainerOOMKilled": (oom_killed(namespace), "warning"),
         "ContainerRestarting": (restarting(namespace), "warning"),
         "HpaAtMaxReplicas": (hpa_at_max(namespace, prefix("api") + "api"), "warning"),

@@ -122,6 +122,7 @@ def team_objects(s) -> set[tuple[str, str]]:
             for p in procs for e in p.env_from}
     if s.postgres.external:  # the managed database's password
         out.add(("Secret", s.postgres.external.password_secret))
+    out |= {("Secret", r.secret) for r in s.monitoring.alerting.receivers}
     return out
 
 

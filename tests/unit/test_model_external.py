@@ -82,3 +82,20 @@ def test_a_managed_redis_is_checked_by_the_planner_but_not_run():
     assert {"redis_memory", "redis_ops"} <= {c.name for c in plan(stack).checks}
     assert "redis" not in {j.name for j in prometheus.jobs(stack)}
     assert "redis-credentials" not in secrets.required(stack)
+
+
+def test_a_managed_redis_declares_its_own_maxmemory(refusal):
+    """The pod memory limit is of an in-cluster Redis only: a 13 GiB ElastiCache node (its
+    maxmemory) must not be checked against the 2560Mi of a pod that does not run."""
+    from phasestack.plan.capacity import plan
+
+    stack = Stack.for_phase("phase1", redis={"external": CACHE, "maxmemory_mb": 13_000})
+    (memory,) = [c for c in plan(stack).checks if c.name == "redis_memory"]
+    assert "13000" in memory.formula.replace(",", "")
+    assert refusal(lambda: Stack.for_phase("phase1", redis={"maxmemory_mb": 13_000})) == (
+        "maxmemory_mb (13000) must be <= 80% of resources.memory_limit (2560Mi = 2,560 MiB)")
+
+
+def test_a_managed_redis_names_its_subnets(refusal):
+    assert refusal(lambda: Stack(redis={"external": {**CACHE, "cidrs": ["0.0.0.0/0"]}})) == (
+        "'0.0.0.0/0' is every address; name the cache's subnets")

@@ -47,7 +47,8 @@ def test_values_in_the_stacks_own_units():
     assert g["PostgresConnectionsCritical"] == {
         "alert": "PostgresConnectionsCritical", "severity": "critical",
         "fires": "> 90% of max_connections = 180 connections",
-        "guards": "postgres.max_connections 200 (PgBouncer opens 110)"}
+        "guards": "postgres.max_connections 200 (PgBouncer opens 110)",
+        "notifies": "no one (set monitoring.alerting)"}
     assert g["RedisMemoryWarning"]["fires"] == "> 60% of maxmemory = 1,229 MB a node"
     assert g["NginxRequestRateCritical"]["fires"] == "> 1260 rps for 2m"
     assert g["NginxRequestRateCritical"]["guards"] == "the API ceiling 1,400 rps"

@@ -156,7 +156,12 @@ def test_moving_to_a_managed_postgresql_and_back():
         "app.dump",
         'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/component=pgbouncer',
         'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/component=api',
-        'kubectl rollout status -n "$NS" deployment/api']
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/component=worker',
+        # the HPA's API has no replicas in its manifest and an HPA does not scale up from 0
+        'kubectl scale -n "$NS" deployment/api --replicas=2',
+        'kubectl scale -n "$NS" deployment/worker-mail --replicas=1',
+        'kubectl rollout status -n "$NS" deployment/api',
+        'kubectl rollout status -n "$NS" deployment/worker-mail']
     assert any("Secret shop-db" in w for w in there.what)
     assert any("AWS DMS" in w for w in there.what)  # the no-downtime way, named
     back = steps(outside, inside)["PostgreSQL: managed (db.example.internal) -> in the cluster"]
@@ -188,3 +193,57 @@ def test_moving_redis_to_a_managed_one_states_the_session_loss():
                                  "/data/move.rdb")
     assert "Redis: managed (c.example.cache) -> in the cluster" in steps(outside, inside)
     assert not [t for t in steps(inside, outside) if t.startswith("Redis: standalone")]
+
+
+MIGRATE = {"migration": {"enabled": True, "command": ["npx", "prisma", "migrate", "deploy"]}}
+WAIT = ('kubectl wait -n "$NS" --for=condition=complete --timeout=900s job -l '
+        "app.kubernetes.io/component=migration")
+
+
+def test_a_new_migration_runs_before_any_step_rolls_the_api():
+    """phase1 -> phase2 with a new image: the Redis Cluster step re-applies the API for its new
+    URL; the migration must have run before that, not after (issue 14 item 5)."""
+    old = stack("phase1", api=MIGRATE)
+    new = stack("phase2", api={**MIGRATE, "image": "ghcr.io/stefanprodan/podinfo:6.7.2"})
+    titles = [s.title for s in runbook.runbook(old, new, "a", "b").steps]
+    rolls = [i for i, s in enumerate(runbook.runbook(old, new, "a", "b").steps)
+             if runbook._rolls_app(s)]
+    assert titles.index("Schema migration") < rolls[0], titles
+
+
+def test_a_postgresql_move_migrates_between_the_restore_and_the_rollout():
+    managed = {"external": {"host": "db.example.internal", "password_secret": "shop-db"}}
+    old = stack("phase1", api=MIGRATE)
+    new = stack("phase1", api={**MIGRATE, "image": "ghcr.io/stefanprodan/podinfo:6.7.2"},
+                postgres=managed)
+    all_steps = runbook.runbook(old, new, "a", "b").steps
+    assert "Schema migration" not in [s.title for s in all_steps]
+    (move,) = [s for s in all_steps if s.title.startswith("PostgreSQL: in the cluster")]
+    restore = next(i for i, c in enumerate(move.commands) if c.startswith("pg_restore"))
+    assert move.commands[restore + 1:restore + 3] == [
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/component=migration', WAIT]
+    assert move.commands[restore + 3].endswith("component=pgbouncer")
+
+
+CACHE = {"external": {"host": "c.example.cache", "password_secret": "cache"}}
+
+
+def test_a_cluster_is_snapshotted_on_every_master():
+    inside = stack("phase2")
+    outside = stack("phase2", redis=CACHE)
+    there = steps(inside, outside)["Redis: in the cluster -> managed (c.example.cache)"]
+    loop = there.commands[0]
+    assert loop.startswith("for p in redis-0 redis-1 redis-2 redis-3 redis-4 redis-5; do ")
+    assert "grep -qx master" in loop and '"$p:/data/move.rdb" "$p.rdb"' in loop
+
+
+def test_moving_both_stores_snapshots_redis_while_the_writers_are_stopped():
+    db = {"external": {"host": "db.example.internal", "password_secret": "shop-db"}}
+    both = steps(stack("phase1"), stack("phase1", postgres=db, redis=CACHE))
+    pg = both["PostgreSQL: in the cluster -> managed (db.example.internal)"].commands
+    stop = max(i for i, c in enumerate(pg) if "--replicas=0" in c)
+    assert pg[stop + 1].endswith("redis-cli --rdb /data/move.rdb")
+    assert pg.index(next(c for c in pg if c.endswith("component=api"))) > stop + 2
+    redis_step = both["Redis: in the cluster -> managed (c.example.cache)"]
+    assert redis_step.commands == []  # its snapshot and rollout are the PostgreSQL step's
+    assert any("taken in its step" in w for w in redis_step.what)

@@ -81,8 +81,25 @@ def test_rendered_as_its_own_file_before_the_apis():
     texts, _ = files(synthesize(migrating(), PLACEHOLDER_VALUES))
     names = sorted(texts)
     (mig,) = [n for n in names if n.endswith("-migration.yaml")]
-    assert "kind: Job" in texts[mig] and "kind: Job" not in texts[
-        next(n for n in names if n.endswith("-api.yaml"))]
+    (app,) = [n for n in names if n.endswith("-api.yaml")]
+    assert "kind: Job" in texts[mig] and "kind: Job" not in texts[app]
+    assert mig < app, names  # kubectl apply -f DIR/ takes the files in name order
+    kinds = [d["kind"] for d in synthesize(migrating(), PLACEHOLDER_VALUES)]
+    assert kinds.index("Job") < kinds.index("Deployment")  # render --stdout
+
+
+def test_argo_cd_waits_for_the_job_before_the_apps_deployments():
+    s = migrating(workers=[{"name": "mail"}])
+    docs = synthesize(s, PLACEHOLDER_VALUES)
+    wave = "argocd.argoproj.io/sync-wave"
+    waves = {(d["kind"], d["metadata"]["name"]): d["metadata"].get("annotations", {}).get(wave)
+             for d in docs if d["kind"] in ("Job", "Deployment")}
+    assert waves[("Deployment", "api")] == waves[("Deployment", "worker-mail")] == "2"
+    assert [w for (k, _), w in waves.items() if k == "Job"] == ["1"]
+    # nginx, PgBouncer and the rest stay in wave 0, and a stack without a migration has none
+    assert waves[("Deployment", "nginx")] is None
+    assert not [d for d in synthesize(Stack.for_phase("phase1"), PLACEHOLDER_VALUES)
+                if wave in d["metadata"].get("annotations", {})]
 
 
 def test_runbook_runs_and_waits_for_a_new_migration_before_the_api():

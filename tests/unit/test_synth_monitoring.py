@@ -278,7 +278,7 @@ def test_dashboards_valid_json_with_panels(name):
     expected = {c for c in ("api", "nginx", "redis", "postgres") if s.runs(c)} | (
         {"pgbouncer"} if s.pgbouncer.enabled else set()) | (
         {"kube-state-metrics"} if s.api.hpa.enabled or (s.has("nginx") and s.nginx.hpa.enabled)
-        else set())
+        else set()) | ({"alertmanager"} if s.monitoring.alerting.alertmanager else set())
     assert set(boards) == {f"{c}.json" for c in expected}
     for key, text in boards.items():
         board = json.loads(text)

@@ -16,7 +16,8 @@ def test_no_egress_no_policy():
 
 def test_shop_opens_https_out_and_the_mail_relay_for_the_api_worker_and_migration():
     policies = {p["metadata"]["name"]: p for p in network.external(load("shop", ROOT).stack)}
-    assert sorted(policies) == ["egress-api-external", "egress-api-migrate-external",
+    assert sorted(policies) == ["egress-alertmanager-external", "egress-api-external",
+                                "egress-api-migrate-external",
                                 "egress-pgbouncer-external", "egress-worker-emails-external"]
     api = policies["egress-api-external"]
     assert api["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "api"}}

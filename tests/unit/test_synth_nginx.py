@@ -310,3 +310,34 @@ def test_websocket_upgrades_pass_and_keepalive_stays():
     assert "proxy_set_header Upgrade $http_upgrade;" in conf
     assert "proxy_set_header Connection $connection_upgrade;" in conf
     assert 'proxy_set_header Connection "";' not in conf
+
+
+def test_behind_the_ingress_the_controllers_scheme_reaches_the_app():
+    behind = nginx.nginx_conf(_entry())
+    assert "map $http_x_forwarded_proto $forwarded_proto {" in behind
+    assert "proxy_set_header X-Forwarded-Proto $forwarded_proto;" in behind
+    # reachable by clients (a LoadBalancer, or no Ingress): their header is not believed
+    for s in (stack("phase1"), Stack(nginx={"trusted_proxies": ["10.244.0.0/16"], "ingress": {
+            "enabled": True, "hosts": ["shop.example.com"], "tls_secret": "t"}})):
+        conf = nginx.nginx_conf(s)
+        assert "proxy_set_header X-Forwarded-Proto $scheme;" in conf
+        assert "$forwarded_proto" not in conf
+
+
+def test_cert_managers_http01_solver_is_admitted_from_the_controller():
+    from phasestack.synth import network
+
+    s = Stack(nginx={"trusted_proxies": ["10.244.0.0/16"], "service_type": "ClusterIP",
+                     "ingress": {"enabled": True, "hosts": ["shop.example.com"],
+                                 "cert_manager_issuer": "letsencrypt"}})
+    (solver,) = [p for p in network.policies(s, []) if "acme" in p["metadata"]["name"]]
+    assert solver["metadata"]["name"] == "ingress-acme-http01-solver"
+    assert solver["spec"] == {
+        "podSelector": {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
+            "kubernetes.io/metadata.name": "ingress-nginx"}}}],
+            "ports": [{"protocol": "TCP", "port": 8089}]}]}
+    kubernetes_validate.validate(solver, "1.30", strict=True)
+    # a Secret the team provides: no solver runs
+    assert not [p for p in network.policies(_entry(), []) if "acme" in p["metadata"]["name"]]
