@@ -5,12 +5,13 @@ BIN    := $(VENV)/bin
 CHECKOV_VENV := .checkov-venv
 # Debian packages the integration tests start for real (DESIGN.md, "Facts learned")
 # (and what toolchain/pgbouncer.sh builds PgBouncer 1.21+ with where Debian ships an older one;
-# toolchain/alertmanager.sh builds Alertmanager 0.35 with Go, Debian's 0.25 lacks url_file)
+# toolchain/alertmanager.sh builds Alertmanager 0.35 with Go, Debian's 0.25 lacks url_file;
+# toolchain/prometheus.sh the image's Prometheus 2.54.1, Debian's 2.42 lacks Kubernetes SD)
 # (postgresql: the major this Debian release ships, 15 on bookworm, 17 on trixie)
-DEB_PACKAGES := nginx-light postgresql postgresql-client pgbouncer redis-server prometheus wrk \
+DEB_PACKAGES := nginx-light postgresql postgresql-client pgbouncer redis-server wrk \
                 curl gcc make pkg-config libevent-dev libssl-dev
 DEB_BINARIES := /usr/sbin/nginx /usr/lib/postgresql/*/bin/postgres /usr/sbin/pgbouncer \
-                /usr/bin/redis-server /usr/bin/promtool /usr/bin/wrk \
+                /usr/bin/redis-server /usr/bin/wrk \
                 /usr/bin/curl /usr/bin/gcc /usr/bin/make /usr/bin/pkg-config \
                 /usr/include/event2/event.h /usr/include/openssl/ssl.h
 
@@ -55,7 +56,9 @@ lint: install-test
 test: install-test system-deps checkov
 	$(BIN)/ruff check .
 	pgbouncer=$$(toolchain/pgbouncer.sh) && alertmanager=$$(toolchain/alertmanager.sh) && \
+	  prometheus=$$(toolchain/prometheus.sh) && \
 	PHASESTACK_PGBOUNCER=$$pgbouncer PHASESTACK_ALERTMANAGER_BIN=$$alertmanager \
+	  PHASESTACK_PROMETHEUS_BIN=$$prometheus \
 	  PHASESTACK_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov \
 	  $(BIN)/python -m pytest -q
 

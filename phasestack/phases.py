@@ -70,7 +70,9 @@ PRESETS: dict[str, dict] = {
         "pgbouncer": {"enabled": True, "replicas": 2, "pool_mode": "transaction",
                       "max_client_conn": 400, "default_pool_size": 50, "min_pool_size": 5,
                       "reserve_pool_size": 5},
-        "monitoring": {"prometheus": True, "grafana": True, "alerts": True},
+        # shared nodes under production load: CPU throttling and volume fill are watched
+        "monitoring": {"prometheus": True, "grafana": True, "alerts": True,
+                       "node_metrics": True},
     },
     "phase3": {
         # review 002, Target Load Modeling: 100k concurrent in a 60 s burst = 1,666 rps
@@ -90,7 +92,9 @@ PRESETS: dict[str, dict] = {
         "pgbouncer": {"enabled": True, "replicas": 3, "pool_mode": "transaction",
                       "max_client_conn": 400, "default_pool_size": 25, "min_pool_size": 5,
                       "reserve_pool_size": 5},
-        "monitoring": {"prometheus": True, "grafana": True, "alerts": True},
+        # shared nodes under production load: CPU throttling and volume fill are watched
+        "monitoring": {"prometheus": True, "grafana": True, "alerts": True,
+                       "node_metrics": True},
     },
 }
 

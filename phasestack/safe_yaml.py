@@ -31,19 +31,39 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
+# libyaml's parser where PyYAML has it (issue 17); PyYAML's own words a syntax error
+FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def compose(text: str) -> yaml.Node | None:
-    """The composed YAML graph of `text`, refusing what a stack file cannot be."""
+    """The composed YAML graph of `text`, refusing what a stack file cannot be. A syntax error
+    is raised as the pure-Python parser words it (the same message with or without libyaml)."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise YamlLimit(f"larger than {MAX_BYTES // 1024} KiB")
+    try:
+        return _compose(text, FAST)
+    except yaml.YAMLError:
+        if FAST is yaml.SafeLoader:
+            raise
+        return _compose(text, yaml.SafeLoader)
+
+
+def construct(root: yaml.Node | None):
+    """The Python value of a composed graph (what yaml.safe_load returns), without parsing the
+    text again."""
+    return None if root is None else yaml.SafeLoader("").construct_document(root)
+
+
+def _compose(text: str, loader: type) -> yaml.Node | None:
     depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):  # iterative: no RecursionError
+    for event in yaml.parse(text, Loader=loader):  # iterative: no RecursionError
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
                 raise YamlLimit(f"{_line(event)}: nested deeper than {MAX_DEPTH} levels")
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yaml.compose(text, Loader=loader)
     if root is not None:
         _check_graph(root)
     return root

@@ -88,11 +88,12 @@ def load(ref: str | Path, root: Path | None = None) -> LoadedStack:
     path = resolve(str(ref), root)
     try:
         text = path.read_text()
-        duplicates = duplicate_keys(safe_yaml.compose(text))
+        root = safe_yaml.compose(text)  # parsed once: checked, then constructed
+        duplicates = duplicate_keys(root)
         if duplicates:
             raise StackError([f"{path}: {key}: key given twice (line {line}); only one value "
                               "can win" for key, line in duplicates])
-        raw = yaml.safe_load(text)
+        raw = safe_yaml.construct(root)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

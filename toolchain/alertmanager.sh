@@ -4,38 +4,22 @@
 # cannot work: ui/web.go embeds ui/app/dist, the compiled web UI, which is not in the module zip
 # (building it needs Elm, whose compiler comes from GitHub). So the module is copied out and a
 # placeholder page stands in for the UI; the API, routing and notifiers are the real code.
-# Built once into ${PHASESTACK_ALERTMANAGER_HOME:-~/.cache/phasestack}/alertmanager-<v>.
-# Logs go to stderr; prints the bin directory (alertmanager, amtool) on its last line.
+# Built once into ${PHASESTACK_ALERTMANAGER_HOME:-~/.cache/phasestack}/alertmanager-<v>
+# (toolchain/go-server.sh); prints the bin directory (alertmanager, amtool) on its last line.
 set -euo pipefail
-VERSION=0.35.0  # its go.mod asks for go 1.26.0
-MOD=github.com/prometheus/alertmanager
-
-root="${PHASESTACK_ALERTMANAGER_HOME:-$HOME/.cache/phasestack}/alertmanager-$VERSION"
-bin="$root/bin"
-
-log() { printf '[alertmanager %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-built() { [[ -x "$bin/amtool" ]] && "$bin/alertmanager" --version >/dev/null 2>&1; }
-
-if built; then echo "$bin"; exit 0; fi
-mkdir -p "$(dirname "$root")"
-# parallel test runs share the cache: one builds, the others wait and reuse it
-exec 9>"$root.lock"; flock 9
-if built; then echo "$bin"; exit 0; fi
-
-# same settings as build.sh: no VCS stamping (no .git), go.sum-checked modules, the installed Go
-# only (no toolchain download), static binaries. GOCACHE/GOMODCACHE stay at their defaults.
-export GOFLAGS="-buildvcs=false -mod=mod" GOTOOLCHAIN=local CGO_ENABLED=0
-log "building $VERSION from the Go module proxy ($(go env GOVERSION))"
-t0=$SECONDS
-work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
-# Dir: the extracted module; its .info Time (the tag's date) stands in for promu's build date
-info="$(go mod download -json "$MOD@v$VERSION")"  # a failed download stops here (set -e)
-read -r dir stamp < <(python3 -c '
+NAME=alertmanager VERSION=0.35.0  # its go.mod asks for go 1.26.0
+MOD=github.com/prometheus/alertmanager@v$VERSION CACHE="${PHASESTACK_ALERTMANAGER_HOME:-}"
+COMMANDS=(alertmanager amtool)
+# shellcheck source=go-server.sh
+source "$(dirname "$0")/go-server.sh"
+fetch_source
+cd "$work/src"
+# the module's .info Time (the tag's date) stands in for promu's build date
+stamp="$(python3 -c '
 import datetime, json, sys
 m = json.loads(sys.argv[1])
 t = datetime.datetime.fromisoformat(json.load(open(m["Info"]))["Time"].replace("Z", "+00:00"))
-print(m["Dir"], t.strftime("%Y%m%d-%H:%M:%S"))' "$info")
-cp -r "$dir" "$work/src"; chmod -R u+w "$work/src"; cd "$work/src"
+print(t.strftime("%Y%m%d-%H:%M:%S"))' "$info")"
 
 # ui/web.go: `//go:embed app/dist`, served from app/dist/elm (/) and app/dist/mantine (/ui/).
 # Like the real build (vite.config.mjs), .html/.ico must exist as <name>.gz and <name>.br: it
@@ -66,15 +50,4 @@ PY
 
 # the ldflags promu (.promu.yml) stamps; netgo as the release builds use
 v=github.com/prometheus/common/version
-ldflags="-s -w -X $v.Version=$VERSION -X $v.Branch=HEAD -X $v.BuildUser=phasestack -X $v.BuildDate=$stamp"
-mkdir -p "$work/bin"
-for cmd in alertmanager amtool; do
-  go build -trimpath -tags netgo -ldflags "$ldflags" -o "$work/bin/$cmd" "./cmd/$cmd"
-done
-"$work/bin/alertmanager" --version >/dev/null
-# publish whole: a half-built bin/ would never be there to pass built()
-rm -rf "$root"; mkdir -p "$root"; mv "$work/bin" "$bin"
-chmod -R a+rX "$root"
-built
-log "built in $((SECONDS - t0)) s: $bin"
-echo "$bin"
+build_all "-s -w -X $v.Version=$VERSION -X $v.Branch=HEAD -X $v.BuildUser=phasestack -X $v.BuildDate=$stamp"

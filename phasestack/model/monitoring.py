@@ -31,6 +31,11 @@ class Monitoring(Spec):
     kube_state_metrics_image: str = Field(
         "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0", pattern=IMAGE,
         description="kube-state-metrics image (stacks with an HPA and Prometheus).")
+    node_metrics: bool = Field(
+        False, description="Scrape the kubelets (cAdvisor, volume stats) for the CPU "
+                            "throttling and volume fill alerts; adds the stack's one "
+                            "cluster-scoped grant, a ClusterRole to list nodes and read their "
+                            "metrics.")
     alerting: Alerting = Field(default_factory=Alerting,
                                description="Who is notified: an Alertmanager with receivers, "
                                            "or an existing Alertmanager.")
@@ -39,6 +44,8 @@ class Monitoring(Spec):
     def _needs_prometheus(self) -> Monitoring:
         if (self.grafana or self.alerts) and not self.prometheus:
             raise ValueError("grafana and alerts need prometheus: true")
+        if self.node_metrics and not self.prometheus:
+            raise ValueError("node_metrics needs prometheus: true")
         if self.alerting.enabled and not self.alerts:
             raise ValueError("alerting needs alerts: true (without rules nothing fires)")
         if self.error_rate_warning >= self.error_rate_critical:

@@ -214,6 +214,7 @@ class Stack(Spec):
             ("nginx.enabled: false", not self.nginx.enabled),
             ("monitoring.alerting (its receivers' credentials are Kubernetes Secrets)",
              self.monitoring.alerting.enabled),
+            ("monitoring.node_metrics (the kubelets')", self.monitoring.node_metrics),
             ("api.command (use api.args: compose replaces the image's CMD)",
              bool(self.api.command)),
             ("api.secret_env / env_from (Kubernetes Secrets)",

@@ -34,7 +34,7 @@ def _limits(stack: Stack, level: str) -> dict[str, tuple[str, str]]:
         "ApiErrorRate": (f"5xx > {_pct(t[f'error_rate_{level}'])} of requests for 5m",
                          f"monitoring.error_rate_{level}"),
         "ApiLatencyP99": (f"P99 > {num(t[f'latency_p99_{level}'] * 1000)} ms for 5m",
-                          "the API's latency budget"),
+                          f"app.p99_ms {num(stack.app.p99_ms)}"),
         "RedisMemory": (f"> {_pct(t[f'redis_memory_{level}'])} of maxmemory = "
                         f"{num(round(r.maxmemory_mb * t[f'redis_memory_{level}']))} MB a node",
                         f"redis.maxmemory_mb {r.maxmemory_mb}"),
@@ -45,6 +45,8 @@ def _limits(stack: Stack, level: str) -> dict[str, tuple[str, str]]:
                                 f"postgres.max_connections {pg.max_connections} ({pool})"),
         "PostgresQueryLatency": (f"mean statement > {num(t[f'pg_query_{level}'] * 1000)} ms "
                                  "for 5m", f"app.query_ms {num(stack.app.query_ms)}"),
+        "PersistentVolumeUsage": (f"a volume > {_pct(t[f'volume_usage_{level}'])} full for 5m",
+                                  "each volume's storage_gb"),
     }
 
 
@@ -76,6 +78,9 @@ def _fixed(stack: Stack) -> dict[str, tuple[str, str]]:
                                "each container's memory limit"),
         "ContainerRestarting": ("3 restarts of a container within 15m",
                                 "each container's probes and start-up"),
+        "ContainerCpuThrottled": (
+            f"a container throttled in > {_pct(thresholds(stack)['cpu_throttled'])} of its CPU "
+            "periods for 15m", "each container's CPU limit"),
         "AlertmanagerNotificationsFailing": ("a receiver's notifications failing for 10m",
                                              "monitoring.alerting.receivers"),
     }

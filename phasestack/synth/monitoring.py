@@ -9,7 +9,7 @@ The work lives in phasestack.synth.prometheus, .grafana, .kube_state_metrics and
 from __future__ import annotations
 
 from phasestack.model import Stack
-from phasestack.synth import alertmanager, grafana, prometheus
+from phasestack.synth import alertmanager, grafana, kubelet, prometheus
 from phasestack.synth import kube_state_metrics as ksm
 from phasestack.synth.common import ALERTMANAGER, ANY, GRAFANA, PORTS, PROMETHEUS, Flow
 from phasestack.synth.prometheus import alert_rules, jobs, prometheus_yml
@@ -20,7 +20,7 @@ __all__ = ["alert_rules", "flows", "manifests", "prometheus_yml"]
 
 def manifests(stack: Stack) -> list[dict]:
     return [*prometheus.manifests(stack), *grafana.manifests(stack), *ksm.manifests(stack),
-            *alertmanager.manifests(stack)]
+            *alertmanager.manifests(stack), *kubelet.manifests(stack)]
 
 
 def flows(stack: Stack) -> list[Flow]:
@@ -29,7 +29,8 @@ def flows(stack: Stack) -> list[Flow]:
         return []
     # targets come from DNS (kube-dns egress is allowed for every pod by network.py), so
     # Prometheus needs no Kubernetes API access (kube-state-metrics is the one pod that does)
-    out = [Flow(PROMETHEUS, job.pod, job.port) for job in jobs(stack)] + ksm.flows(stack)
+    out = [Flow(PROMETHEUS, job.pod, job.port) for job in jobs(stack)] + ksm.flows(stack) \
+        + kubelet.flows(stack)
     if alertmanager.enabled(stack):  # alerts pushed (the scrape job is the same port)
         out.append(Flow(PROMETHEUS, ALERTMANAGER, PORTS.alertmanager))
     if mon.grafana:

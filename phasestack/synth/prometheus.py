@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from phasestack.model import Resources, Stack
 from phasestack.synth import alertmanager as am
 from phasestack.synth import kube_state_metrics as ksm
+from phasestack.synth import kubelet
 from phasestack.synth.common import (
     API,
     NGINX,
@@ -110,15 +111,18 @@ def jobs(stack: Stack) -> list[Job]:
     return [make() for on, make in wanted if on]
 
 
-def prometheus_yml(stack: Stack, rule_files: list[str] | None = None) -> str:
+def prometheus_yml(stack: Stack, rule_files: list[str] | None = None,
+                   token_dir: str = kubelet.TOKEN_DIR) -> str:
     """prometheus.yml; rule_files defaults to alerts.yml beside it when alerts are on
-    (relative paths resolve against the config file's directory)."""
+    (relative paths resolve against the config file's directory); token_dir holds the pod's
+    ServiceAccount token and CA (the kubelet jobs; promtool checks that they exist)."""
     if rule_files is None:
         rule_files = [RULES_FILE] if stack.monitoring.alerts else []
     return render_template("prometheus/prometheus.yml.j2", namespace=stack.namespace,
                              scrape_interval=stack.monitoring.scrape_interval,
                              prometheus_port=PORTS.prometheus, rule_files=rule_files,
                              dns_refresh=DNS_REFRESH, alertmanagers=am.targets(stack),
+                             kubelet_jobs=kubelet.scrape_jobs(stack), token_dir=token_dir,
                              jobs=[{**vars(j), "dns": dns(stack, j.service)}
                                    for j in jobs(stack)])
 
@@ -134,13 +138,14 @@ def api_series(stack: Stack) -> dict | None:
 
 def alert_rules(stack: Stack) -> str:
     """alerts.yml: rules only for the components the stack has."""
-    names = [j.name for j in jobs(stack)]
+    names = [j.name for j in jobs(stack)] + [j["name"] for j in kubelet.scrape_jobs(stack)]
     return render_template(
         "prometheus/alerts.yml.j2", namespace=stack.namespace, t=alert_values(stack), jobs=names,
         api=api_series(stack),
         pg_jobs=[n for n in names if n in (POSTGRES, POSTGRES_REPLICA)],
         replicas=POSTGRES_REPLICA in names, pgbouncer=PGBOUNCER in names,
         hpa_targets=ksm.hpa_targets(stack), ksm_job=ksm.NAME,
+        kubelet=kubelet.enabled(stack),
         replica_set=f"{stack.prefix_of(POSTGRES)}{POSTGRES_REPLICA}")
 
 
@@ -185,6 +190,8 @@ def manifests(stack: Stack) -> list[dict]:
                  {"name": "data",
                   "persistentVolumeClaim": {"claimName": named(stack, DATA_PVC)}},
                  empty_dir("tmp")])
+    if kubelet.enabled(stack):  # its token, bound by kubelet's ClusterRoleBinding
+        spec["automountServiceAccountToken"] = True
     dep = deployment(stack, PROMETHEUS, COMPONENT, 1, spec,
                      annotations=config_hash(*data.values()))
     # one TSDB on a ReadWriteOnce volume: the old pod must let go before the new one starts

@@ -107,9 +107,10 @@ def render(name: str, creds: dict[str, str], out: Path) -> list[dict]:
     return docs
 
 
-def predicted_outputs(docs: list[dict], namespace: str, managed=None) -> dict:
+def predicted_outputs(docs: list[dict], namespace: str, managed=None, cache=None) -> dict:
     """The stack outputs the rendered manifests imply: Service DNS names, ports, Secret names;
-    `managed`: the stack's postgres.external, whose endpoints are the PostgreSQL outputs."""
+    `managed`: the stack's postgres.external, whose endpoints are the PostgreSQL outputs;
+    `cache`: its redis.external, whose endpoint is the Redis output."""
     services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
 
     def host(name):
@@ -127,6 +128,7 @@ def predicted_outputs(docs: list[dict], namespace: str, managed=None) -> dict:
            "api_host": host("api"), "api_port": port("api"),
            **({"redis_host": host("redis"), "redis_port": port("redis", "redis")}
               if "redis" in services else {}),
+           **({"redis_host": cache.host, "redis_port": cache.port} if cache else {}),
            **({"postgres_host": managed.host, "postgres_port": managed.port} if managed else
               {"postgres_host": host("postgres"), "postgres_port": port("postgres", "postgres")}),
            **({"database_host": managed.host, "database_port": managed.port}
@@ -139,7 +141,7 @@ def predicted_outputs(docs: list[dict], namespace: str, managed=None) -> dict:
         out["postgres_read_host"] = managed.read_host
     if "pgbouncer" in services:
         out["pgbouncer_host"] = host("pgbouncer")
-    for name in ("prometheus", "grafana"):
+    for name in ("prometheus", "grafana", "alertmanager"):
         if name in services:
             out[f"{name}_url"] = f"http://{host(name)}:{port(name)}"
     return out

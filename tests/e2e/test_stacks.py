@@ -43,7 +43,8 @@ def test_up_matches_render_then_no_diff_then_destroy(name, deployer, cluster, tm
     outputs = {k: v.value for k, v in up.outputs.items()}
     stack = load(ROOT / "stacks" / f"Pulumi.{name}.yaml").stack
     predicted = predicted_outputs(render(name, creds, tmp_path / "render"), namespace,
-                                  stack.postgres.external)
+                                  stack.postgres.external,
+                                  stack.redis.external if stack.has("redis") else None)
     external = outputs.pop("external_endpoint", None)
     ingress = outputs.pop("ingress_address", None)
     assert outputs.pop("phase") == stack.phase

@@ -86,6 +86,15 @@ def alertmanager_bin() -> Path:
     return where
 
 
+def prometheus_bin() -> Path:
+    """The directory with prometheus and promtool 2.54.1, the image's version, built from the
+    Go module proxy by toolchain/prometheus.sh (`make test` passes it in
+    PHASESTACK_PROMETHEUS_BIN): Debian's 2.42 lacks the Kubernetes service discovery."""
+    where = Path(_built("PHASESTACK_PROMETHEUS_BIN", "prometheus.sh", "no Prometheus"))
+    require(str(where / "promtool"))
+    return where
+
+
 def free_port() -> int:
     """A port nothing listens on now, that no other call in this process returns and that no
     outgoing connection can take before the test's server binds it."""

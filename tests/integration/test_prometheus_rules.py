@@ -1,4 +1,5 @@
-"""promtool 2.42 (Debian package prometheus) against the rendered prometheus.yml and alert rules.
+"""promtool and Prometheus 2.54.1 (the image's version, toolchain/prometheus.sh) against the
+rendered prometheus.yml and alert rules.
 
 `promtool test rules` proves each alert fires above its threshold and stays silent below it,
 on the very rule text the Prometheus ConfigMap carries.
@@ -20,7 +21,7 @@ from phasestack.model import Stack
 from phasestack.stackfile import list_stack_files, load
 from phasestack.synth import grafana, kube_state_metrics, monitoring, prometheus
 from phasestack.synth.prometheus import RULES_FILE, THRESHOLDS, thresholds
-from tests.integration.conftest import free_port, require, wait_for
+from tests.integration.conftest import free_port, prometheus_bin, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = [p.name[len("Pulumi."):-len(".yaml")] for p in list_stack_files(ROOT)]
@@ -28,9 +29,17 @@ EVAL = "20m"  # past every rule's `for` (15m at most) with full 5m rate windows
 ABOVE, BELOW = 1.2, 0.8  # multipliers of the threshold for the firing and the silent case
 
 
+def config_text(stack: Stack, where: Path) -> str:
+    """prometheus.yml with the ServiceAccount token and CA the kubelet jobs name in `where`
+    (in a pod they are mounted; promtool checks that they exist)."""
+    for name in ("token", "ca.crt"):
+        (where / name).touch()
+    return monitoring.prometheus_yml(stack, token_dir=str(where))
+
+
 def promtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([require("promtool"), *args], capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([str(prometheus_bin() / "promtool"), *args], capture_output=True,
+                          text=True, timeout=60)
 
 
 def series(name: str, labels: dict[str, str], values: str) -> dict:
@@ -152,6 +161,27 @@ def notifications_failing(f: float):
                    counter(1 if f > 1 else 0))], {"integration": "slack"}
 
 
+KUBELET = {"job": "kubelet", "instance": "node-1", "namespace": "ps"}
+
+
+def volume_usage(t: float, namespace: str) -> Case:
+    def build(f: float):
+        labels = {**KUBELET, "namespace": namespace, "persistentvolumeclaim": "data-postgres-0"}
+        return [series("kubelet_volume_stats_used_bytes", labels, gauge(t * f * 1000)),
+                series("kubelet_volume_stats_capacity_bytes", labels, gauge(1000))], labels
+    return build
+
+
+def cpu_throttled(t: float, namespace: str) -> Case:
+    def build(f: float):  # 600 CFS periods a minute (100 ms each), a share of them throttled
+        labels = {"job": "kubelet-cadvisor", "instance": "node-1", "namespace": namespace,
+                  "pod": "api-7d9f-x2x", "container": "api"}
+        return [series("container_cpu_cfs_periods_total", labels, counter(600)),
+                series("container_cpu_cfs_throttled_periods_total", labels,
+                       counter(600 * t * f))], {"pod": "api-7d9f-x2x", "container": "api"}
+    return build
+
+
 def ksm_pair(namespace: str, kind: str, name: str, limit_metric: str, value_metric: str,
              limit: float, above: float, below: float) -> Case:
     """Two kube-state-metrics v2 series of one object, as the stack's own deployment exports
@@ -213,6 +243,7 @@ def cases(namespace: str, t: dict[str, float], api: dict | None = None,
         "PgBouncerClientsWaiting": (pgbouncer_waiting, "warning"),
         "ScrapeTargetDown": (target_down, "critical"),
         "AlertmanagerNotificationsFailing": (notifications_failing, "critical"),
+        "ContainerCpuThrottled": (cpu_throttled(t["cpu_throttled"], namespace), "warning"),
         "ContainerOOMKilled": (oom_killed(namespace), "warning"),
         "ContainerRestarting": (restarting(namespace), "warning"),
         "HpaAtMaxReplicas": (hpa_at_max(namespace, prefix("api") + "api"), "warning"),
@@ -226,7 +257,9 @@ def cases(namespace: str, t: dict[str, float], api: dict | None = None,
                 f"RedisMemory{cap}": (redis_memory(t[f"redis_memory_{level}"]), level),
                 f"RedisCpu{cap}": (redis_cpu(t[f"redis_cpu_{level}"]), level),
                 f"PostgresConnections{cap}": (pg_connections(t[f"pg_connections_{level}"]), level),
-                f"PostgresQueryLatency{cap}": (pg_query(t[f"pg_query_{level}"]), level)}
+                f"PostgresQueryLatency{cap}": (pg_query(t[f"pg_query_{level}"]), level),
+                f"PersistentVolumeUsage{cap}": (
+                    volume_usage(t[f"volume_usage_{level}"], namespace), level)}
     return out
 
 
@@ -265,7 +298,7 @@ def unit_tests(rules_text: str, namespace: str, t: dict[str, float],
 def test_check_config(name, tmp_path):
     stack = load(name, ROOT).stack
     config = tmp_path / "prometheus.yml"
-    config.write_text(monitoring.prometheus_yml(stack))
+    config.write_text(config_text(stack, tmp_path))
     (tmp_path / RULES_FILE).write_text(monitoring.alert_rules(stack))  # beside it, as mounted
     result = promtool("check", "config", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -294,7 +327,7 @@ def test_check_rules(name, tmp_path):
 def checked(stack: Stack, where: Path) -> tuple[Path, Path]:
     """The stack's prometheus.yml and alerts.yml, written to `where`, that promtool accepts."""
     config, rules = where / "prometheus.yml", where / RULES_FILE
-    config.write_text(monitoring.prometheus_yml(stack))
+    config.write_text(config_text(stack, where))
     rules.write_text(monitoring.alert_rules(stack))
     for args in (("check", "config", str(config)), ("check", "rules", str(rules))):
         result = promtool(*args)
@@ -391,10 +424,11 @@ def test_a_wrong_expectation_fails(tmp_path):
 
 
 def test_real_prometheus_loads_config_and_rules(tmp_path, servers):
-    """Debian's prometheus 2.42 starts on the rendered files and serves every rule group."""
-    binary = require("prometheus")
+    """Prometheus 2.54.1 starts on the rendered files and serves every rule group; the
+    kubelet jobs (monitoring.node_metrics) are loaded, their discovery needing a cluster."""
+    binary = str(prometheus_bin() / "prometheus")
     stack = load("phase2", ROOT).stack
-    (tmp_path / "prometheus.yml").write_text(monitoring.prometheus_yml(stack))
+    (tmp_path / "prometheus.yml").write_text(config_text(stack, tmp_path))
     rules_text = monitoring.alert_rules(stack)
     (tmp_path / RULES_FILE).write_text(rules_text)
     port = free_port()
@@ -423,6 +457,9 @@ def test_real_prometheus_loads_config_and_rules(tmp_path, servers):
     # the HPA alert's series have a scrape job: the stack's kube-state-metrics
     assert "scrape-kube-state-metrics.ps-phase2.svc.cluster.local" in config
     assert "HpaAtMaxReplicas" in loaded
+    # the kubelets' jobs and rules (node_metrics, on in phase2)
+    assert "job_name: kubelet-cadvisor" in config and "role: node" in config
+    assert {"ContainerCpuThrottled", "PersistentVolumeUsageCritical"} <= loaded
 
 
 @pytest.mark.parametrize("name", STACKS)

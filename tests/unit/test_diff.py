@@ -53,7 +53,10 @@ def test_phase1_to_phase2_adds_replica_cluster_bootstrap_and_their_policies():
         "ConfigMap/redis-cluster-bootstrap", "Job/redis-cluster-bootstrap",
         "PodDisruptionBudget/redis", "NetworkPolicy/egress-postgres-replica",
         "NetworkPolicy/ingress-postgres-replica", "NetworkPolicy/egress-redis",
-        "NetworkPolicy/egress-redis-cluster-bootstrap"}
+        "NetworkPolicy/egress-redis-cluster-bootstrap",
+        # monitoring.node_metrics from phase2: the kubelets' grant
+        "ClusterRole/prometheus-kubelet-<namespace>",
+        "ClusterRoleBinding/prometheus-kubelet-<namespace>"}
     assert d.removed == []
     assert {"StatefulSet/redis", "ConfigMap/pgbouncer", "Deployment/api",
             "HorizontalPodAutoscaler/api", "ConfigMap/redis"} <= labels(c.ref for c in d.changed)
@@ -283,7 +286,7 @@ def test_markdown_golden(golden):
 def test_cli_formats_and_exit_codes():
     text = run("diff", "phase1", "phase2")
     assert text.exit_code == 0
-    assert text.output.startswith("diff phase1 -> phase2: 10 added, 0 removed")
+    assert text.output.startswith("diff phase1 -> phase2: 12 added, 0 removed")
     assert "runbook phase1 -> phase2" in text.output
     data = json.loads(run("diff", "phase2", "phase3", "--format", "json").output)
     assert {r["name"] for r in data["diff"]["added"]} == {"nginx", "postgres-replica"}

@@ -65,7 +65,9 @@ def test_names_unique_and_namespaced(name):
         key = (d["kind"], d["metadata"]["name"])
         assert key not in seen, key
         seen.add(key)
-        if d["kind"] != "Namespace":
+        if d["kind"] in ("ClusterRole", "ClusterRoleBinding"):  # cluster-wide: named for it
+            assert "namespace" not in d["metadata"] and key[1].endswith(f"-{ns}"), key
+        elif d["kind"] != "Namespace":
             assert d["metadata"]["namespace"] == ns, key
         assert "app.kubernetes.io/part-of" in d["metadata"]["labels"], key
 
@@ -123,6 +125,8 @@ def team_objects(s) -> set[tuple[str, str]]:
     if s.postgres.external:  # the managed database's password
         out.add(("Secret", s.postgres.external.password_secret))
     out |= {("Secret", r.secret) for r in s.monitoring.alerting.receivers}
+    if s.has("redis") and s.redis.external:  # the managed Redis's password
+        out.add(("Secret", s.redis.external.password_secret))
     return out
 
 
@@ -267,10 +271,11 @@ def required_flows(s) -> list[tuple[str, str, int]]:
     db = [("pgbouncer", 6432)] if s.pgbouncer.enabled else [("postgres", 5432)] * inside
     need = [("nginx", "api", s.api.port)] if s.has("nginx") else []
     need += [(c, *d) for c in clients for d in db]
-    need += [(c, "redis", 6379) for c in clients] if s.has("redis") else []
+    redis_inside = s.runs("redis")  # a managed Redis is outside too
+    need += [(c, "redis", 6379) for c in clients] if redis_inside else []
     if s.api.migration.enabled:
         need += [("api-migrate", "postgres", 5432)] * inside + \
-            [("api-migrate", "redis", 6379)] * s.has("redis")
+            [("api-migrate", "redis", 6379)] * redis_inside
     if s.pgbouncer.enabled and inside:
         need.append(("pgbouncer", "postgres", 5432))
     if s.postgres.read_replicas:
@@ -283,7 +288,7 @@ def required_flows(s) -> list[tuple[str, str, int]]:
     if s.monitoring.prometheus:
         need += [("prometheus", "api", s.api.metrics_port)] * s.api.metrics.enabled
         need += [("prometheus", "nginx", 9113)] * s.has("nginx")
-        need += [("prometheus", "redis", 9121)] * s.has("redis")
+        need += [("prometheus", "redis", 9121)] * redis_inside
         need += [("prometheus", "postgres", 9187)] * inside
         if s.pgbouncer.enabled:
             need.append(("prometheus", "pgbouncer", 9127))
@@ -296,8 +301,9 @@ def required_flows(s) -> list[tuple[str, str, int]]:
 
 @pytest.mark.parametrize("name", STACKS)
 def test_secure_defaults(name):
-    # only a ServiceAccount that a RoleBinding grants something may mount its token
-    bound = {s["name"] for rb in by_kind(name, "RoleBinding").values() for s in rb["subjects"]}
+    # only a ServiceAccount that a (Cluster)RoleBinding grants something may mount its token
+    bound = {s["name"] for kind in ("RoleBinding", "ClusterRoleBinding")
+             for rb in by_kind(name, kind).values() for s in rb["subjects"]}
     for wl, tpl in pod_templates(name):
         spec = tpl["spec"]
         assert spec["automountServiceAccountToken"] is (spec.get("serviceAccountName") in bound)

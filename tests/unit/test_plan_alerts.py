@@ -32,7 +32,8 @@ def test_the_rules_each_shape_loads():
     phase2 = guards(load("phase2").stack)
     assert [g["alert"] for g in phase2] == [
         *core, "HpaAtMaxReplicas", "ContainerOOMKilled", "ContainerRestarting",
-        "ScrapeTargetDown", "NginxRequestRateCritical", *data,
+        "ScrapeTargetDown", "ContainerCpuThrottled", *pair("PersistentVolumeUsage"),
+        "NginxRequestRateCritical", *data,
         "PostgresReplicationLag", "PostgresReplicaNotStreaming", "PostgresReplicaNotServing",
         "PgBouncerClientsWaiting"]
     for g in phase2:
@@ -87,3 +88,22 @@ def test_query_latency_alerts_follow_the_stacks_own_query_time():
     assert fires("phase2") == ["mean statement > 50 ms for 5m", "mean statement > 100 ms for 5m"]
     assert fires("pixecom-phase1") == ["mean statement > 100 ms for 5m",
                                        "mean statement > 200 ms for 5m"]
+
+
+def test_latency_alerts_follow_the_apps_p99_objective():
+    from phasestack.synth.thresholds import latency_p99
+
+    assert latency_p99(load("phase2").stack) == {"latency_p99_warning": 0.3,
+                                                 "latency_p99_critical": 0.5}  # review 002
+    slow = Stack.for_phase("phase2", app={"p99_ms": 800})
+    assert latency_p99(slow) == {"latency_p99_warning": 0.8, "latency_p99_critical": 1.333}
+    g = by_name(slow)
+    assert (g["ApiLatencyP99Warning"]["fires"], g["ApiLatencyP99Warning"]["guards"]) == (
+        "P99 > 800 ms for 5m", "app.p99_ms 800")
+    assert g["ApiLatencyP99Critical"]["fires"] == "P99 > 1,333 ms for 5m"
+    import yaml
+
+    from phasestack.synth.prometheus import alert_rules
+    rules = {r["alert"]: r for grp in yaml.safe_load(alert_rules(slow))["groups"]
+             for r in grp["rules"]}
+    assert rules["ApiLatencyP99Warning"]["expr"].rstrip().endswith("> 0.8")

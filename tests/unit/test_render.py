@@ -211,3 +211,36 @@ def test_every_multiline_string_is_a_literal_block(name, tmp_path):
                                       f"{node.value[:60]!r} is not a literal block"
             blocks += 1
     assert blocks > 0
+
+
+KUBERNETES_STACKS = [p.name[len("Pulumi."):-len(".yaml")]
+                     for p in sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))]
+
+
+@pytest.mark.parametrize("name", KUBERNETES_STACKS)
+def test_render_read_back_is_the_synthesis(name, tmp_path):
+    """Issue 17 item 3: libyaml writes the files; read back with PyYAML's pure-Python loader
+    they are exactly the objects synthesized in memory, and libyaml's text is the pure-Python
+    writer's byte for byte."""
+    from phasestack.stackfile import load
+    from phasestack.synth import synthesize
+    from phasestack.targets import kubernetes
+
+    stack = load(name, ROOT).stack
+    if stack.target != "kubernetes":
+        pytest.skip("a compose render")
+    values = {c: f"value-of-{c}-0123456789" for c in CREDENTIALS}
+    docs = synthesize(stack, values)
+    texts, secret_text = kubernetes.files(docs)
+    read = [d for text in [*texts.values(), secret_text]
+            for d in yaml.load_all(text, Loader=yaml.SafeLoader) if d is not None]
+    key = lambda d: (d["kind"], d["metadata"]["name"])  # noqa: E731
+    assert sorted(read, key=key) == sorted(docs, key=key)
+    assert kubernetes._Dumper.__mro__[1] is getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class Pure(yaml.SafeDumper):
+        ignore_aliases = kubernetes._Dumper.ignore_aliases
+    Pure.add_representer(str, kubernetes._str)
+    pure = yaml.dump_all(docs, Dumper=Pure, sort_keys=False, default_flow_style=False,
+                         width=100, explicit_start=True)
+    assert kubernetes.dump_all(docs) == pure

@@ -75,9 +75,12 @@ def test_role_rules_exact_and_namespaced():
                                               "kind": "Role", "name": KSM}
     assert docs["RoleBinding"]["subjects"] == [{"kind": "ServiceAccount", "name": KSM,
                                                 "namespace": "ps-phase2"}]
-    # no cluster-wide access anywhere in the render
+    # no cluster-wide access anywhere in the render, but the kubelets' (node_metrics,
+    # tests/unit/test_synth_kubelet.py)
     full = synthesize(stack("phase3"), {c: "x" for c in CREDENTIALS})
-    assert not [d for d in full if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+    assert [d["metadata"]["name"] for d in full
+            if d["kind"] in ("ClusterRole", "ClusterRoleBinding")] == [
+        "prometheus-kubelet-ps-phase3"] * 2
 
 
 def test_deployment_args_probes_and_security():

@@ -47,9 +47,10 @@ def test_scrape_jobs_per_phase():
     assert job_names("mvp") == ["prometheus", "api", "nginx", "redis", "postgres"]
     assert job_names("phase1") == ["prometheus", "api", "nginx", "redis", "postgres",
                                    "pgbouncer", "kube-state-metrics"]
-    for name in ("phase2", "phase3"):
+    for name in ("phase2", "phase3"):  # + the kubelets (monitoring.node_metrics)
         assert job_names(name) == ["prometheus", "api", "nginx", "redis", "postgres",
-                                   "postgres-replica", "pgbouncer", "kube-state-metrics"]
+                                   "postgres-replica", "pgbouncer", "kube-state-metrics",
+                                   "kubelet-cadvisor", "kubelet"]
 
 
 def test_scrape_targets_use_headless_dns_and_exporter_ports():
@@ -213,7 +214,7 @@ def test_manifests_per_phase():
 
 
 def test_prometheus_deployment():
-    docs = monitoring.manifests(stack("phase2"))
+    docs = monitoring.manifests(Stack.for_phase("phase2", monitoring={"node_metrics": False}))
     dep = by_kind(docs, "Deployment", "prometheus")
     spec = dep["spec"]["template"]["spec"]
     (c,) = spec["containers"]

@@ -22,7 +22,9 @@ def test_shop_opens_https_out_and_the_mail_relay_for_the_api_worker_and_migratio
     api = policies["egress-api-external"]
     assert api["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "api"}}
     assert api["spec"]["policyTypes"] == ["Egress"]
-    relay, internet = api["spec"]["egress"]
+    relay, internet, cache = api["spec"]["egress"]
+    assert cache == {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}],  # the managed Redis
+                     "ports": [{"protocol": "TCP", "port": 6379}]}
     assert relay == {"to": [{"ipBlock": {"cidr": "198.51.100.25/32"}}],
                      "ports": [{"protocol": "TCP", "port": 587}]}
     v4, v6 = internet["to"]
