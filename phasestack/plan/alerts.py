@@ -9,6 +9,7 @@ import yaml
 
 from phasestack.model import Stack
 from phasestack.plan.capacity import api_capacity_rps
+from phasestack.safe_yaml import FAST
 
 
 def num(x: float) -> str:
@@ -108,7 +109,7 @@ def guards(stack: Stack) -> list[dict[str, str]]:
     fixed = _fixed(stack)
     levels = {level: _limits(stack, level) for level in ("warning", "critical")}
     out = []
-    for group in yaml.safe_load(alert_rules(stack))["groups"]:
+    for group in yaml.load(alert_rules(stack), Loader=FAST)["groups"]:  # a safe loader (libyaml)
         for rule in group["rules"]:
             name, severity = rule["alert"], rule["labels"]["severity"]
             base = name.removesuffix(severity.capitalize())

@@ -21,6 +21,7 @@ import yaml
 from phasestack.catalog import MIGRATION
 from phasestack.errors import TargetError
 from phasestack.model import Stack
+from phasestack.safe_yaml import FAST
 from phasestack.synth import component_of, order_key, secrets, synthesize
 
 SECRETS_FILE = "secrets.yaml"
@@ -47,7 +48,7 @@ def previous_credentials(out: Path) -> dict[str, str]:
     if not ((out / MARKER).is_file() and path.is_file()):
         return {}
     try:
-        docs = list(yaml.safe_load_all(path.read_text()))
+        docs = list(yaml.load_all(path.read_text(), Loader=FAST))  # a safe loader (libyaml)
         values = secrets.from_manifests([d for d in docs if d])
     except (yaml.YAMLError, UnicodeDecodeError, AttributeError, TypeError, KeyError):
         raise TargetError(f"{path}: not the Secret manifests a render writes; move it away "
