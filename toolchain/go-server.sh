@@ -22,7 +22,12 @@ if built; then echo "$bin"; exit 0; fi
 # as build.sh: no VCS stamping (no .git), go.sum-checked modules, the installed Go only (no
 # toolchain download), static binaries; GOCACHE and GOMODCACHE stay at their defaults
 export GOFLAGS="-buildvcs=false -mod=mod" GOTOOLCHAIN=local CGO_ENABLED=0
-log "building $VERSION from the Go module proxy ($(go env GOVERSION))"
+have="$(go env GOVERSION 2>/dev/null || true)"
+if ! printf 'go1.26\n%s\n' "${have:-go0}" | sort -V -C; then
+  log "needs Go 1.26 or newer on PATH (found: ${have:-none}); see README, The two commands"
+  exit 1
+fi
+log "building $VERSION from the Go module proxy ($have)"
 t0=$SECONDS
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 

@@ -52,7 +52,7 @@ class AppProfile(Spec):
                             description="Mean PostgreSQL query time in milliseconds.")
     # review 002, 12. Required Metrics: auth latency P99 warning > 300 ms, critical > 500 ms
     p99_ms: float = Field(
-        300, gt=0, le=600_000,
+        300, ge=1, le=600_000,
         description="The API's P99 latency objective in milliseconds: ApiLatencyP99Warning "
                     "fires above it, ApiLatencyP99Critical above 5/3 of it (review 002's 300 "
                     "and 500 ms).")

@@ -38,6 +38,7 @@ COMPONENT = "monitoring"
 UID = 65534  # prom/alertmanager runs as nobody
 CONFIG_DIR, DATA_DIR = "/etc/alertmanager", "/alertmanager"
 BLACKHOLE = "unrouted"
+FAILING = "AlertmanagerNotificationsFailing"  # templates/prometheus/alerts.yml.j2
 SIZE = Resources(cpu_request="50m", cpu_limit="250m", memory_request="64Mi",
                  memory_limit="128Mi")
 
@@ -66,7 +67,8 @@ def alertmanager_yml(stack: Stack, secrets_dir: str = SECRETS_DIR) -> str:
     a = stack.monitoring.alerting
     return render_template(
         "alertmanager/alertmanager.yml.j2", namespace=stack.namespace, secrets_dir=secrets_dir,
-        blackhole=BLACKHOLE, group_wait=a.group_wait, group_interval=a.group_interval,
+        blackhole=BLACKHOLE, failing=FAILING, group_wait=a.group_wait,
+        group_interval=a.group_interval,
         repeat_interval=a.repeat_interval, routes=routes(stack),
         receivers=[{"name": r.name, "kind": r.kind, "channel": r.channel,
                     "file": credential_file(r, secrets_dir),

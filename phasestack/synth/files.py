@@ -46,11 +46,11 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     of every render), outside the checkout: $XDG_CACHE_HOME or ~/.cache, phasestack/jinja-<v>.
     Jinja keys each entry by the template's name and checks its source's checksum, so an
     edited template is compiled again. None (compile in memory) where that cannot be written."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    where = base / "phasestack" / f"jinja-{jinja2.__version__}"
     try:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        where = base / "phasestack" / f"jinja-{jinja2.__version__}"
         where.mkdir(parents=True, exist_ok=True)
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: no home directory to be found
         return None
     return jinja2.FileSystemBytecodeCache(str(where)) if os.access(where, os.W_OK) else None
 

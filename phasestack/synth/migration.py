@@ -20,7 +20,7 @@ from phasestack.synth.inject import env, redis_flows
 COMPONENT = "migration"
 # Argo CD applies a sync wave only when the one before is healthy (a Job: complete): the data
 # tier and everything else (wave 0), then this Job (1), then the API's and workers'
-# Deployments (2). `kubectl apply -f` of the whole render waits for nothing (README).
+# Deployments and HPAs (2). `kubectl apply -f` of the whole render waits for nothing (README).
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 JOB_WAVE, APP_WAVE = "1", "2"
 
@@ -53,10 +53,11 @@ def manifests(stack: Stack) -> list[dict]:
 
 
 def after_migration(stack: Stack, docs: list[dict]) -> list[dict]:
-    """The API's and workers' Deployments in the sync wave after the Job's."""
+    """The API's and workers' Deployments, and their HPAs, in the sync wave after the Job's (an
+    HPA applied before its Deployment exists is Degraded to Argo CD, which fails the sync)."""
     if stack.api.migration.enabled:
         for d in docs:
-            if d["kind"] == "Deployment":
+            if d["kind"] in ("Deployment", "HorizontalPodAutoscaler"):
                 d["metadata"].setdefault("annotations", {})[SYNC_WAVE] = APP_WAVE
     return docs
 

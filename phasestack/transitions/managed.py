@@ -125,7 +125,10 @@ def redis(x: Ctx) -> list[dict]:
     if not (x.a.has("redis") and x.b.has("redis")) or (ea is None) == (eb is None) and (
             ea is None or ea.host == eb.host):
         return []
-    roll = [APPLY.format("api"), 'kubectl rollout status -n "$NS" deployment/api']
+    # the API and workers on the new URL, at the pod counts they run at now
+    writers = _writers(x.b)
+    roll = [APPLY.format("api"), *([APPLY.format("worker")] if x.b.api.workers else []),
+            *(f'kubectl rollout status -n "$NS" deployment/{d}' for d in writers)]
     if eb is not None:
         return [{
             "title": f"Redis: in the cluster -> managed ({eb.host})", "component": "redis",
@@ -138,7 +141,9 @@ def redis(x: Ctx) -> list[dict]:
                 "session-loss window (users sign in again; drain the queues first), or copy "
                 "a snapshot: an RDB (redis-0's, or one per Cluster master), seeded into the "
                 "managed service by its import (ElastiCache: RDB files in S3; Memorystore: "
-                "import from Cloud Storage), losing the writes after the snapshot.",
+                "import from Cloud Storage), losing the writes after the snapshot: pause after "
+                "the copy and seed the managed service from it (ElastiCache seeds a new "
+                "cluster from RDB files in S3) before the rollout below.",
                 *(["PostgreSQL moves in the same release: the snapshot is taken in its step, "
                    "while the API and workers are stopped, and its rollout switches them to "
                    "the managed Redis."] if _postgres_to_managed(x) else [])],

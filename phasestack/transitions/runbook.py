@@ -66,8 +66,11 @@ def runbook(stack_a: Stack, stack_b: Stack, name_a: str = "a", name_b: str = "b"
 
 
 def _rolls_app(step: Step) -> bool:
+    """It applies (or scales, or waits for) the API or a worker; a delete (the immutable
+    field's orphaning delete) rolls nothing."""
     return any(f"component={c}" in cmd or "deployment/api" in cmd
-               for cmd in step.commands for c in ("api", "worker"))
+               for cmd in step.commands if not cmd.startswith("kubectl delete")
+               for c in ("api", "worker"))
 
 
 def _migration_first(steps: list[Step]) -> list[Step]:

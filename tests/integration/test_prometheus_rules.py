@@ -153,12 +153,12 @@ def target_down(f: float, job: str = "redis"):
 
 
 def notifications_failing(f: float):
-    # Alertmanager 0.35's counter, per integration (and receiver, reason); the rule sums by
-    # integration
+    # Alertmanager 0.35's counter, per integration, receiver and reason; the rule sums by
+    # integration and receiver
     labels = {"job": "alertmanager", "instance": "10.0.0.11:9093", "integration": "slack",
               "receiver_name": "team", "reason": "clientError"}
     return [series("alertmanager_notifications_failed_total", labels,
-                   counter(1 if f > 1 else 0))], {"integration": "slack"}
+                   counter(1 if f > 1 else 0))], {"integration": "slack", "receiver_name": "team"}
 
 
 KUBELET = {"job": "kubelet", "instance": "node-1", "namespace": "ps"}

@@ -247,3 +247,23 @@ def test_moving_both_stores_snapshots_redis_while_the_writers_are_stopped():
     redis_step = both["Redis: in the cluster -> managed (c.example.cache)"]
     assert redis_step.commands == []  # its snapshot and rollout are the PostgreSQL step's
     assert any("taken in its step" in w for w in redis_step.what)
+
+
+def test_a_redis_move_rolls_the_workers_onto_the_managed_redis_too():
+    inside = stack("phase1", api={"workers": [{"name": "mail"}]})
+    outside = stack("phase1", api={"workers": [{"name": "mail"}]}, redis=CACHE)
+    there = steps(inside, outside)["Redis: in the cluster -> managed (c.example.cache)"]
+    assert there.commands[-4:] == [
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/component=api',
+        'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/component=worker',
+        'kubectl rollout status -n "$NS" deployment/api',
+        'kubectl rollout status -n "$NS" deployment/worker-mail']
+    assert any("before the rollout below" in w for w in there.what)
+
+
+def test_an_orphaning_delete_does_not_count_as_rolling_the_api():
+    from phasestack.transitions.runbook import Step, _rolls_app
+
+    assert not _rolls_app(Step("x", "api", [], ['kubectl delete -n "$NS" deployment/api '
+                                                "--cascade=orphan"]))
+    assert _rolls_app(Step("x", "api", [], ['kubectl rollout status -n "$NS" deployment/api']))

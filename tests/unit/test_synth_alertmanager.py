@@ -26,9 +26,16 @@ def test_config_routes_each_severity_to_its_receivers_and_names_only_files():
     route = config["route"]
     assert (route["receiver"], route["group_by"], route["group_wait"], route["repeat_interval"]) \
         == ("unrouted", ["alertname", "namespace"], "30s", "4h")
+    failing = 'alertname="AlertmanagerNotificationsFailing"'
     assert route["routes"] == [
-        {"receiver": "oncall", "matchers": ['severity=~"critical"'], "continue": True},
-        {"receiver": "team", "matchers": ['severity=~"critical|warning"'], "continue": True}]
+        {"receiver": "oncall", "matchers": [failing], "continue": True},
+        {"receiver": "team", "matchers": [failing], "continue": True},
+        {"receiver": "oncall", "matchers": ['severity=~"critical"', "alertname!=" +
+                                            failing.removeprefix("alertname=")],
+         "continue": True},
+        {"receiver": "team", "matchers": ['severity=~"critical|warning"', "alertname!=" +
+                                          failing.removeprefix("alertname=")],
+         "continue": True}]
     receivers = {r["name"]: r for r in config["receivers"]}
     assert receivers["unrouted"] == {"name": "unrouted"}
     (pd,) = receivers["oncall"]["pagerduty_configs"]

@@ -95,8 +95,9 @@ def test_argo_cd_waits_for_the_job_before_the_apps_deployments():
     docs = synthesize(s, PLACEHOLDER_VALUES)
     wave = "argocd.argoproj.io/sync-wave"
     waves = {(d["kind"], d["metadata"]["name"]): d["metadata"].get("annotations", {}).get(wave)
-             for d in docs if d["kind"] in ("Job", "Deployment")}
+             for d in docs if d["kind"] in ("Job", "Deployment", "HorizontalPodAutoscaler")}
     assert waves[("Deployment", "api")] == waves[("Deployment", "worker-mail")] == "2"
+    assert waves[("HorizontalPodAutoscaler", "api")] == "2"  # phase1's API HPA
     assert [w for (k, _), w in waves.items() if k == "Job"] == ["1"]
     # nginx, PgBouncer and the rest stay in wave 0, and a stack without a migration has none
     assert waves[("Deployment", "nginx")] is None
