@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from phasestack.model import Stack
 from phasestack.synth.common import ANY, PROMETHEUS, Flow, meta, named
+from phasestack.synth.kube_state_metrics import API_SERVER_PORTS  # node discovery asks it too
 
 COMPONENT = "monitoring"
 KUBELET_PORT = 10250
-API_SERVER_PORTS = (443, 6443)  # node discovery: the kubernetes Service and the apiserver
 TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 # job -> (metrics path, the series kept)
 JOBS = {
