@@ -6,12 +6,14 @@ CHECKOV_VENV := .checkov-venv
 # Debian packages the integration tests start for real (DESIGN.md, "Facts learned")
 # (and what toolchain/pgbouncer.sh builds PgBouncer 1.21+ with where Debian ships an older one;
 # toolchain/alertmanager.sh builds Alertmanager 0.35 with Go, Debian's 0.25 lacks url_file;
-# toolchain/prometheus.sh the image's Prometheus 2.54.1, Debian's 2.42 lacks Kubernetes SD)
+# toolchain/prometheus.sh the image's Prometheus 3.16.0, Debian's 2.42 lacks Kubernetes SD;
+# toolchain/valkey.sh the image's Valkey 9.1.2 from Debian's source, bookworm's redis 7.0 is past
+# maintenance)
 # (postgresql: the major this Debian release ships, 15 on bookworm, 17 on trixie)
-DEB_PACKAGES := nginx-light postgresql postgresql-client pgbouncer redis-server wrk \
+DEB_PACKAGES := nginx-light postgresql postgresql-client pgbouncer wrk \
                 curl gcc make pkg-config libevent-dev libssl-dev
 DEB_BINARIES := /usr/sbin/nginx /usr/lib/postgresql/*/bin/postgres /usr/sbin/pgbouncer \
-                /usr/bin/redis-server /usr/bin/wrk \
+                /usr/bin/wrk \
                 /usr/bin/curl /usr/bin/gcc /usr/bin/make /usr/bin/pkg-config \
                 /usr/include/event2/event.h /usr/include/openssl/ssl.h
 
@@ -56,9 +58,9 @@ lint: install-test
 test: install-test system-deps checkov
 	$(BIN)/ruff check .
 	pgbouncer=$$(toolchain/pgbouncer.sh) && alertmanager=$$(toolchain/alertmanager.sh) && \
-	  prometheus=$$(toolchain/prometheus.sh) && \
+	  prometheus=$$(toolchain/prometheus.sh) && valkey=$$(toolchain/valkey.sh) && \
 	PHASESTACK_PGBOUNCER=$$pgbouncer PHASESTACK_ALERTMANAGER_BIN=$$alertmanager \
-	  PHASESTACK_PROMETHEUS_BIN=$$prometheus \
+	  PHASESTACK_PROMETHEUS_BIN=$$prometheus PHASESTACK_VALKEY_BIN=$$valkey \
 	  PHASESTACK_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov \
 	  $(BIN)/python -m pytest -q
 

@@ -21,7 +21,8 @@ if built; then echo "$bin"; exit 0; fi
 
 # as build.sh: no VCS stamping (no .git), go.sum-checked modules, the installed Go only (no
 # toolchain download), static binaries; GOCACHE and GOMODCACHE stay at their defaults
-export GOFLAGS="-buildvcs=false -mod=mod" GOTOOLCHAIN=local CGO_ENABLED=0
+# GOWORK=off: a module zip may ship a go.work (Prometheus 3) that -mod=mod refuses
+export GOFLAGS="-buildvcs=false -mod=mod" GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off
 have="$(go env GOVERSION 2>/dev/null || true)"
 if ! printf 'go1.26\n%s\n' "${have:-go0}" | sort -V -C; then
   log "needs Go 1.26 or newer on PATH (found: ${have:-none}); see README, The two commands"

@@ -9,7 +9,6 @@ set -euo pipefail
 VERSION=1.24.1
 # pool/main/p/pgbouncer/pgbouncer_1.24.1.orig.tar.gz, as trixie's Sources lists it
 SHA256=da72a3aba13072876d055a3e58dd4aba4a5de4ed6148e73033185245598fd3e0
-MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
 supports() {  # supports BINARY: 1.21 or newer
   local v
@@ -26,12 +25,10 @@ if [[ -x "$root/bin/pgbouncer" ]] && supports "$root/bin/pgbouncer"; then
   echo "$root/bin/pgbouncer"; exit 0
 fi
 echo "[pgbouncer] building $VERSION from Debian's source (the installed one is older than 1.21)" >&2
-work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
-tarball="pgbouncer_$VERSION.orig.tar.gz"
-curl -sSf -o "$work/$tarball" "$MIRROR/pool/main/p/pgbouncer/$tarball"
-echo "$SHA256  $work/$tarball" | sha256sum -c --quiet
-tar xzf "$work/$tarball" -C "$work"
-cd "$work/pgbouncer-$VERSION"
+# shellcheck source=debian-source.sh
+source "$(dirname "$0")/debian-source.sh"
+debian_source pool/main/p/pgbouncer "pgbouncer_$VERSION.orig.tar.gz" "$SHA256"
+cd "$work/src"
 ./configure --quiet --prefix="$root" --without-cares >/dev/null
 make -s -j"$(nproc)" >/dev/null 2>&1
 make -s install >/dev/null

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -15,6 +16,8 @@ MONITOR_USER = "exporter"  # postgres_exporter: a member of pg_monitor, not a su
 RESERVED_ROLES = frozenset({SUPERUSER, REPLICATION_USER, MONITOR_USER})
 # maxmemory must leave the pod room for AOF rewrites, buffers and fragmentation
 REDIS_MEMORY_SHARE = 0.8
+# cluster pods announce `<pod>/<node>` (cluster-announce-human-nodename): Redis 7.2+, Valkey
+REDIS_BEFORE_7_2 = re.compile(r"(^|/)redis:([0-6]|7\.[01])(\D|$)")
 
 
 class Redis(Spec):
@@ -28,7 +31,11 @@ class Redis(Spec):
                           "describe it, for the planner; image, storage and resources are "
                           "unused).")
     mode: Literal["standalone", "cluster"] = Field("standalone", description="Topology.")
-    image: str = Field("redis:7.0-alpine", pattern=IMAGE, description="Redis image.")
+    # Valkey (BSD), the maintained Redis-compatible server the tests can start (Debian's source
+    # package, toolchain/valkey.sh); its image keeps the redis-server/redis-cli names
+    image: str = Field("valkey/valkey:9.1.2-alpine", pattern=IMAGE,
+                       description="Redis-compatible server image (its redis-server and "
+                                   "redis-cli commands are used; UID 999).")
     exporter_image: str = Field("oliver006/redis_exporter:v1.62.0", pattern=IMAGE,
                                 description="redis_exporter sidecar image.")
     masters: int = Field(1, ge=1, le=100, description="Masters (cluster mode needs at least 3).")
@@ -60,6 +67,11 @@ class Redis(Spec):
         if self.mode == "cluster" and self.replicas_per_master < 1:
             raise ValueError("Redis Cluster needs replicas_per_master >= 1: without a replica, "
                              "losing one master takes its slots and the whole cluster down")
+        if self.mode == "cluster" and not self.external and REDIS_BEFORE_7_2.search(self.image):
+            raise ValueError(
+                f"image {self.image}: Redis Cluster pods announce their Kubernetes node "
+                "(cluster-announce-human-nodename, which keeps a replica off its master's node); "
+                "it needs Redis 7.2 or newer, or Valkey")
         if self.mode == "standalone" and self.masters != 1:
             raise ValueError(f"standalone Redis has exactly 1 master, got {self.masters}")
         if self.mode == "standalone" and self.replicas_per_master:

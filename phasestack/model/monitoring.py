@@ -15,7 +15,7 @@ class Monitoring(Spec):
     retention: str = Field("15d", pattern=RETENTION, description="Prometheus retention.")
     scrape_interval: str = Field("15s", pattern=INTERVAL, description="Scrape interval.")
     storage_gb: int = Field(10, ge=1, le=65_536, description="Prometheus volume size, GiB.")
-    prometheus_image: str = Field("prom/prometheus:v2.54.1", pattern=IMAGE,
+    prometheus_image: str = Field("prom/prometheus:v3.16.0", pattern=IMAGE,
                                   description="Prometheus image.")
     grafana_image: str = Field("grafana/grafana:11.2.0", pattern=IMAGE,
                                description="Grafana image.")

@@ -41,7 +41,7 @@ from phasestack.synth.common import (
 from phasestack.synth.redis_cluster import cluster_mode, pod_hostname
 
 COMPONENT = "redis"
-UID = 999  # the redis user of the official redis:7.0-alpine image
+UID = 999  # the valkey user of valkey/valkey:*-alpine (the redis user of redis:*-alpine)
 # keys of REDIS_SECRET
 APP_KEY, ADMIN_KEY = secret_key("redisPassword"), secret_key("redisAdminPassword")
 APP_USER = "app"
@@ -85,17 +85,20 @@ def redis_conf(stack: Stack, port: int = PORTS.redis, dir: str = DATA_DIR,  # no
 def server_args(stack: Stack, conf_path: str = f"{CONF_DIR}/redis.conf",
                 password_ref: str = "$(REDIS_PASSWORD)",
                 admin_ref: str = "$(REDIS_ADMIN_PASSWORD)",
-                hostname: str | None = None) -> list[str]:
+                hostname: str | None = None,
+                nodename: str = redis_cluster.NODENAME) -> list[str]:
     """redis-server arguments: the config file, the admin (default user) password, which
     replicas also authenticate with, the app user, and in a cluster the hostname announced to
-    clients (default: the pod's DNS name, `$(POD_NAME)` expanded by Kubernetes).
+    clients (default: the pod's DNS name, `$(POD_NAME)` expanded by Kubernetes) and the
+    `<pod>/<node>` name the bootstrap's placement reads (`$(NODE_NAME)`: the pod's node).
 
     In the pod the refs are Kubernetes $(VAR) expansions; tests pass real values.
     """
     args = [conf_path, "--requirepass", admin_ref, "--masterauth", admin_ref,
             "--user", APP_USER, "on", f">{password_ref}", *APP_RULES]
     if cluster_mode(stack):
-        args += ["--cluster-announce-hostname", hostname or pod_hostname(stack, "$(POD_NAME)")]
+        args += ["--cluster-announce-hostname", hostname or pod_hostname(stack, "$(POD_NAME)"),
+                 "--cluster-announce-human-nodename", nodename]
     return args
 
 
@@ -113,7 +116,8 @@ def _redis_container(stack: Stack) -> dict:
            # redis-cli reads REDISCLI_AUTH, so probes never put the password on a command line
            secret_env("REDISCLI_AUTH", secret, ADMIN_KEY)]
     if cluster_mode(stack):
-        env.append({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
+        env += [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
     ping = f"redis-cli -p {PORTS.redis} ping"
     # LOADING (a large AOF being replayed) is alive but not ready: no restart loop on start-up
     liveness = exec_probe(["sh", "-c", f"{ping} | grep -Eq 'PONG|LOADING'"], delay=15)

@@ -1,6 +1,8 @@
 """Redis Cluster bootstrap: an idempotent Job that runs `redis-cli --cluster create` once,
 and the self-heal sidecar of every Redis pod (`bootstrap.sh watch`), which re-meets the members
-at their current addresses after they all restarted on new IPs.
+at their current addresses after they all restarted on new IPs. Both keep each replica off its
+master's Kubernetes node (each pod announces `<pod>/<node>` as its human node name, NODENAME):
+the Job at its end, the lowest-ID master's loop every PLACE_EVERY checks.
 
 The script (templates/redis/bootstrap.sh.j2) is parametrised by environment only, so the same
 text runs in the Job and against 127.0.0.1 nodes in the integration tests. Below synth.redis:
@@ -40,6 +42,10 @@ HEAL_INTERVAL_S = 10
 BEAT_FILE = "/tmp/heal.beat"
 # liveness: the loop wrote its beat within six intervals
 BEAT_MAX_AGE_S = 6 * HEAL_INTERVAL_S
+# the lowest-ID master's loop re-points replicas beside their master once a minute
+PLACE_EVERY = 6
+# what each pod announces as cluster-announce-human-nodename: the placement reads the node
+NODENAME = "$(POD_NAME)/$(NODE_NAME)"
 
 
 def cluster_mode(stack: Stack) -> bool:
@@ -55,7 +61,7 @@ def bootstrap_script(poll_seconds: float = 2, default_timeout: int = DEFAULT_TIM
     """The bootstrap shell script; inputs come from REDIS_NODES, REDIS_REPLICAS, REDISCLI_AUTH."""
     return render_template("redis/bootstrap.sh.j2", poll_seconds=poll_seconds,
                            default_timeout=default_timeout, heal_interval=HEAL_INTERVAL_S,
-                           beat_file=BEAT_FILE)
+                           beat_file=BEAT_FILE, place_every=PLACE_EVERY)
 
 
 def node_addresses(stack: Stack) -> list[str]:

@@ -91,6 +91,10 @@ def _to_cluster(x: Ctx) -> dict:
             'kubectl exec -n "$NS" redis-0 -c redis -- redis-server --port 6390 --bind 127.0.0.1 '
             "--dir /data --dbfilename before-cluster.rdb --appendonly no --cluster-enabled no "
             "--daemonize yes",
+            # --daemonize returns before the server listens (Valkey 9 loads the snapshot first)
+            'kubectl exec -n "$NS" redis-0 -c redis -- sh -c \'for i in $(seq 60); do '
+            "env -u REDISCLI_AUTH redis-cli -p 6390 ping 2>/dev/null | grep -q PONG && exit 0; "
+            "sleep 1; done; echo the snapshot server did not start >&2; exit 1'",
             f"{RCLI} --cluster import 127.0.0.1:6379 --cluster-from 127.0.0.1:6390 "
             "--cluster-copy --cluster-replace",
             'kubectl exec -n "$NS" redis-0 -c redis -- env -u REDISCLI_AUTH redis-cli -p 6390 '

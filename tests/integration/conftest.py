@@ -1,4 +1,5 @@
-"""Real servers from Debian's packages, on 127.0.0.1 only, free ports, stopped by PID.
+"""Real servers from Debian's packages (or built from Debian's or the Go proxy's sources where
+the image's version is newer: toolchain/), on 127.0.0.1 only, free ports, stopped by PID.
 
 Locally a missing binary skips with the reason; under CI=true it fails (issue 5).
 """
@@ -81,6 +82,13 @@ def pgbouncer_binary() -> str:
     return require(_built("PHASESTACK_PGBOUNCER", "pgbouncer.sh", "no PgBouncer 1.21+"))
 
 
+def nginx_binary() -> str:
+    """nginx 1.30.6, the image's version (the stable line; `resolve` on upstream servers needs
+    1.27.3+, Debian 12 ships 1.22.1), built from Debian's source package by toolchain/nginx.sh
+    (`make test` passes it in PHASESTACK_NGINX)."""
+    return require(_built("PHASESTACK_NGINX", "nginx.sh", "no nginx 1.30"))
+
+
 def alertmanager_bin() -> Path:
     """The directory with alertmanager and amtool 0.35 (Debian's 0.25 has no webhook url_file),
     built from the Go module proxy by toolchain/alertmanager.sh (`make test` passes it in
@@ -91,12 +99,27 @@ def alertmanager_bin() -> Path:
 
 
 def prometheus_bin() -> Path:
-    """The directory with prometheus and promtool 2.54.1, the image's version, built from the
+    """The directory with prometheus and promtool 3.16.0, the image's version, built from the
     Go module proxy by toolchain/prometheus.sh (`make test` passes it in
     PHASESTACK_PROMETHEUS_BIN): Debian's 2.42 lacks the Kubernetes service discovery."""
     where = Path(_built("PHASESTACK_PROMETHEUS_BIN", "prometheus.sh", "no Prometheus"))
     require(str(where / "promtool"))
     return where
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _valkey_first_on_path() -> Iterator[None]:
+    """redis-server and redis-cli are the image's Valkey 9.1.2 (its redis-* links), built from
+    Debian's source package by toolchain/valkey.sh (`make test` passes it in
+    PHASESTACK_VALKEY_BIN): first on PATH for the tests and the scripts and runbook commands
+    they run, ahead of any Debian redis-server (bookworm's 7.0 is past maintenance)."""
+    where = _built("PHASESTACK_VALKEY_BIN", "valkey.sh", "no Valkey")
+    before = os.environ.get("PATH", "")
+    os.environ["PATH"] = f"{where}:{before}"
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = before
 
 
 def free_port() -> int:

@@ -55,7 +55,8 @@ def check_redis(stack: Stack, servers, workdir: Path) -> None:
     conf.write_text(redis.redis_conf(stack, port=port, dir=str(d), bind="127.0.0.1",
                                      cluster_port=free_port()))
     args = redis.server_args(stack, conf_path=str(conf), password_ref=PASSWORD,
-                             admin_ref=PASSWORD, hostname="127.0.0.1")
+                             admin_ref=PASSWORD, hostname="127.0.0.1",
+                             nodename="redis-0/node-a")
     proc = servers.start([require("redis-server"), *args], d / "server.log")
     env = {"PATH": os.environ["PATH"], "REDISCLI_AUTH": PASSWORD}
     wait_for(lambda: subprocess.run([require("redis-cli"), "-p", str(port), "ping"], env=env,

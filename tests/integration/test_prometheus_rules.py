@@ -1,4 +1,4 @@
-"""promtool and Prometheus 2.54.1 (the image's version, toolchain/prometheus.sh) against the
+"""promtool and Prometheus 3.16.0 (the image's version, toolchain/prometheus.sh) against the
 rendered prometheus.yml and alert rules.
 
 `promtool test rules` proves each alert fires above its threshold and stays silent below it,
@@ -424,7 +424,7 @@ def test_a_wrong_expectation_fails(tmp_path):
 
 
 def test_real_prometheus_loads_config_and_rules(tmp_path, servers):
-    """Prometheus 2.54.1 starts on the rendered files and serves every rule group; the
+    """Prometheus 3.16.0 starts on the rendered files and serves every rule group; the
     kubelet jobs (monitoring.node_metrics) are loaded, their discovery needing a cluster."""
     binary = str(prometheus_bin() / "prometheus")
     stack = load("phase2", ROOT).stack

@@ -1,4 +1,5 @@
-"""Debian's redis-server 7.0 runs the rendered redis.conf and the rendered bootstrap script.
+"""The image's Valkey 9.1.2 (toolchain/valkey.sh; its redis-server) runs the rendered redis.conf
+and the rendered bootstrap script.
 
 The passwords reach the server the way the pod passes them (`--requirepass <admin>` and
 `--user app on ><app> ...` after the config file), never through the config text.
@@ -35,15 +36,17 @@ def cli(port: int, *args: str, auth: bool = True, cluster: bool = False,
 
 
 def start(servers, stack, workdir: Path, name: str, port: int, ip: str = "127.0.0.1",
-          hostname: str | None = None, **conf_kw):
+          hostname: str | None = None, node: str | None = None, **conf_kw):
     """One server from the rendered config; a second start with another ip reuses the dir.
-    It announces `hostname` (default: the ip), as a pod announces its DNS name."""
+    It announces `hostname` (default: the ip), as a pod announces its DNS name, and
+    `<name>/<node>` (default: a Kubernetes node of its own), as a pod announces its node."""
     d = workdir / name
     d.mkdir(exist_ok=True)
     conf = d / "redis.conf"
     conf.write_text(redis.redis_conf(stack, port=port, dir=str(d), bind=ip, **conf_kw))
     args = redis.server_args(stack, conf_path=str(conf), password_ref=APP_PASSWORD,
-                             admin_ref=PASSWORD, hostname=hostname or ip)
+                             admin_ref=PASSWORD, hostname=hostname or ip,
+                             nodename=f"{name}/{node or 'node-' + name}")
     return servers.start([require("redis-server"), *args, *FAST_STOP], d / "server.log")
 
 
@@ -94,13 +97,15 @@ def test_app_user_cannot_run_admin_commands(servers, workdir):
         done = app_cli(port, *args)
         assert done.returncode == 0 and "NOPERM" not in done.stdout, (args, done.stdout)
         assert out is None or done.stdout.strip() == out, (args, done.stdout)
-    assert "redis_version:7." in app_cli(port, "info", "server").stdout
+    # Valkey 9 reports Redis 7.2 to clients (their version checks), and its own version
+    server = app_cli(port, "info", "server").stdout
+    assert "redis_version:7.2" in server and "valkey_version:9.1.2" in server
     for args in ADMIN_ONLY:
         refused = app_cli(port, *args).stdout
         assert refused.startswith("NOPERM"), (args, refused)
     # nor from inside a script
-    assert "can't run this command" in app_cli(port, "eval", "return redis.call('flushall')",
-                                               "0").stdout
+    assert "has no permissions to run the 'flushall' command" in app_cli(
+        port, "eval", "return redis.call('flushall')", "0").stdout
     # the default user is the admin; with no password nothing authenticates
     assert cli(port, "dbsize") == "2" and cli(port, "flushall") == "OK"
     assert "NOAUTH" in cli(port, "get", "k", auth=False)
@@ -223,6 +228,91 @@ def test_cluster_bootstrap_and_failover(servers, workdir):
     survivor = survivors[0]
     for k, v in keys.items():
         assert cli(survivor, "get", k, cluster=True) == v
+
+
+def shards(port: int) -> dict[str, set[str]]:
+    """master id -> the ids of its replicas, as `port`'s table lists them."""
+    table = nodes_table(port)
+    out = {n["id"]: set() for n in table if "master" in n["flags"]}
+    for n in table:
+        if "slave" in n["flags"]:
+            out.setdefault(n["master"], set()).add(n["id"])
+    return out
+
+
+def clashes(port: int, host: dict[str, str]) -> list[tuple[str, str]]:
+    """(master id, replica id) pairs that share a Kubernetes node."""
+    return [(m, r) for m, rs in shards(port).items() for r in rs if host[r] == host[m]]
+
+
+def test_replicas_leave_their_masters_node(servers, workdir):
+    """More Redis pods than Kubernetes nodes (6 on 3, two on each): the bootstrap, and after a
+    pod lands beside its master the lowest-ID master's watch loop, re-point each replica to a
+    master on another node. Each server announces `<pod>/<node>` as a pod does."""
+    stack = load("phase2").stack
+    ports = [free_port() for _ in range(stack.redis.pods)]
+    node_of = {p: f"node-{'abc'[i % 3]}" for i, p in enumerate(ports)}  # 0 and 3 on node-a...
+    procs = {p: start(servers, stack, workdir, f"redis-{i}", p, node=node_of[p],
+                      cluster_port=free_port(), node_timeout_ms=1000)
+             for i, p in enumerate(ports)}
+    for port in ports:
+        wait_for(lambda p=port: cli(p, "ping") == "PONG", 15, f"redis node {port}")
+    script = workdir / "bootstrap.sh"
+    script.write_text(bootstrap_script(poll_seconds=0.2))
+    created = run_bootstrap(script, ports, 1)
+    assert created.returncode == 0, created.stdout + created.stderr
+    ids = {p: cli(p, "cluster", "myid") for p in ports}
+    host = {ids[p]: node_of[p] for p in ports}
+    wait_for(lambda: all(len(rs) == 1 for rs in shards(ports[0]).values()), 15, "one replica each")
+    assert clashes(ports[0], host) == [], created.stdout
+    print("created:", [line for line in created.stdout.splitlines() if "placement" in line])
+    keys = {f"cart:{i}": str(i) for i in range(30)}
+    for k, v in keys.items():
+        assert app_cli(ports[0], "set", k, v, cluster=True).stdout.strip() == "OK"
+    # a stable placement moves nothing
+    again = run_bootstrap(script, ports, 1)
+    assert again.returncode == 0 and "placement:" not in again.stdout, again.stdout
+
+    port_of = {v: k for k, v in ids.items()}
+
+    def reschedule_a_replica() -> None:
+        """A replica's pod comes back on its master's node (it announces its new node)."""
+        master_of = {r: m for m, rs in shards(ports[0]).items() for r in rs}
+        replica = sorted(master_of)[0]
+        host[replica] = host[master_of[replica]]
+        cli(port_of[replica], "config", "set", "cluster-announce-human-nodename",
+            f"redis-x/{host[replica]}")
+        assert clashes(ports[0], host) == [(master_of[replica], replica)]
+
+    def placed() -> bool:
+        return clashes(ports[0], host) == [] and all(
+            len(rs) == 1 for rs in shards(ports[0]).values())
+
+    # the Job (the next `pulumi up`) re-points it; every master holds one replica, so two move
+    reschedule_a_replica()
+    third = run_bootstrap(script, ports, 1)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "replicating" in third.stdout, third.stdout
+    wait_for(placed, 15, "the Job's placement")
+
+    # between Jobs, the lowest-ID master's watch loop does the same
+    reschedule_a_replica()
+    watchers = {p: servers.start(
+        ["sh", str(script), "watch", f"127.0.0.1:{p}"], workdir / f"place-{p}.log",
+        env={"PATH": os.environ["PATH"], "REDISCLI_AUTH": PASSWORD, "HEAL_INTERVAL": "1",
+             "PLACE_EVERY": "2", "HEAL_BEAT_FILE": str(workdir / f"beat-{p}")})
+        for p in ports}
+    began = time.monotonic()
+    wait_for(placed, 30, "the watch loop's placement")
+    print(f"re-pointed {time.monotonic() - began:.1f} s after the move")
+    logs = {p: (workdir / f"place-{p}.log").read_text() for p in ports}
+    leader = port_of[min(m for m, rs in shards(ports[0]).items())]
+    assert [p for p, text in logs.items() if "replicating" in text] == [leader], logs
+    for k, v in keys.items():  # the replica re-synced from its new master; nothing lost
+        assert cli(ports[0], "get", k, cluster=True) == v
+    for w in watchers.values():
+        servers.stop(w)
+    assert procs
 
 
 class Dns:

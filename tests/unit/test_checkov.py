@@ -71,7 +71,7 @@ def _image_fields(model) -> set[str]:
     """Every *image* field value of a stack, nested models included."""
     out = set()
     for name, value in model:
-        if hasattr(value, "model_fields"):
+        if hasattr(type(value), "model_fields"):
             out |= _image_fields(value)
         elif "image" in name and isinstance(value, str):
             out.add(value)

@@ -83,6 +83,13 @@ def test_peak_from_requests_per_day():
     (lambda: Redis(mode="cluster", masters=3, replicas_per_master=0),
      "Redis Cluster needs replicas_per_master >= 1: without a replica, losing one master takes "
      "its slots and the whole cluster down"),
+    (lambda: Redis(mode="cluster", masters=3, replicas_per_master=1, image="redis:7.0-alpine"),
+     "image redis:7.0-alpine: Redis Cluster pods announce their Kubernetes node "
+     "(cluster-announce-human-nodename, which keeps a replica off its master's node); it needs "
+     "Redis 7.2 or newer, or Valkey"),
+    (lambda: Redis(mode="cluster", masters=3, replicas_per_master=1,
+                   image="docker.io/library/redis:7.4.2-alpine"), None),
+    (lambda: Redis(image="redis:7.0-alpine"), None),  # standalone announces nothing
     (lambda: Redis(maxmemory_mb=4096),
      "maxmemory_mb (4096) must be <= 80% of resources.memory_limit (2560Mi = 2,560 MiB)"),
     (lambda: Postgres(app_user="replicator"),

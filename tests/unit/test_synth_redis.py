@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import kubernetes_validate
 import pytest
@@ -78,10 +79,14 @@ def test_cluster_phases(phase, masters, pods):
     assert conf["cluster-preferred-endpoint-type"] == "hostname"
     assert "cluster-announce-hostname" not in conf  # per pod, from the downward API
     c = s["template"]["spec"]["containers"][0]
-    assert c["args"][-2:] == ["--cluster-announce-hostname",
-                              f"$(POD_NAME).redis-headless.{stack.namespace}.svc.cluster.local"]
-    assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in c[
-        "env"]
+    assert c["args"][-4:] == [
+        "--cluster-announce-hostname",
+        f"$(POD_NAME).redis-headless.{stack.namespace}.svc.cluster.local",
+        # what the placement reads: the pod's Kubernetes node
+        "--cluster-announce-human-nodename", "$(POD_NAME)/$(NODE_NAME)"]
+    assert c["env"][-2:] == [
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
     assert [p["containerPort"] for p in c["ports"]] == [6379, 16379]
     headless = by_kind(docs, "Service", "redis-headless")[0]["spec"]
     assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
@@ -229,6 +234,44 @@ def test_bootstrap_refuses_a_node_with_keys_and_says_what_to_do():
     script = bootstrap_script()
     for step in ("--rdb", "FLUSHALL", "run this Job again", "--cluster import"):
         assert step in script, step
+
+
+def plan(tmp_path, table: str) -> str:
+    """The placement's moves for a placement table (`bootstrap.sh plan`, busybox-compatible
+    awk run by this machine's sh)."""
+    script = tmp_path / "bootstrap.sh"
+    script.write_text(bootstrap_script())
+    return subprocess.run(["sh", str(script), "plan"], input=table, capture_output=True,
+                          text=True, timeout=10, check=True).stdout
+
+
+# "<id> <ip:port> <role> <master id> <host>": three masters a, b, c; their replicas x, y, z
+STABLE = """a 10.0.0.1:6379 master - n1
+b 10.0.0.2:6379 master - n2
+c 10.0.0.3:6379 master - n3
+x 10.0.0.4:6379 replica a n2
+y 10.0.0.5:6379 replica b n3
+z 10.0.0.6:6379 replica c n1
+"""
+
+
+@pytest.mark.parametrize(("table", "moves"), [
+    (STABLE, ""),  # each replica apart from its master: nothing moves
+    # x rescheduled onto its master's node n1; every master holds one: x takes b, whose
+    # replica y (n3) takes a (n1)
+    (STABLE.replace("replica a n2", "replica a n1"),
+     "move 10.0.0.4:6379 b\nmove 10.0.0.5:6379 a\n"),
+    # room elsewhere (b lost its replica y): x moves there, nothing else does
+    (STABLE.replace("replica a n2", "replica a n1").replace("y 10.0.0.5:6379 replica b n3\n", ""),
+     "move 10.0.0.4:6379 b\n"),
+    # one Kubernetes node for everything: no placement separates them, said per replica
+    ("".join(line.rsplit(" ", 1)[0] + " n1\n" for line in STABLE.splitlines()),
+     "clash 10.0.0.4:6379 n1\nclash 10.0.0.5:6379 n1\nclash 10.0.0.6:6379 n1\n"),
+    # a pod that announces no node (an older template) is never moved nor counted as a clash
+    (STABLE.replace("replica a n2", "replica a "), ""),
+])
+def test_placement_plan(tmp_path, table, moves):
+    assert plan(tmp_path, table) == moves
 
 
 def test_config_change_rolls_the_pods():
