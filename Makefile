@@ -8,12 +8,13 @@ CHECKOV_VENV := .checkov-venv
 # toolchain/alertmanager.sh builds Alertmanager 0.35 with Go, Debian's 0.25 lacks url_file;
 # toolchain/prometheus.sh the image's Prometheus 3.16.0, Debian's 2.42 lacks Kubernetes SD;
 # toolchain/valkey.sh the image's Valkey 9.1.2 from Debian's source, bookworm's redis 7.0 is past
-# maintenance)
+# maintenance; toolchain/s3server.sh versitygw, the S3 server the backup tests archive to)
+# (barman-cli-cloud: the Barman Cloud tools CloudNativePG uses, for the PITR test)
 # (postgresql: the major this Debian release ships, 15 on bookworm, 17 on trixie)
-DEB_PACKAGES := nginx-light postgresql postgresql-client pgbouncer wrk \
+DEB_PACKAGES := nginx-light postgresql postgresql-client pgbouncer wrk barman-cli-cloud \
                 curl gcc make pkg-config libevent-dev libssl-dev
 DEB_BINARIES := /usr/sbin/nginx /usr/lib/postgresql/*/bin/postgres /usr/sbin/pgbouncer \
-                /usr/bin/wrk \
+                /usr/bin/wrk /usr/bin/barman-cloud-backup \
                 /usr/bin/curl /usr/bin/gcc /usr/bin/make /usr/bin/pkg-config \
                 /usr/include/event2/event.h /usr/include/openssl/ssl.h
 
@@ -59,8 +60,9 @@ test: install-test system-deps checkov
 	$(BIN)/ruff check .
 	pgbouncer=$$(toolchain/pgbouncer.sh) && alertmanager=$$(toolchain/alertmanager.sh) && \
 	  prometheus=$$(toolchain/prometheus.sh) && valkey=$$(toolchain/valkey.sh) && \
+	  s3=$$(toolchain/s3server.sh) && \
 	PHASESTACK_PGBOUNCER=$$pgbouncer PHASESTACK_ALERTMANAGER_BIN=$$alertmanager \
-	  PHASESTACK_PROMETHEUS_BIN=$$prometheus PHASESTACK_VALKEY_BIN=$$valkey \
+	  PHASESTACK_PROMETHEUS_BIN=$$prometheus PHASESTACK_VALKEY_BIN=$$valkey PHASESTACK_S3_BIN=$$s3 \
 	  PHASESTACK_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov \
 	  $(BIN)/python -m pytest -q
 

@@ -82,11 +82,13 @@ def pgbouncer_binary() -> str:
     return require(_built("PHASESTACK_PGBOUNCER", "pgbouncer.sh", "no PgBouncer 1.21+"))
 
 
-def nginx_binary() -> str:
-    """nginx 1.30.6, the image's version (the stable line; `resolve` on upstream servers needs
-    1.27.3+, Debian 12 ships 1.22.1), built from Debian's source package by toolchain/nginx.sh
-    (`make test` passes it in PHASESTACK_NGINX)."""
-    return require(_built("PHASESTACK_NGINX", "nginx.sh", "no nginx 1.30"))
+def s3_server_bin() -> Path:
+    """The directory with versitygw 1.8.0, a real S3-compatible server over a directory, built
+    from the Go module proxy by toolchain/s3server.sh (`make test` passes it in
+    PHASESTACK_S3_BIN)."""
+    where = Path(_built("PHASESTACK_S3_BIN", "s3server.sh", "no S3 server"))
+    require(str(where / "versitygw"))
+    return where
 
 
 def alertmanager_bin() -> Path:
