@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from phasestack.model import Stack
+from phasestack.plan import recovery
 from phasestack.plan.cache import redis_eviction, redis_memory, redis_ops
 from phasestack.plan.checks import (  # noqa: F401 - Check and grades re-exported
     FAIL,
@@ -43,6 +44,8 @@ class Report:
     first_limit: dict | None = None
     # which alert guards which limit (plan.alerts.guards; `phasestack plan` fills it)
     alerts: list[dict] = field(default_factory=list)
+    # what survives what (plan.recovery), apart from the capacity verdict
+    recovery: list[Check] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -83,7 +86,8 @@ def plan(stack: Stack, name: str = "") -> Report:
     ]
     limit = _first_limit(checks, load.concurrent_users / rps)
     return Report(name, stack.phase, load.concurrent_users, keep(rps), figures, checks,
-                  _breaks_at(checks, limit, rps, load.concurrent_users), limit)
+                  _breaks_at(checks, limit, rps, load.concurrent_users), limit,
+                  recovery=recovery.checks(stack))
 
 
 def api_capacity_rps(stack: Stack) -> float:

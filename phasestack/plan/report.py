@@ -38,6 +38,12 @@ def table(report: Report) -> str:
         lines.append(f"{status:<4}  {name:<{width}}  {reason}")
         lines.append(f"{'':<4}  {'':<{width}}  {formula}")
     lines += ["", _breaks(report)]
+    if report.recovery:
+        width = max(len(f"{c.component} {c.name}") for c in report.recovery)
+        lines += ["", "recovery (review 001: RPO < 15 min, RTO < 1 h):"]
+        for c in report.recovery:
+            lines.append(f"{c.status:<4}  {c.component + ' ' + c.name:<{width}}  {c.reason}")
+            lines.append(f"{'':<4}  {'':<{width}}  {c.formula}")
     if report.alerts:
         width = max(len(a["alert"]) for a in report.alerts)
         lines += ["", "alerts (the rules Prometheus loads; each fires at, and guards):"]
@@ -53,6 +59,10 @@ def markdown(report: Report) -> str:
              "", "| status | check | reason | formula |", "|---|---|---|---|"]
     for status, name, reason, formula in _rows(report):
         lines.append(f"| {status} | {name} | {reason} | `{formula}` |")
+    if report.recovery:
+        lines += ["", "| recovery | store | reason | formula |", "|---|---|---|---|"]
+        lines += [f"| {c.status} {c.name} | {c.component} | {c.reason} | `{c.formula}` |"
+                  for c in report.recovery]
     if report.alerts:
         lines += ["", "| alert | severity | fires at | guards |", "|---|---|---|---|"]
         lines += [f"| {a['alert']} | {a['severity']} | {a['fires']} | {a['guards']} |"
