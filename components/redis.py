@@ -11,8 +11,9 @@ import pulumi
 
 from phasestack.components import instance, kube
 from phasestack.model import RedisArgs
+from phasestack.synth.inject import redis_cluster_nodes
 from phasestack.synth.redis import APP_KEY, APP_USER
-from phasestack.synth.wiring import PORTS, REDIS, REDIS_HEADLESS, REDIS_SECRET, named, pod_dns
+from phasestack.synth.wiring import REDIS, REDIS_HEADLESS, REDIS_SECRET, named
 
 
 class Redis(pulumi.ComponentResource):
@@ -43,10 +44,9 @@ class Redis(pulumi.ComponentResource):
         self.username = pulumi.Output.from_input(APP_USER)
         self.mode = pulumi.Output.from_input(stack.redis.mode)
         self.masters = pulumi.Output.from_input(stack.redis.masters)
-        # a cluster client's seeds: every pod (it learns the roles); the Service is one seed
+        # a cluster client's seeds: REDIS_CLUSTER_NODES' three pods (it learns the others)
         self.nodes = pulumi.Output.from_input(
-            [f"{pod_dns(stack, f'{REDIS}-{i}', REDIS_HEADLESS)}:{PORTS.redis}"
-             for i in range(stack.redis.pods)]) if stack.redis.mode == "cluster" else None
+            redis_cluster_nodes(stack)) if stack.redis.mode == "cluster" else None
         self.url = instance.url("redis", APP_USER, share.credentials.get("redisPassword"),
                                 self.host, self.port, "0")
         self.register_outputs({"host": self.host, "port": self.port,

@@ -38,10 +38,17 @@ def database_urls(stack: Stack) -> tuple[str, str]:
     return direct_url(stack), direct_url(stack, read=True)
 
 
+# review 002 (002_f99052a1f9a0162e.txt), Appendix Phase 2: REDIS_CLUSTER_NODES names three nodes
+CLUSTER_SEEDS = 3
+
+
 def redis_cluster_nodes(stack: Stack) -> list[str]:
-    """Every Redis pod's stable DNS name (masters and replicas: the client discovers roles)."""
+    """The seeds a cluster client starts from: the stable DNS names of the first three pods
+    (masters or replicas: any node answers CLUSTER SLOTS, from which the client learns every
+    other). A fixed few, so the list neither grows with the cluster nor changes (no API roll)
+    when it grows (issue 17: 50 workloads each repeating 192 addresses)."""
     return [f"{c.pod_dns(stack, f'{c.REDIS}-{i}', c.REDIS_HEADLESS)}:{c.PORTS.redis}"
-            for i in range(stack.redis.pods)]
+            for i in range(min(CLUSTER_SEEDS, stack.redis.pods))]
 
 
 def env(stack: Stack, direct: bool = False) -> list[dict]:

@@ -72,8 +72,8 @@ def _to_cluster(x: Ctx) -> dict:
             "from a temporary standalone server and copy it in with `redis-cli --cluster "
             "import` (MIGRATE), losing only writes after the snapshot; (c) dual-write from the "
             "app for one session TTL, then switch reads.",
-            "Then the API switches from REDIS_URL to REDIS_CLUSTER_NODES (all "
-            f"{rb.pods} pods) with REDIS_CLUSTER_ENABLED=true."],
+            "Then the API switches from REDIS_URL to REDIS_CLUSTER_NODES (three seeds; "
+            f"the client finds all {rb.pods} pods) with REDIS_CLUSTER_ENABLED=true."],
         "commands": [
             'kubectl exec -n "$NS" redis-0 -c redis -- redis-cli --rdb /data/before-cluster.rdb',
             'kubectl cp -n "$NS" -c redis redis-0:/data/before-cluster.rdb before-cluster.rdb',

@@ -14,6 +14,9 @@ SETTLE = (f"for i in $(seq 120); do {RCLI} --cluster check $(ip redis-0):6379 >/
 
 BOOTSTRAP_DONE = ('kubectl wait -n "$NS" --for=condition=complete job/redis-cluster-bootstrap '
                   "--timeout=20m")
+# inject.redis_cluster_nodes: three seeds, whatever the cluster's size
+KEEPS_SEEDS = ("The API keeps its REDIS_CLUSTER_NODES (three seeds): its clients learn the new "
+               "nodes from CLUSTER SLOTS, so it does not roll.")
 MIGRATE_RISKS = ["Slots migrate key by key (MIGRATE): latency on the keys being moved and "
                  "ASK/MOVED redirects; run it off-peak.",
                  "An interrupted rebalance leaves slots migrating/importing: repair with "
@@ -58,8 +61,7 @@ def add_masters(x: Ctx) -> dict:
               SETTLE,
               f"{RCLI} --cluster check $(ip redis-0):6379   # [OK] All {SLOTS} slots covered.",
               'kubectl delete job -n "$NS" redis-cluster-bootstrap --ignore-not-found',
-              APPLY_NAME.format("redis-cluster-bootstrap"),
-              APPLY.format("api"), 'kubectl rollout status -n "$NS" deployment/api']
+              APPLY_NAME.format("redis-cluster-bootstrap")]
     what = [f"Scale the StatefulSet to {rb.pods} pods, add {', '.join(masters)} as masters and "
             "their new pods as replicas, then rebalance: about "
             f"{SLOTS * new // rb.masters:,} of {SLOTS:,} slots move to the new masters.",
@@ -67,7 +69,7 @@ def add_masters(x: Ctx) -> dict:
             "them empty masters, and add-node refuses a node that already knows the cluster "
             "(then skip add-node for masters and run `CLUSTER REPLICATE <master-id>` on the "
             "replicas).",
-            f"The API's REDIS_CLUSTER_NODES grows from {ra.pods} to {rb.pods} addresses."]
+            KEEPS_SEEDS]
     if rb.replicas_per_master != ra.replicas_per_master:
         what.append(f"replicas_per_master {ra.replicas_per_master} -> "
                     f"{rb.replicas_per_master}: existing masters need the same add-node "
@@ -85,15 +87,13 @@ def add_replicas(x: Ctx) -> dict:
     return {"title": f"Redis Cluster: {shape(x.a)} -> {shape(x.b)}", "component": "redis",
             "what": [f"The StatefulSet grows to {rb.pods} pods; the bootstrap Job, run again, "
                      f"adds redis-{ra.pods}..redis-{rb.pods - 1} as replicas (no slot moves).",
-                     f"The API's REDIS_CLUSTER_NODES grows from {ra.pods} to {rb.pods} "
-                     "addresses."],
+                     KEEPS_SEEDS],
             "commands": [APPLY_NAME.format("redis"),
                          'kubectl rollout status -n "$NS" statefulset/redis --timeout=15m',
                          'kubectl delete job -n "$NS" redis-cluster-bootstrap --ignore-not-found',
                          APPLY_NAME.format("redis-cluster-bootstrap"), BOOTSTRAP_DONE,
                          f"{RCLI} --cluster check 127.0.0.1:6379   # [OK] All {SLOTS} slots "
-                         "covered.",
-                         APPLY.format("api"), 'kubectl rollout status -n "$NS" deployment/api'],
+                         "covered."],
             "risks": ["Each new replica copies its master's whole dataset (a full sync): disk "
                       "and network on the masters while it runs."]}
 
@@ -167,7 +167,8 @@ def shrink(x: Ctx) -> dict:
               'kubectl delete job -n "$NS" redis-cluster-bootstrap --ignore-not-found']
     if not standalone:
         lines += [APPLY_NAME.format("redis-cluster-bootstrap"), BOOTSTRAP_DONE]
-    lines += [APPLY.format("api"), 'kubectl rollout status -n "$NS" deployment/api']
+    else:  # REDIS_CLUSTER_NODES -> REDIS_URL (a cluster keeps its seeds: nothing to roll)
+        lines += [APPLY.format("api"), 'kubectl rollout status -n "$NS" deployment/api']
     total = masters * rb.maxmemory_mb
     what = [f"{ra.masters} masters -> {masters}: every slot moves onto redis-0"
             + (f"..redis-{masters - 1}" if masters > 1 else "")
