@@ -68,7 +68,8 @@ def stacks() -> None:
 @click.option("--format", "fmt", type=click.Choice(sorted(report.FORMATS)), default="table",
               show_default=True)
 def plan(stack: str, fmt: str) -> None:
-    """Capacity check of STACK against its load target; exit 1 on any FAIL."""
+    """Capacity check of STACK against its load target; exit 1 on any capacity FAIL (the
+    recovery section, what survives what, is reported apart and does not change it)."""
     try:
         loaded = load(stack)
     except StackError as err:

@@ -5,8 +5,8 @@
 # July 2024, and no maintained Redis or Valkey binary (bookworm-backports: Valkey 8.0.1).
 # `make install` adds the redis-server/redis-cli/redis-benchmark names as links to the Valkey
 # binaries, as in the image, so scripts and runbook commands run unchanged.
-# Built once into ${PHASESTACK_VALKEY_HOME:-~/.cache/phasestack}/valkey-<v> (about 3 minutes on
-# 2 cores, jemalloc included); prints the bin directory on its last line.
+# Built once into ${PHASESTACK_VALKEY_HOME:-~/.cache/phasestack}/valkey-<v> (4-5 minutes on
+# 2 cores shared with other work, jemalloc included); prints the bin directory on its last line.
 set -euo pipefail
 VERSION=9.1.2
 # pool/main/v/valkey/valkey_9.1.2.orig.tar.gz, as sid's Sources lists it
@@ -18,7 +18,7 @@ built() { "$root/bin/valkey-server" --version 2>/dev/null | grep -q "v=$VERSION 
 if built && [[ -x "$root/bin/redis-cli" ]]; then
   echo "$root/bin"; exit 0
 fi
-echo "[valkey] building $VERSION from Debian's source package (once, ~3 min)" >&2
+echo "[valkey] building $VERSION from Debian's source package (once, ~5 min)" >&2
 # shellcheck source=debian-source.sh
 source "$(dirname "$0")/debian-source.sh"
 debian_source pool/main/v/valkey "valkey_$VERSION.orig.tar.gz" "$SHA256"

@@ -7,13 +7,17 @@ from pydantic import Field, model_validator
 from phasestack.model.alerting import Alerting
 from phasestack.model.base import IMAGE, INTERVAL, RETENTION, Spec
 
+MAX_SCRAPE_S = 60
+
 
 class Monitoring(Spec):
     prometheus: bool = Field(True, description="Deploy Prometheus.")
     grafana: bool = Field(False, description="Deploy Grafana with provisioned dashboards.")
     alerts: bool = Field(False, description="Load the alert rules into Prometheus.")
     retention: str = Field("15d", pattern=RETENTION, description="Prometheus retention.")
-    scrape_interval: str = Field("15s", pattern=INTERVAL, description="Scrape interval.")
+    scrape_interval: str = Field("15s", pattern=INTERVAL,
+                                 description="Scrape interval, at most 60s (the alert rules' "
+                                             "shortest rate window, 2m, needs two samples).")
     storage_gb: int = Field(10, ge=1, le=65_536, description="Prometheus volume size, GiB.")
     prometheus_image: str = Field("prom/prometheus:v3.16.0", pattern=IMAGE,
                                   description="Prometheus image.")
@@ -48,6 +52,13 @@ class Monitoring(Spec):
             raise ValueError("node_metrics needs prometheus: true")
         if self.alerting.enabled and not self.alerts:
             raise ValueError("alerting needs alerts: true (without rules nothing fires)")
+        # Prometheus 3's windows are left-open: [2m] holds one sample at a 2m interval, and
+        # rate() of one sample is empty, so NginxRequestRateCritical could never fire
+        seconds = int(self.scrape_interval[:-1]) * (60 if self.scrape_interval[-1] == "m" else 1)
+        if not 1 <= seconds <= MAX_SCRAPE_S:
+            raise ValueError(f"scrape_interval {self.scrape_interval} must be between 1s and "
+                             f"{MAX_SCRAPE_S}s: the alert rules rate over 2m, which needs two "
+                             "samples")
         if self.error_rate_warning >= self.error_rate_critical:
             raise ValueError(f"error_rate_warning {self.error_rate_warning:g} must be below "
                              f"error_rate_critical {self.error_rate_critical:g}")

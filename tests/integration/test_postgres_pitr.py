@@ -96,16 +96,25 @@ class Writer(threading.Thread):
     def __init__(self, pg: Pg) -> None:
         super().__init__(daemon=True)
         self.pg, self.stop, self.running = pg, threading.Event(), threading.Event()
+        self.idle = threading.Event()  # set while paused with no INSERT in flight
         self.running.set()
         self.acknowledged: list[int] = []
 
     def run(self) -> None:
         while not self.stop.is_set():
             if self.running.is_set():
+                self.idle.clear()
                 done = self.pg.sql("INSERT INTO orders DEFAULT VALUES RETURNING id", check=False)
                 if done.isdigit():
                     self.acknowledged.append(int(done))
+            else:
+                self.idle.set()
             time.sleep(0.05)
+
+    def pause(self) -> None:
+        """Returns once no INSERT is in flight: every row so far is committed or failed."""
+        self.running.clear()
+        assert self.idle.wait(30), "the writer did not pause"
 
 
 def restore(b: PostgresBackup, workdir: Path, name: str) -> tuple[Path, float]:
@@ -147,8 +156,7 @@ def test_restore_to_a_point_in_time_and_after_a_crash(servers, workdir):
     barman(backup.base_backup_argv(b, str(primary.socket), primary.port), timeout=300)
     backup_s = time.monotonic() - began
     time.sleep(2)
-    writer.running.clear()  # T falls between two commits
-    time.sleep(0.3)
+    writer.pause()  # T falls between two commits
     before_t = set(writer.acknowledged)
     target = primary.sql("SELECT clock_timestamp()")
     time.sleep(0.3)

@@ -74,6 +74,10 @@ def test_peak_from_requests_per_day():
     (lambda: PgBouncer(default_pool_size=4, min_pool_size=5),
      "min_pool_size (5) must be <= default_pool_size (4)"),
     (lambda: Monitoring(prometheus=False, alerts=True), "grafana and alerts need prometheus: true"),
+    (lambda: Monitoring(scrape_interval="2m"),
+     "scrape_interval 2m must be between 1s and 60s: the alert rules rate over 2m, which needs "
+     "two samples"),
+    (lambda: Monitoring(scrape_interval="60s"), None),
     (lambda: Stack(pgbouncer={"enabled": True, "replicas": 10}),
      "pgbouncer: server connections 10 x (25 + 5) x 2 pool(s) on the primary = 600, + "
      "replication 0 + monitoring 2 + superuser_reserved 3 = 605 exceed postgres "

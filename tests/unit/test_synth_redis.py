@@ -261,14 +261,33 @@ z 10.0.0.6:6379 replica c n1
     # replica y (n3) takes a (n1)
     (STABLE.replace("replica a n2", "replica a n1"),
      "move 10.0.0.4:6379 b\nmove 10.0.0.5:6379 a\n"),
-    # room elsewhere (b lost its replica y): x moves there, nothing else does
+    # b lost its replica y: x could go there, but that would leave a with none; it stays
     (STABLE.replace("replica a n2", "replica a n1").replace("y 10.0.0.5:6379 replica b n3\n", ""),
-     "move 10.0.0.4:6379 b\n"),
+     "clash 10.0.0.4:6379 n1\n"),
     # one Kubernetes node for everything: no placement separates them, said per replica
     ("".join(line.rsplit(" ", 1)[0] + " n1\n" for line in STABLE.splitlines()),
      "clash 10.0.0.4:6379 n1\nclash 10.0.0.5:6379 n1\nclash 10.0.0.6:6379 n1\n"),
-    # a pod that announces no node (an older template) is never moved nor counted as a clash
-    (STABLE.replace("replica a n2", "replica a "), ""),
+    # a pod that announces no node (an older template) is never moved nor counted as a clash:
+    # w clashes with b, and x (no node) would make room by moving; it does not, so w stays
+    ("a 10.0.0.1:6379 master - n1\nb 10.0.0.2:6379 master - n2\n"
+     "x 10.0.0.4:6379 replica a \nw 10.0.0.5:6379 replica b n2\n",
+     "clash 10.0.0.5:6379 n2\n"),
+    # up to two each: b's two replicas clash; both go to a and a's x (n3) to b, every pair
+    # apart and no master without a replica
+    ("a 10.0.0.1:6379 master - n1\nb 10.0.0.2:6379 master - n2\n"
+     "x 10.0.0.4:6379 replica a n3\ny 10.0.0.5:6379 replica b n2\n"
+     "z 10.0.0.6:6379 replica b n2\n",
+     "move 10.0.0.4:6379 b\nmove 10.0.0.5:6379 a\nmove 10.0.0.6:6379 a\n"),
+    # one master's two replicas beside it and no other master that can take both: one moves,
+    # one stays (its master never left with none)
+    ("a 10.0.0.1:6379 master - n1\nb 10.0.0.2:6379 master - n2\n"
+     "x 10.0.0.4:6379 replica a n2\ny 10.0.0.5:6379 replica b n2\n"
+     "z 10.0.0.6:6379 replica b n2\n",
+     "move 10.0.0.5:6379 a\nclash 10.0.0.6:6379 n2\n"),
+    # more replicas on a than the even share, none clashing: nothing moves for balance alone
+    ("a 10.0.0.1:6379 master - n1\nb 10.0.0.2:6379 master - n2\n"
+     "x 10.0.0.4:6379 replica a n3\ny 10.0.0.5:6379 replica a n2\n",
+     ""),
 ])
 def test_placement_plan(tmp_path, table, moves):
     assert plan(tmp_path, table) == moves
