@@ -12,6 +12,20 @@ from phasestack.transitions.steps import APPLY, APPLY_NAME, IP, RCLI, SLOTS, Ctx
 SETTLE = (f"for i in $(seq 120); do {RCLI} --cluster check $(ip redis-0):6379 >/dev/null "
           "2>&1 && break; sleep 1; done   # gossip agrees (at most 2 minutes)")
 
+# Valkey 9 replicates a slot's importing state to the importing master's replica, and after a
+# rebalance a replica can keep it ([slot-<-id] in its own line): --cluster check then fails
+# for good ("slots in importing state") and a replica refuses SETSLOT. The slot's owner
+# re-issuing SETSLOT ... NODE <itself> reaches its replicas and closes it (found on real servers).
+CLOSE_OPEN = (
+    f"for a in $({RCLI} cluster nodes | awk '{{ split($2, h, \"@\"); print h[1] }}'); do "
+    f"{RCLI} -h ${{a%:*}} -p ${{a##*:}} cluster nodes | awk '$3 ~ /myself/ {{ for (i = 9; "
+    "NF >= i; i++) if ($i ~ /^\\[/) { s = substr($i, 2); sub(/-.*/, \"\", s); print s } }'; "
+    f"done | sort -u | while read -r s; do {RCLI} cluster nodes | awk -v s=\"$s\" "
+    "'$3 ~ /master/ { for (i = 9; NF >= i; i++) if ($i !~ /^\\[/) { n = split($i, r, \"-\"); "
+    "if (s + 0 >= r[1] + 0 && r[n] + 0 >= s + 0) { split($2, h, \"@\"); print $1, h[1] } } }' "
+    f"| while read -r id a; do {RCLI} -h ${{a%:*}} -p ${{a##*:}} cluster setslot \"$s\" node "
+    "\"$id\" >/dev/null; done; done   # slots a replica left importing: closed by their owner")
+
 BOOTSTRAP_DONE = ('kubectl wait -n "$NS" --for=condition=complete job/redis-cluster-bootstrap '
                   "--timeout=20m")
 # inject.redis_cluster_nodes: three seeds, whatever the cluster's size
@@ -58,7 +72,7 @@ def add_masters(x: Ctx) -> dict:
                       known(replica)]
     lines += [SETTLE,
               f"{RCLI} --cluster rebalance $(ip redis-0):6379 --cluster-use-empty-masters",
-              SETTLE,
+              CLOSE_OPEN, SETTLE,
               f"{RCLI} --cluster check $(ip redis-0):6379   # [OK] All {SLOTS} slots covered.",
               'kubectl delete job -n "$NS" redis-cluster-bootstrap --ignore-not-found',
               APPLY_NAME.format("redis-cluster-bootstrap")]
@@ -149,7 +163,8 @@ def shrink(x: Ctx) -> dict:
     lines.append(f"W=$({RCLI} cluster nodes | awk -v keep=\" $KEEP \" "
                  "'$3 ~ /master/ && index(keep, \" \" $1 \" \") == 0 { printf \"%s=0 \", $1 }')")
     lines += [SETTLE, f"{RCLI} --cluster rebalance $(ip redis-0):6379 "
-              "${W:+--cluster-weight $W}   # every slot onto the masters kept", SETTLE]
+              "${W:+--cluster-weight $W}   # every slot onto the masters kept", CLOSE_OPEN,
+              SETTLE]
     for k in replicas:  # emptied masters and replicas of a master that goes: a kept master's
         lines.append(f'[ "$({on(k)} cluster replicate $({on(stay[(k - masters) % masters])} '
                      f'cluster myid))" = OK ] || {_stop(f"redis-{k} did not become a replica")}')

@@ -266,8 +266,10 @@ def run_cluster_step(commands: list[str], ports: list[int], actions: dict) -> No
 
     def flush() -> None:
         if shell:
+            # the runbook's own waits bound a batch (each settle loop up to 2 min, a rebalance
+            # of thousands of slots minutes on a slow machine): 300 s timed out in CI
             done = subprocess.run(["bash", "-exc", "\n".join(shell)], env=env,
-                                  capture_output=True, text=True, timeout=300)
+                                  capture_output=True, text=True, timeout=1200)
             if done.returncode:
                 print(done.stdout[-3000:], done.stderr[-1500:])
                 for p in ports:  # each node's own view, to say which one disagreed
