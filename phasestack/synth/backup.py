@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 
+from phasestack.model import SUPERUSER
 from phasestack.model.backup import PostgresBackup
 
 # gzip for WAL and base backups alike: an archive read back with another compression is a
@@ -15,23 +16,20 @@ from phasestack.model.backup import PostgresBackup
 COMPRESSION = "--gzip"
 
 
-def _common(b: PostgresBackup) -> list[str]:
+def location(b: PostgresBackup) -> list[str]:
+    """The arguments every Barman Cloud command ends with: endpoint, destination, server."""
     endpoint = ["--endpoint-url", b.store.endpoint_url] if b.store.endpoint_url else []
     return [*endpoint, b.store.destination.rstrip("/"), b.server_name]
 
 
-def _line(argv: list[str]) -> str:
-    return shlex.join(argv)
-
-
 def wal_archive_command(b: PostgresBackup) -> str:
     """archive_command: PostgreSQL substitutes %p (the segment's path)."""
-    return _line(["barman-cloud-wal-archive", COMPRESSION, *_common(b)]) + " %p"
+    return shlex.join(["barman-cloud-wal-archive", COMPRESSION, *location(b)]) + " %p"
 
 
 def wal_restore_command(b: PostgresBackup) -> str:
     """restore_command of a recovering server: %f (segment name) and %p (where it goes)."""
-    return _line(["barman-cloud-wal-restore", *_common(b)]) + " %f %p"
+    return shlex.join(["barman-cloud-wal-restore", *location(b)]) + " %f %p"
 
 
 def archive_settings(b: PostgresBackup) -> dict[str, str]:
@@ -40,21 +38,22 @@ def archive_settings(b: PostgresBackup) -> dict[str, str]:
             "archive_timeout": f"{b.archive_timeout_s}s"}
 
 
-def base_backup_argv(b: PostgresBackup, host: str, port: int, user: str = "postgres") -> list[str]:
+def base_backup_argv(b: PostgresBackup, host: str, port: int,
+                     user: str = SUPERUSER) -> list[str]:
     """A base backup; it reads PGDATA's files, so it runs where the data directory is."""
     return ["barman-cloud-backup", COMPRESSION, "--immediate-checkpoint", "-h", host,
-            "-p", str(port), "-U", user, *_common(b)]
+            "-p", str(port), "-U", user, *location(b)]
 
 
 def retention_argv(b: PostgresBackup) -> list[str]:
     """Deletes the base backups and WAL older than the recovery window needs."""
     return ["barman-cloud-backup-delete", "--retention-policy",
-            f"RECOVERY WINDOW OF {b.retention_days} DAYS", *_common(b)]
+            f"RECOVERY WINDOW OF {b.retention_days} DAYS", *location(b)]
 
 
 def restore_argv(b: PostgresBackup, backup_id: str, data_dir: str) -> list[str]:
     """Fetches base backup `backup_id` (barman-cloud-backup-list) into an empty `data_dir`."""
-    return ["barman-cloud-restore", *_common(b), backup_id, data_dir]
+    return ["barman-cloud-restore", *location(b), backup_id, data_dir]
 
 
 def recovery_settings(b: PostgresBackup, target_time: str | None) -> dict[str, str]:

@@ -119,7 +119,7 @@ class Writer(threading.Thread):
 
 def restore(b: PostgresBackup, workdir: Path, name: str) -> tuple[Path, float]:
     listed = json.loads(barman(["barman-cloud-backup-list", "--format", "json",
-                                *backup._common(b)]).stdout)
+                                *backup.location(b)]).stdout)
     backup_id = max(b["backup_id"] for b in listed["backups_list"])
     data = workdir / name
     run_as_postgres(["install", "-d", "-m", "700", str(data)], {"PATH": TOOL_PATH})
