@@ -89,6 +89,9 @@ class Credentials(pulumi.ComponentResource):
                 out[key] = self.userlist
                 continue
             used = [c for c in self.values if placeholder(c) in text]
+            if not used and doc.get("type") == secrets.BASIC_AUTH and key == "username":
+                out[key] = pulumi.Output.from_input(text)  # a role name, not a secret
+                continue
             if not used:
                 raise ValueError(f"{kube.logical_name(doc)}: stringData.{key} holds no "
                                  f"credential; refusing to register a plain value")

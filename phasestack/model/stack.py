@@ -208,6 +208,8 @@ class Stack(Spec):
             # the compose file is the MVP's whole shape: nginx in front, Redis beside
             ("redis.enabled: false", not self.redis.enabled),
             ("postgres.external", self.postgres.external is not None),
+            ("postgres.engine: cloudnativepg (an operator)",
+             self.postgres.engine == "cloudnativepg"),
             ("redis.external", self.redis.external is not None),
             ("credentials: existing (compose gets its passwords from the render)",
              self.credentials == "existing"),

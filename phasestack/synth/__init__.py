@@ -11,10 +11,11 @@ COMPONENTS = {c.key: c.module for c in CATALOG}
 
 # Apply order: what others reference comes first; Jobs (the schema migration, the Redis
 # Cluster bootstrap) before the Deployments whose new code needs what they did.
+# (Cluster and ScheduledBackup: CloudNativePG's, after the Secret and ConfigMap they name)
 KIND_ORDER = ("Namespace", "ServiceAccount", "Secret", "ConfigMap", "Role", "RoleBinding",
               "ClusterRole", "ClusterRoleBinding", "PersistentVolumeClaim", "Service",
-              "StatefulSet", "Job", "Deployment", "HorizontalPodAutoscaler",
-              "PodDisruptionBudget", "Ingress", "NetworkPolicy")
+              "StatefulSet", "Cluster", "ScheduledBackup", "Job", "Deployment",
+              "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress", "NetworkPolicy")
 
 
 def order_key(doc: dict) -> tuple:

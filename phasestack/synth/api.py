@@ -127,7 +127,7 @@ def _data_flows(stack: Stack, src: str) -> list[c.Flow]:
         out = []  # outside the cluster: an egress rule (synth.network.external)
     else:
         out = [c.Flow(src, c.POSTGRES, c.PORTS.postgres)]
-        if stack.postgres.read_replicas > 0:
+        if stack.postgres.read_replicas > 0 and stack.postgres.engine == "statefulset":
             out.append(c.Flow(src, c.POSTGRES_REPLICA, c.PORTS.postgres))
     return [*out, *redis_flows(stack, src)]
 

@@ -23,7 +23,7 @@ def direct_url(stack: Stack, read: bool = False) -> str:
     if ext:
         host = (ext.read_host or ext.host) if read else ext.host
         return _url(stack, host, ext.port, pg.database, ext.sslmode)
-    service = c.POSTGRES_RO if read and pg.read_replicas else c.POSTGRES
+    service = c.POSTGRES_RO if read and pg.read_replicas else c.postgres_primary(stack)
     return _url(stack, c.dns(stack, service), c.PORTS.postgres, pg.database)
 
 

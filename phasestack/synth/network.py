@@ -14,6 +14,7 @@ from phasestack.synth.common import (
     MIGRATE,
     NAMESPACE_PEER,
     PGBOUNCER,
+    POSTGRES,
     PROMETHEUS,
     Flow,
     labels,
@@ -107,7 +108,8 @@ def _alerting(stack: Stack) -> dict[str, tuple[list[dict], dict | None]]:
 def external(stack: Stack) -> list[dict]:
     """Egress outside the stack, one policy per pod name (NetworkPolicies add up, so these open
     only what they name): the API's, workers' and migration's api.egress, the managed
-    PostgreSQL's and Redis's endpoints for the pods that connect to them, and alerting's."""
+    PostgreSQL's and Redis's endpoints for the pods that connect to them, alerting's, and the
+    PostgreSQL instances' to their backup store."""
     app = _egress_rules(stack.api.egress)
     rules: dict[str, list[dict]] = {}
     notes: dict[str, dict | None] = {}
@@ -122,6 +124,10 @@ def external(stack: Stack) -> list[dict]:
                 "ports": [{"protocol": "TCP", "port": ext.port}]})
     for pod, (pod_rules, why) in _alerting(stack).items():
         rules[pod], notes[pod] = pod_rules, why
+    backup = stack.postgres.backup
+    if backup and stack.runs(POSTGRES):  # the operator's Barman Cloud, from the instances
+        rules[POSTGRES], notes[POSTGRES] = _egress_rules(backup.store.egress), \
+            _why(backup.store.egress)
     return [_policy(stack, f"egress-{pod}-external", selector(stack, pod), ["Egress"],
                     notes.get(pod), egress=rules[pod]) for pod in rules]
 

@@ -26,6 +26,7 @@ from phasestack.synth.common import (
     named,
     pdb,
     pod_spec,
+    postgres_primary,
     render_template,
     resources,
     secret_env,
@@ -72,7 +73,8 @@ def pgbouncer_ini(stack: Stack, *, rw_host: str | None = None, rw_port: int | No
                       else "read-only name, served by the managed primary")
     else:
         replicas = pg.read_replicas > 0
-        rw, ro, port = dns(stack, POSTGRES), dns(stack, POSTGRES_RO if replicas else POSTGRES), \
+        primary = postgres_primary(stack)
+        rw, ro, port = dns(stack, primary), dns(stack, POSTGRES_RO if replicas else primary), \
             PORTS.postgres
         ro_comment = ("read-only: the streaming replicas" if replicas
                       else "read-only name, served by the primary until the stack has read "
@@ -184,6 +186,6 @@ def flows(stack: Stack) -> list[Flow]:
     if not stack.pgbouncer.enabled or stack.postgres.external:
         return []  # a managed PostgreSQL: an egress rule (synth.network.external)
     out = [Flow(PGBOUNCER, POSTGRES, PORTS.postgres)]
-    if stack.postgres.read_replicas:
+    if stack.postgres.read_replicas and stack.postgres.engine == "statefulset":
         out.append(Flow(PGBOUNCER, POSTGRES_REPLICA, PORTS.postgres))
     return out

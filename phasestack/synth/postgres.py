@@ -1,4 +1,5 @@
-"""PostgreSQL: a primary StatefulSet, streaming read replicas, Services and the exporter sidecar.
+"""PostgreSQL: a primary StatefulSet, streaming read replicas, Services and the exporter sidecar
+(engine: statefulset; engine: cloudnativepg is synth.cnpg's Cluster).
 
 `postgres` (Service + StatefulSet, 1 pod) takes writes; `postgres-replica` pods are hot standbys
 cloned with pg_basebackup -R by an init container and served by the read-only Service
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 
 from phasestack.model import MONITOR_USER, SUPERUSER, Stack
+from phasestack.synth import cnpg
 from phasestack.synth.common import (
     PART_OF,
     PG_SECRET,
@@ -181,6 +183,8 @@ def _statefulset(stack: Stack, name: str, replicas: int, replica: bool,
 
 
 def manifests(stack: Stack) -> list[dict]:
+    if cnpg.enabled(stack):
+        return cnpg.manifests(stack)
     n = stack.postgres.read_replicas
     files = config_files(stack)
     rolls_on = config_hash(json.dumps(files, sort_keys=True))  # no password in these files
@@ -203,6 +207,8 @@ def manifests(stack: Stack) -> list[dict]:
 
 def flows(stack: Stack) -> list[Flow]:
     """Replicas stream WAL from the primary (api/pgbouncer/prometheus flows: their modules)."""
+    if cnpg.enabled(stack):
+        return cnpg.flows(stack)
     if not stack.postgres.read_replicas:
         return []
     return [Flow(POSTGRES_REPLICA, POSTGRES, PORTS.postgres)]

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from phasestack.model import Resources, Stack
 from phasestack.synth import alertmanager as am
+from phasestack.synth import cnpg, kubelet
 from phasestack.synth import kube_state_metrics as ksm
-from phasestack.synth import kubelet
 from phasestack.synth.common import (
     API,
     NGINX,
@@ -65,10 +65,13 @@ class Job:
     path: str = "/metrics"
     comment: str = ""
     prefix: str = ""  # their instance's name prefix (Stack.prefix_of)
+    role: str = ""    # engine cloudnativepg: the pods of this role (primary, replica) only
+    strip: str = ""   # metric name prefix dropped at scrape (the operator's exporter's cnpg_)
 
     @property
     def selector(self) -> dict[str, str]:
-        return {"app.kubernetes.io/name": f"{self.prefix}{self.pod}"}
+        return {"app.kubernetes.io/name": f"{self.prefix}{self.pod}",
+                **({cnpg.ROLE_LABEL: self.role} if self.role else {})}
 
     @property
     def service(self) -> str:
@@ -83,6 +86,7 @@ def jobs(stack: Stack) -> list[Job]:
         return Job(name, name, port, path, comment, stack.prefix_of(component))
 
     m = stack.api.metrics
+    on_cnpg = cnpg.enabled(stack)
     wanted = [
         (m.enabled and stack.scrapes(API), lambda: job(
             API, API, stack.api.metrics_port, f"API pods (port {stack.api.metrics_port}, "
@@ -92,12 +96,22 @@ def jobs(stack: Stack) -> list[Job]:
         # a managed one is the provider's to watch
         (stack.runs(REDIS) and stack.scrapes(REDIS), lambda: job(
             REDIS, REDIS, PORTS.redis_exporter, "redis_exporter sidecar")),
-        (stack.runs(POSTGRES) and stack.scrapes(POSTGRES), lambda: job(
+        (stack.runs(POSTGRES) and stack.scrapes(POSTGRES) and not on_cnpg, lambda: job(
             POSTGRES, POSTGRES, PORTS.postgres_exporter,
             "postgres_exporter sidecar of the primary")),
-        (stack.runs(POSTGRES) and stack.scrapes(POSTGRES) and stack.postgres.read_replicas > 0,
+        (stack.runs(POSTGRES) and stack.scrapes(POSTGRES) and stack.postgres.read_replicas > 0
+         and not on_cnpg,
          lambda: job(POSTGRES, POSTGRES_REPLICA, PORTS.postgres_exporter,
                      "postgres_exporter sidecars of the read replicas")),
+        # the jobs follow the roles: after a failover the promoted pod is job postgres
+        (stack.scrapes(POSTGRES) and on_cnpg, lambda: Job(
+            POSTGRES, POSTGRES, PORTS.postgres_exporter,
+            "the CloudNativePG primary's exporter", stack.prefix_of(POSTGRES),
+            role="primary", strip=cnpg.METRIC_PREFIX)),
+        (stack.scrapes(POSTGRES) and on_cnpg and stack.postgres.read_replicas > 0, lambda: Job(
+            POSTGRES_REPLICA, POSTGRES, PORTS.postgres_exporter,
+            "the CloudNativePG standbys' exporters", stack.prefix_of(POSTGRES),
+            role="replica", strip=cnpg.METRIC_PREFIX)),
         (stack.has(PGBOUNCER) and stack.scrapes(PGBOUNCER), lambda: job(
             PGBOUNCER, PGBOUNCER, PORTS.pgbouncer_exporter, "pgbouncer-exporter sidecar")),
         (ksm.enabled(stack), lambda: Job(
@@ -145,7 +159,8 @@ def alert_rules(stack: Stack) -> str:
         pg_jobs=[n for n in names if n in (POSTGRES, POSTGRES_REPLICA)],
         replicas=POSTGRES_REPLICA in names, pgbouncer=PGBOUNCER in names,
         hpa_targets=ksm.hpa_targets(stack), ksm_job=ksm.NAME,
-        kubelet=kubelet.enabled(stack),
+        kubelet=kubelet.enabled(stack), cnpg=cnpg.enabled(stack) and POSTGRES in names,
+        archiving=cnpg.enabled(stack) and POSTGRES in names and bool(stack.postgres.backup),
         replica_set=f"{stack.prefix_of(POSTGRES)}{POSTGRES_REPLICA}")
 
 

@@ -10,7 +10,15 @@ import secrets as _random
 from phasestack.catalog import CATALOG
 from phasestack.errors import CredentialError
 from phasestack.model import Stack
-from phasestack.synth.common import CREDENTIALS, GRAFANA_SECRET, PGB_SECRET, meta, named
+from phasestack.synth import cnpg
+from phasestack.synth.common import (
+    CNPG_APP_SECRET,
+    CREDENTIALS,
+    GRAFANA_SECRET,
+    PGB_SECRET,
+    meta,
+    named,
+)
 
 
 def env_var(credential: str) -> str:
@@ -59,10 +67,18 @@ def userlist(stack: Stack, app_password: str) -> str:
     return f'"{stack.postgres.app_user}" "{app_password}"\n'
 
 
+# engine cloudnativepg: replication authenticates with the operator's certificates, its
+# exporter runs inside the instance, and the superuser logs in only over the pod's socket
+NOT_WITH_CNPG = frozenset({"postgresPassword", "replicationPassword", "monitorPassword"})
+BASIC_AUTH = "kubernetes.io/basic-auth"
+
+
 def needed(stack: Stack) -> list[str]:
     """Credentials the stack uses: those of the components it runs (Grafana's only when
     Grafana is deployed)."""
     absent = {cred for c in CATALOG if not stack.runs(c.key) for cred in c.credentials}
+    if stack.postgres.engine == "cloudnativepg":
+        absent |= NOT_WITH_CNPG
     return [c for c, (secret, _) in CREDENTIALS.items() if c not in absent
             and (secret != GRAFANA_SECRET or stack.monitoring.grafana)]
 
@@ -74,6 +90,9 @@ def required(stack: Stack) -> dict[str, list[str]]:
     for credential in needed(stack):
         secret, key = CREDENTIALS[credential]
         out.setdefault(named(stack, secret), []).append(key)
+    if cnpg.enabled(stack):
+        out[named(stack, CNPG_APP_SECRET)] = [f"username ({stack.postgres.app_user})",
+                                              "password (type kubernetes.io/basic-auth)"]
     return out
 
 
@@ -88,6 +107,13 @@ def manifests(stack: Stack, values: dict[str, str]) -> list[dict]:
     if stack.pgbouncer.enabled and stack.runs("postgres"):
         # (in front of a managed PostgreSQL the pods write it from the team's Secret)
         data[PGB_SECRET] = {"userlist.txt": userlist(stack, values["appPassword"])}
-    return [{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+    docs = [{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
              "metadata": meta(stack, name, "credentials"), "stringData": data[name]}
             for name in sorted(data)]
+    if cnpg.enabled(stack):
+        # the Cluster's initdb takes the app role's name and password from a basic-auth Secret
+        docs.append({"apiVersion": "v1", "kind": "Secret", "type": BASIC_AUTH,
+                     "metadata": meta(stack, CNPG_APP_SECRET, "credentials"),
+                     "stringData": {"username": stack.postgres.app_user,
+                                    "password": values["appPassword"]}})
+    return docs

@@ -13,6 +13,10 @@ API, API_HEADLESS, NGINX = "api", "api-headless", "nginx"
 REDIS, REDIS_HEADLESS, REDIS_BOOTSTRAP = "redis", "redis-headless", "redis-cluster-bootstrap"
 POSTGRES, POSTGRES_RO, POSTGRES_HEADLESS = "postgres", "postgres-ro", "postgres-headless"
 POSTGRES_REPLICA = "postgres-replica"
+# engine cloudnativepg: the Cluster is named POSTGRES; the operator makes <cluster>-rw (the
+# primary, moved on failover) and <cluster>-ro (the replicas: POSTGRES_RO)
+POSTGRES_RW = "postgres-rw"
+CNPG_APP_SECRET = "postgres-app"  # the app role for the Cluster's initdb (kubernetes.io/basic-auth)
 PGBOUNCER, PROMETHEUS, GRAFANA = "pgbouncer", "prometheus", "grafana"
 ALERTMANAGER = "alertmanager"
 MIGRATE = "api-migrate"  # the schema migration Job's pods (and ServiceAccount)
@@ -34,6 +38,11 @@ CREDENTIALS: dict[str, tuple[str, str]] = {
 }
 # in-cluster DNS: <service>.<namespace>.svc.cluster.local
 CLUSTER_DOMAIN = "svc.cluster.local"
+
+
+def postgres_primary(stack: Stack) -> str:
+    """Base name of the Service that reaches the PostgreSQL primary (writes)."""
+    return POSTGRES_RW if stack.postgres.engine == "cloudnativepg" else POSTGRES
 
 
 def secret_key(credential: str) -> str:

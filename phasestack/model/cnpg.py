@@ -1,0 +1,48 @@
+"""PostgreSQL run by the CloudNativePG operator (issue 16): `postgres.engine: cloudnativepg`.
+
+The operator fails over on its own (it promotes the most advanced standby when the primary's
+pod or node is lost and moves the -rw Service), archives WAL and takes base backups with Barman
+Cloud, and restores to a point in time into a new Cluster. phasestack renders the `Cluster`
+(and a `ScheduledBackup`); the operator, CloudNativePG's release manifest vendored in
+phasestack/vendor/, is applied by the Pulumi program unless the cluster already runs it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from phasestack.model.base import IMAGE, Spec
+
+OPERATOR_VERSION = "1.30.1"  # phasestack/vendor/cnpg-1.30.1.yaml.gz, toolchain/cnpg.sh
+OPERATOR_NAMESPACE = "cnpg-system"
+
+
+class CloudNativePG(Spec):
+    # "system" images carry Barman Cloud, which the Cluster's barmanObjectStore backup runs;
+    # 15.x: the same major as the StatefulSet engine's postgres:15-alpine
+    image: str = Field(
+        "ghcr.io/cloudnative-pg/postgresql:15.14-system-trixie", pattern=IMAGE,
+        description="PostgreSQL operand image (CloudNativePG's own: UID 26; a -system- image "
+                    "has the Barman Cloud tools postgres.backup needs). Its tag starts with "
+                    "the major version, which the operator reads.")
+    install_operator: bool = Field(
+        True, description="The Pulumi program applies the CloudNativePG operator "
+                          f"{OPERATOR_VERSION} (release manifest, into {OPERATOR_NAMESPACE}); "
+                          "false: the cluster already runs it (one operator per cluster: a "
+                          "second stack there sets false). `phasestack render` never includes "
+                          "it and lists it as a prerequisite.")
+    # review 004 ("Read Replicas ... Automatic failover") on payment systems: a failover must
+    # not lose what was acknowledged
+    synchronous: Literal["required", "preferred", "off"] = Field(
+        "required",
+        description="With read replicas, a commit returns once one standby has it (quorum "
+                    "ANY 1): required: a failover loses no acknowledged transaction, and "
+                    "writes wait while no standby is up; preferred: writes go on without a "
+                    "standby (and a failover then may lose the last ones); off: asynchronous.")
+    anti_affinity: Literal["preferred", "required"] = Field(
+        "preferred",
+        description="Keep instances on different nodes: preferred where the cluster allows, "
+                    "required refuses to schedule two on one node (needs a node per "
+                    "instance).")

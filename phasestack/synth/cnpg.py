@@ -1,0 +1,199 @@
+"""PostgreSQL as a CloudNativePG Cluster (postgres.engine: cloudnativepg; issue 16).
+
+The operator runs 1 + read_replicas instances, promotes the most advanced standby when the
+primary is lost, and keeps the Services <cluster>-rw (the primary: PgBouncer and the API's
+URLs) and <cluster>-ro (the standbys). Its exporter (port 9187) runs our queries (QUERIES) and
+Prometheus strips its cnpg_ prefix, so the alerts read the series postgres_exporter gives the
+statefulset engine. Pure: plain dicts, never pulumi.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from phasestack.model import Stack
+from phasestack.model.backup import PostgresBackup
+from phasestack.model.cnpg import OPERATOR_NAMESPACE
+from phasestack.synth.common import (
+    ANY,
+    CNPG_APP_SECRET,
+    NAMESPACE_PEER,
+    PORTS,
+    POSTGRES,
+    Flow,
+    config_map,
+    instance,
+    labels,
+    meta,
+    named,
+    resources,
+)
+from phasestack.synth.postgres_config import (
+    LOG_MIN_DURATION_MS,
+    STAT_STATEMENTS_TRACK,
+    max_slot_wal_keep_size_mb,
+)
+
+API_VERSION = "postgresql.cnpg.io/v1"
+COMPONENT = "postgres"
+STATUS_PORT = 8000               # the instance manager's status endpoint the operator polls
+API_SERVER_PORTS = (443, 6443)   # the instance manager watches its Cluster
+MONITORING = "postgres-monitoring"
+QUERIES_KEY = "queries"
+METRIC_PREFIX = "cnpg_"
+ROLE_LABEL = "cnpg.io/instanceRole"  # primary | replica, moved by the operator on failover
+# Barman Cloud compresses WAL and base backups alike (as synth.backup does)
+COMPRESSION = "gzip"
+
+# postgres_exporter's series for the alerts and dashboards, as the operator's exporter runs
+# them (cnpg_<query>_<column>, prefix stripped by Prometheus); search_path is pg_catalog's
+QUERIES = """\
+pg_stat_activity:
+  query: |
+    SELECT datname, state, pg_catalog.count(*) AS count
+    FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend'
+    GROUP BY datname, state
+  metrics:
+    - datname: {usage: LABEL, description: Database}
+    - state: {usage: LABEL, description: Connection state}
+    - count: {usage: GAUGE, description: Client connections}
+pg_settings_max:
+  query: "SELECT pg_catalog.current_setting('max_connections')::float AS connections"
+  metrics:
+    - connections: {usage: GAUGE, description: max_connections}
+pg_replication_lag:
+  query: |
+    SELECT CASE WHEN NOT pg_catalog.pg_is_in_recovery()
+        OR pg_catalog.pg_last_wal_receive_lsn() = pg_catalog.pg_last_wal_replay_lsn() THEN 0
+      ELSE GREATEST(0, EXTRACT(EPOCH FROM pg_catalog.now()
+        OPERATOR(pg_catalog.-) pg_catalog.pg_last_xact_replay_timestamp())) END AS seconds
+  metrics:
+    - seconds: {usage: GAUGE, description: Seconds of replay behind the primary}
+pg_replication_receiver:
+  query: |
+    SELECT CASE WHEN pg_catalog.pg_is_in_recovery()
+      THEN (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_wal_receiver
+            WHERE status = 'streaming') ELSE 1 END AS up
+  metrics:
+    - up: {usage: GAUGE, description: "1 while streaming from the primary (or the primary)"}
+pg_stat_statements:
+  query: |
+    SELECT d.datname, pg_catalog.sum(s.calls) AS calls_total,
+      pg_catalog.sum(s.total_exec_time) / 1000 AS seconds_total
+    FROM public.pg_stat_statements s JOIN pg_catalog.pg_database d ON d.oid = s.dbid
+    GROUP BY d.datname
+  metrics:
+    - datname: {usage: LABEL, description: Database}
+    - calls_total: {usage: COUNTER, description: Statements run}
+    - seconds_total: {usage: COUNTER, description: Seconds spent running them}
+"""
+
+
+def enabled(stack: Stack) -> bool:
+    return stack.postgres.engine == "cloudnativepg" and stack.runs(POSTGRES)
+
+
+def _parameters(stack: Stack) -> dict[str, str]:
+    """postgresql.conf settings the operator lets a Cluster set (it owns listen_addresses,
+    port, hba, archive_*, hot_standby, logging's destination)."""
+    pg = stack.postgres
+    out = {"max_connections": str(pg.max_connections),
+           "superuser_reserved_connections": str(pg.superuser_reserved_connections),
+           "shared_buffers": f"{pg.shared_buffers_mb}MB",
+           # a pg_stat_statements.* setting makes the operator preload it and create it
+           "pg_stat_statements.track": STAT_STATEMENTS_TRACK,
+           "max_slot_wal_keep_size": f"{max_slot_wal_keep_size_mb(stack)}MB",
+           "log_min_duration_statement": str(LOG_MIN_DURATION_MS), "log_lock_waits": "on"}
+    if pg.backup:
+        out["archive_timeout"] = f"{pg.backup.archive_timeout_s}s"
+    return out
+
+
+def _object_store(b: PostgresBackup) -> dict:
+    s = b.store
+    store = {"destinationPath": s.destination.rstrip("/"), "serverName": b.server_name,
+             **({"endpointURL": s.endpoint_url} if s.endpoint_url else {}),
+             "s3Credentials": {
+                 "accessKeyId": {"name": s.credentials_secret, "key": s.access_key_id_key},
+                 "secretAccessKey": {"name": s.credentials_secret,
+                                     "key": s.secret_access_key_key}},
+             "wal": {"compression": COMPRESSION}, "data": {"compression": COMPRESSION}}
+    return store
+
+
+def _synchronous(stack: Stack) -> dict:
+    """Quorum commit (ANY 1 of the standbys): a failover promotes one that has every
+    acknowledged commit. Without standbys there is nothing to wait for."""
+    pg = stack.postgres
+    mode = pg.cloudnativepg.synchronous
+    if not pg.read_replicas or mode == "off":
+        return {}
+    return {"synchronous": {"method": "any", "number": 1, "dataDurability": mode}}
+
+
+def cluster(stack: Stack) -> dict:
+    pg, c = stack.postgres, stack.postgres.cloudnativepg
+    pods = labels(named(stack, POSTGRES), COMPONENT, instance(stack))
+    spec = {
+        "instances": 1 + pg.read_replicas,
+        "imageName": c.image,
+        # rolling updates: replicas first, then a switchover instead of restarting the primary
+        "primaryUpdateStrategy": "unsupervised", "primaryUpdateMethod": "switchover",
+        "enableSuperuserAccess": False,
+        "bootstrap": {"initdb": {
+            "database": pg.database, "owner": pg.app_user,
+            "secret": {"name": named(stack, CNPG_APP_SECRET)},
+            # review 003 (003_dcc3c24c5985e7cb.txt), section 5: statement_timeout, lock_timeout
+            "postInitApplicationSQL": [
+                f"ALTER ROLE {pg.app_user} SET statement_timeout = '{pg.statement_timeout_s}s'",
+                f"ALTER ROLE {pg.app_user} SET lock_timeout = '{pg.lock_timeout_s}s'"]}},
+        "postgresql": {"parameters": _parameters(stack), **_synchronous(stack)},
+        "storage": {"size": f"{pg.storage_gb}Gi"},
+        "resources": resources(pg.resources),
+        # a replica serves reads (the -ro Service) only while streaming and caught up
+        "probes": {"readiness": {"type": "streaming",
+                                 "maximumLag": f"{pg.replica_max_lag_mb}Mi"}},
+        "affinity": {"enablePodAntiAffinity": True, "topologyKey": "kubernetes.io/hostname",
+                     "podAntiAffinityType": c.anti_affinity},
+        # the pods carry the stack's labels: NetworkPolicies and scrape Services select them
+        "inheritedMetadata": {"labels": pods},
+        "monitoring": {"customQueriesConfigMap": [{"name": named(stack, MONITORING),
+                                                   "key": QUERIES_KEY}]},
+    }
+    if pg.backup:
+        spec["backup"] = {"barmanObjectStore": _object_store(pg.backup),
+                          "retentionPolicy": f"{pg.backup.retention_days}d"}
+    return {"apiVersion": API_VERSION, "kind": "Cluster",
+            "metadata": meta(stack, POSTGRES, COMPONENT), "spec": spec}
+
+
+def scheduled_backup(stack: Stack) -> dict:
+    b = stack.postgres.backup
+    return {"apiVersion": API_VERSION, "kind": "ScheduledBackup",
+            "metadata": meta(stack, "postgres-daily", COMPONENT, pod=POSTGRES),
+            "spec": {"schedule": b.schedule, "immediate": True, "method": "barmanObjectStore",
+                     "backupOwnerReference": "self",
+                     "cluster": {"name": named(stack, POSTGRES)}}}
+
+
+def manifests(stack: Stack) -> list[dict]:
+    queries = config_map(stack, MONITORING, COMPONENT, {QUERIES_KEY: QUERIES}, pod=POSTGRES)
+    queries["metadata"]["labels"]["cnpg.io/reload"] = ""  # the operator reloads on change
+    docs = [queries, cluster(stack)]
+    if stack.postgres.backup:
+        docs.append(scheduled_backup(stack))
+    return docs
+
+
+def store_port(b: PostgresBackup) -> int:
+    url = urlsplit(b.store.endpoint_url or "https://s3.amazonaws.com")
+    return url.port or (80 if url.scheme == "http" else 443)
+
+
+def flows(stack: Stack) -> list[Flow]:
+    """The operator polls every instance and clones through it; instances stream from each
+    other (any one may be the primary) and watch their Cluster on the API server."""
+    operator = f"{NAMESPACE_PEER}{OPERATOR_NAMESPACE}"
+    out = [Flow(operator, POSTGRES, port) for port in (STATUS_PORT, PORTS.postgres)]
+    out += [Flow(POSTGRES, POSTGRES, port) for port in (STATUS_PORT, PORTS.postgres)]
+    return out + [Flow(POSTGRES, ANY, port) for port in API_SERVER_PORTS]
