@@ -50,7 +50,8 @@ def share(parent: pulumi.ComponentResource, name: str, args, key: str) -> Share:
     used = tuple(c for c in row.credentials if c in secrets.needed(stack))
     if not used:
         return Share(stack, row.module.manifests(stack), None, [], {}, [])
-    mine = {named(stack, CREDENTIALS[c][0]) for c in used}
+    mine = {named(stack, CREDENTIALS[c][0]) for c in used} | {
+        secret for secret, c in secrets.derived(stack).items() if c in used}
     secret_docs = [d for d in secrets.manifests(stack, placeholders())
                    if d["metadata"]["name"] in mine]
     creds = Credentials(f"{name}-credentials", CredentialsArgs(stack, secret_docs, only=used),

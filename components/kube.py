@@ -37,11 +37,20 @@ KINDS: dict[str, tuple[str, str]] = {
     "RoleBinding": ("rbac.v1", "RoleBinding"),
     "ClusterRole": ("rbac.v1", "ClusterRole"),
     "ClusterRoleBinding": ("rbac.v1", "ClusterRoleBinding"),
+    # the CloudNativePG operator's release manifest (components/cnpg_operator.py)
+    "CustomResourceDefinition": ("apiextensions.v1", "CustomResourceDefinition"),
+    "MutatingWebhookConfiguration": ("admissionregistration.v1", "MutatingWebhookConfiguration"),
+    "ValidatingWebhookConfiguration": ("admissionregistration.v1",
+                                       "ValidatingWebhookConfiguration"),
 }
+# custom resources the synthesizers emit (CloudNativePG's): apiextensions.CustomResource
+CUSTOM_API_VERSIONS = frozenset({"postgresql.cnpg.io/v1"})
 API_VERSIONS = {
     "core.v1": "v1", "apps.v1": "apps/v1", "batch.v1": "batch/v1",
     "autoscaling.v2": "autoscaling/v2", "policy.v1": "policy/v1",
     "networking.v1": "networking.k8s.io/v1", "rbac.v1": "rbac.authorization.k8s.io/v1",
+    "apiextensions.v1": "apiextensions.k8s.io/v1",
+    "admissionregistration.v1": "admissionregistration.k8s.io/v1",
 }
 # manifest field -> constructor keyword (everything else in a manifest is apiVersion/kind)
 FIELDS = {
@@ -49,7 +58,7 @@ FIELDS = {
     "stringData": "string_data", "type": "type", "immutable": "immutable",
     "automountServiceAccountToken": "automount_service_account_token",
     "imagePullSecrets": "image_pull_secrets", "rules": "rules", "roleRef": "role_ref",
-    "subjects": "subjects", "aggregationRule": "aggregation_rule",
+    "subjects": "subjects", "aggregationRule": "aggregation_rule", "webhooks": "webhooks",
 }
 
 
@@ -71,6 +80,11 @@ def register(doc: dict, opts: pulumi.ResourceOptions,
              overrides: dict[str, Any] | None = None) -> pulumi.CustomResource:
     """One manifest -> one typed resource. `overrides` replaces whole fields (Secret values)."""
     kind = doc["kind"]
+    if doc.get("apiVersion") in CUSTOM_API_VERSIONS:
+        from pulumi_kubernetes.apiextensions import CustomResource
+
+        return CustomResource(logical_name(doc), api_version=doc["apiVersion"], kind=kind,
+                              metadata=doc["metadata"], spec=doc["spec"], opts=opts)
     module, _ = KINDS.get(kind, ("", ""))
     if module and doc.get("apiVersion") != API_VERSIONS[module]:
         raise ValueError(f"{logical_name(doc)}: apiVersion {doc.get('apiVersion')!r}, "

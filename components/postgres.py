@@ -4,6 +4,8 @@
 orders-postgres (and orders-postgres-replica) with its own Secret of four generated passwords;
 `url` and `read_url` are the app role's secret connection URLs. In a Topology it registers the
 stack's share (none with postgres.external: a managed server is an endpoint, not resources).
+With engine: cloudnativepg it registers a CloudNativePG Cluster (and, unless
+install_operator is false, the operator as a child first); host is then <name>-postgres-rw.
 """
 
 from __future__ import annotations
@@ -11,8 +13,19 @@ from __future__ import annotations
 import pulumi
 
 from phasestack.components import instance, kube
+from phasestack.components.cnpg_operator import CloudNativePGOperator
 from phasestack.model import PostgresArgs
-from phasestack.synth.wiring import PG_SECRET, POSTGRES, POSTGRES_RO, named, secret_key
+from phasestack.synth import cnpg
+from phasestack.synth.wiring import (
+    PG_SECRET,
+    PORTS,
+    POSTGRES,
+    POSTGRES_RO,
+    POSTGRES_RW,
+    dns,
+    named,
+    secret_key,
+)
 
 
 class Postgres(pulumi.ComponentResource):
@@ -31,12 +44,24 @@ class Postgres(pulumi.ComponentResource):
         super().__init__("phasestack:index:Postgres", name, None, opts)
         share = instance.share(self, name, args, "postgres")
         stack, pg = share.stack, share.stack.postgres
-        group = kube.Group(self, share.provider, share.depends_on, stack.retain_data)
+        depends_on = list(share.depends_on)
+        if cnpg.enabled(stack) and pg.cloudnativepg.install_operator:
+            # its webhooks must answer before the Cluster is accepted
+            depends_on.append(CloudNativePGOperator(
+                f"{name}-cnpg-operator", opts=pulumi.ResourceOptions(
+                    parent=self, provider=share.provider)))
+        group = kube.Group(self, share.provider, depends_on, stack.retain_data)
         group.add_all(share.docs)
-        primary = group.require("Service", named(stack, POSTGRES))
-        self.host = kube.service_dns(primary)
-        self.port = kube.port_of(primary, "postgres")
-        self.read_host = kube.dns_of(group.get("Service", named(stack, POSTGRES_RO)))
+        if cnpg.enabled(stack):  # the operator makes the Services (<cluster>-rw, -ro)
+            self.host = pulumi.Output.from_input(dns(stack, POSTGRES_RW))
+            self.port = pulumi.Output.from_input(PORTS.postgres)
+            self.read_host = (pulumi.Output.from_input(dns(stack, POSTGRES_RO))
+                              if pg.read_replicas else None)
+        else:
+            primary = group.require("Service", named(stack, POSTGRES))
+            self.host = kube.service_dns(primary)
+            self.port = kube.port_of(primary, "postgres")
+            self.read_host = kube.dns_of(group.get("Service", named(stack, POSTGRES_RO)))
         self.database = pulumi.Output.from_input(pg.database)
         self.user = pulumi.Output.from_input(pg.app_user)
         self.secret_name = pulumi.Output.from_input(named(stack, PG_SECRET))

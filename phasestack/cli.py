@@ -184,6 +184,25 @@ def diff(stack_a: str, stack_b: str, fmt: str) -> None:
 
 
 @main.command()
+@click.argument("stack")
+@click.option("--time", "when", required=True,
+              help="Restore to this time (RFC 3339 with offset, e.g. 2026-12-04T09:30:00Z).")
+@click.option("--into", default=None,
+              help="Name of the new Cluster (default: <postgres>-restore).")
+def restore(stack: str, when: str, into: str | None) -> None:
+    """Point-in-time recovery of STACK's CloudNativePG database: the runbook, then the new
+    Cluster's manifest (kubectl apply it, or set recover_from in the stack file)."""
+    from phasestack.targets.kubernetes import dump_all
+    from phasestack.transitions import restore as pitr
+
+    loaded = load(stack)
+    time = pitr.target_time(when)
+    doc = pitr.cluster(loaded.stack, time, into)
+    click.echo(pitr.runbook(loaded.stack, loaded.name, time, into), nl=False)
+    click.echo(dump_all([doc]), nl=False)
+
+
+@main.command()
 def paths() -> None:
     """Each scaling review's migration path: its stacks in order. A stack file that does not
     load is reported on stderr and left out; the others are still listed."""

@@ -13,10 +13,25 @@ from typing import Literal
 
 from pydantic import Field
 
-from phasestack.model.base import IMAGE, Spec
+from phasestack.model.base import IMAGE, OBJECT_NAME, Spec
 
 OPERATOR_VERSION = "1.30.1"  # phasestack/vendor/cnpg-1.30.1.yaml.gz, toolchain/cnpg.sh
 OPERATOR_NAMESPACE = "cnpg-system"
+# RFC 3339 with its offset, as recoveryTarget.targetTime takes it
+RFC3339 = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+           r"(Z|[+-][0-9]{2}:[0-9]{2})$")
+
+
+class Recovery(Spec):
+    server_name: str = Field(
+        pattern=OBJECT_NAME,
+        description="The archive to restore from: the server_name the lost cluster archived "
+                    "under (postgres.backup.server_name is where this one archives: a new "
+                    "name, so two timelines never mix).")
+    target_time: str | None = Field(
+        None, pattern=RFC3339,
+        description="Restore up to this time (RFC 3339 with offset, e.g. "
+                    "2026-12-04T09:30:00Z); unset: to the end of the archive.")
 
 
 class CloudNativePG(Spec):
@@ -46,3 +61,7 @@ class CloudNativePG(Spec):
         description="Keep instances on different nodes: preferred where the cluster allows, "
                     "required refuses to schedule two on one node (needs a node per "
                     "instance).")
+    recover_from: Recovery | None = Field(
+        None, description="Create the Cluster from postgres.backup's store instead of an empty "
+                          "database: the disaster-recovery path `phasestack restore` prints. "
+                          "Read only when the Cluster is created.")

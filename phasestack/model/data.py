@@ -88,6 +88,15 @@ class Postgres(Spec):
                 "base backups; the statefulset engine's image has no Barman Cloud)"
                 + ("; a managed PostgreSQL's backups are the provider's" if self.external
                    else ""))
+        rf = self.cloudnativepg.recover_from
+        if rf and not (cnpg and self.backup):
+            raise ValueError("cloudnativepg.recover_from: needs engine: cloudnativepg and a "
+                             "backup section (its store holds the archive)")
+        if rf and rf.server_name == self.backup.server_name:
+            raise ValueError(
+                f"cloudnativepg.recover_from.server_name {rf.server_name!r} is "
+                "backup.server_name too: the restored cluster must archive under a new name "
+                f"(its own timeline), e.g. backup.server_name: {rf.server_name}-2")
         if self.app_user in RESERVED_ROLES and not self.external:
             raise ValueError(f"app_user {self.app_user!r} is a role phasestack creates itself; "
                              "choose another name")

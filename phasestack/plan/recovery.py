@@ -27,7 +27,57 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:g} min"
 
 
+# engine cloudnativepg, a lost node: the node controller marks the node (and so the primary
+# pod) not ready after node-monitor-grace-period (50 s from Kubernetes 1.32, 40 s before), the
+# operator fails over (failoverDelay 0), the standby promotes once the primary's lease expires
+# (primaryLease.leaseDurationSeconds 15, counted from its last renewal, so already running)
+NODE_GRACE_S, LEASE_S = 50, 15
+UPLOAD_S = 5  # one 16 MiB segment to the store, gzip: seconds (tests/integration PITR)
+
+
+def _cnpg(stack: Stack) -> list[Check]:
+    pg = stack.postgres
+    sync = pg.cloudnativepg.synchronous if pg.read_replicas else "off"
+    if pg.backup:
+        b, rpo = pg.backup, pg.backup.archive_timeout_s + UPLOAD_S
+        point = Check(
+            "recovery point (RPO)", "postgres", PASS if rpo <= RPO_S else FAIL,
+            f"WAL archived to {b.store.destination} within archive_timeout "
+            f"{b.archive_timeout_s} s of a write, base backups on \"{b.schedule}\" kept "
+            f"{b.retention_days} d: a lost volume, namespace or cluster, or a dropped table, "
+            "restores to any time in the window into a new Cluster (`phasestack restore`)",
+            f"archive_timeout {b.archive_timeout_s} s + upload ~{UPLOAD_S} s = {rpo} s <= "
+            f"review 001's {_minutes(RPO_S)}: {str(rpo <= RPO_S).lower()}")
+    else:
+        point = Check(
+            "recovery point (RPO)", "postgres", FAIL,
+            "no postgres.backup: no WAL archive or base backup; a standby keeps a lost "
+            "volume's rows, but a dropped table, a lost namespace or cluster is gone on every "
+            "copy", f"RPO unbounded <= review 001's {_minutes(RPO_S)}: false")
+    if not pg.read_replicas:
+        return [point, Check(
+            "writes stop (RTO)", "postgres", WARN,
+            "a CloudNativePG Cluster of one instance: no standby to promote; a lost node stops "
+            "writes until the pod is recreated elsewhere with a new volume restored from the "
+            "backup (or the node returns)", "add read_replicas for automatic failover")]
+    lost = {"required": "nothing acknowledged: a commit returns once a standby has it "
+                        "(quorum ANY 1), and the most advanced standby is promoted; writes "
+                        "wait while no standby streams",
+            "preferred": "nothing acknowledged while a standby streams; commits made while "
+                         "none did may be lost",
+            "off": "the last asynchronously replicated commits (asynchronous standbys)"}[sync]
+    rto = NODE_GRACE_S + LEASE_S
+    return [point, Check(
+        "writes stop (RTO)", "postgres", PASS,
+        f"automatic failover to one of {pg.read_replicas} standby(s) (CloudNativePG); a "
+        f"failover loses {lost}; a crashed server restarts in place",
+        f"node loss: node-monitor-grace-period {NODE_GRACE_S} s + primary lease "
+        f"{LEASE_S} s + promotion = ~{rto} s <= review 001's {_minutes(RTO_S)}: true")]
+
+
 def postgres(stack: Stack) -> list[Check]:
+    if stack.postgres.engine == "cloudnativepg" and not stack.postgres.external:
+        return _cnpg(stack)
     if stack.postgres.external:
         return [Check("recovery point (RPO)", "postgres", WARN,
                       "managed PostgreSQL: the provider's backups and failover, which "
@@ -41,8 +91,9 @@ def postgres(stack: Stack) -> list[Check]:
             if pg.read_replicas else "")
     return [
         Check("recovery point (RPO)", "postgres", FAIL,
-              "no WAL archive or base backup (phasestack deploys none yet): a lost volume loses "
-              "every committed row" + copy,
+              "no WAL archive or base backup (engine statefulset; postgres.engine: "
+              "cloudnativepg takes postgres.backup): a lost volume loses every committed row"
+              + copy,
               f"RPO unbounded <= review 001's {_minutes(RPO_S)}: false"),
         Check("writes stop (RTO)", "postgres", WARN,
               "one primary, no automatic failover: a crashed server restarts in its pod "

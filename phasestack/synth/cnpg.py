@@ -42,6 +42,7 @@ MONITORING = "postgres-monitoring"
 QUERIES_KEY = "queries"
 METRIC_PREFIX = "cnpg_"
 ROLE_LABEL = "cnpg.io/instanceRole"  # primary | replica, moved by the operator on failover
+ORIGIN = "origin"  # the externalClusters entry a recovery reads from
 # Barman Cloud compresses WAL and base backups alike (as synth.backup does)
 COMPRESSION = "gzip"
 
@@ -109,9 +110,27 @@ def _parameters(stack: Stack) -> dict[str, str]:
     return out
 
 
-def _object_store(b: PostgresBackup) -> dict:
+def _bootstrap(stack: Stack) -> dict:
+    """An empty database with the app role, or (recover_from) the archive restored up to the
+    target time, the app role's password reset to the stack's Secret."""
+    pg, rf = stack.postgres, stack.postgres.cloudnativepg.recover_from
+    owner = {"database": pg.database, "owner": pg.app_user,
+             "secret": {"name": named(stack, CNPG_APP_SECRET)}}
+    if rf:
+        target = {"recoveryTarget": {"targetTime": rf.target_time}} if rf.target_time else {}
+        return {"recovery": {"source": ORIGIN, **target, **owner}}
+    # review 003 (003_dcc3c24c5985e7cb.txt), section 5: statement_timeout, lock_timeout
+    return {"initdb": {**owner, "postInitApplicationSQL": [
+        f"ALTER ROLE {pg.app_user} SET statement_timeout = '{pg.statement_timeout_s}s'",
+        f"ALTER ROLE {pg.app_user} SET lock_timeout = '{pg.lock_timeout_s}s'"]}}
+
+
+def object_store(b: PostgresBackup, server_name: str | None = None) -> dict:
+    """Barman Cloud's store: where this cluster archives, or (server_name) the archive a
+    recovery reads."""
     s = b.store
-    store = {"destinationPath": s.destination.rstrip("/"), "serverName": b.server_name,
+    store = {"destinationPath": s.destination.rstrip("/"),
+             "serverName": server_name or b.server_name,
              **({"endpointURL": s.endpoint_url} if s.endpoint_url else {}),
              "s3Credentials": {
                  "accessKeyId": {"name": s.credentials_secret, "key": s.access_key_id_key},
@@ -140,13 +159,7 @@ def cluster(stack: Stack) -> dict:
         # rolling updates: replicas first, then a switchover instead of restarting the primary
         "primaryUpdateStrategy": "unsupervised", "primaryUpdateMethod": "switchover",
         "enableSuperuserAccess": False,
-        "bootstrap": {"initdb": {
-            "database": pg.database, "owner": pg.app_user,
-            "secret": {"name": named(stack, CNPG_APP_SECRET)},
-            # review 003 (003_dcc3c24c5985e7cb.txt), section 5: statement_timeout, lock_timeout
-            "postInitApplicationSQL": [
-                f"ALTER ROLE {pg.app_user} SET statement_timeout = '{pg.statement_timeout_s}s'",
-                f"ALTER ROLE {pg.app_user} SET lock_timeout = '{pg.lock_timeout_s}s'"]}},
+        "bootstrap": _bootstrap(stack),
         "postgresql": {"parameters": _parameters(stack), **_synchronous(stack)},
         "storage": {"size": f"{pg.storage_gb}Gi"},
         "resources": resources(pg.resources),
@@ -161,8 +174,11 @@ def cluster(stack: Stack) -> dict:
                                                    "key": QUERIES_KEY}]},
     }
     if pg.backup:
-        spec["backup"] = {"barmanObjectStore": _object_store(pg.backup),
+        spec["backup"] = {"barmanObjectStore": object_store(pg.backup),
                           "retentionPolicy": f"{pg.backup.retention_days}d"}
+    if c.recover_from:
+        spec["externalClusters"] = [{"name": ORIGIN, "barmanObjectStore": object_store(
+            pg.backup, c.recover_from.server_name)}]
     return {"apiVersion": API_VERSION, "kind": "Cluster",
             "metadata": meta(stack, POSTGRES, COMPONENT), "spec": spec}
 

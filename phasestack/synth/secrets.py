@@ -83,6 +83,12 @@ def needed(stack: Stack) -> list[str]:
             and (secret != GRAFANA_SECRET or stack.monitoring.grafana)]
 
 
+def derived(stack: Stack) -> dict[str, str]:
+    """Secrets made from a credential besides its own (name -> credential): the Cluster's
+    basic-auth Secret of the app role (engine: cloudnativepg)."""
+    return {named(stack, CNPG_APP_SECRET): "appPassword"} if cnpg.enabled(stack) else {}
+
+
 def required(stack: Stack) -> dict[str, list[str]]:
     """Secret name -> keys the stack's pods read (what the team provides with credentials:
     existing)."""
