@@ -151,15 +151,22 @@ def render(stack: str, out: Path | None, to_stdout: bool, fmt: str) -> None:
             click.echo(f"wrote {len(texts)} files to {out}")
         return
     docs = rendering.manifests(loaded.stack, values)
+    from phasestack.synth.cnpg_operator import prerequisites
+
+    needs = [f"prerequisite: {p}" for p in prerequisites(loaded.stack)]
     if to_stdout:
         click.echo(rendering.stdout_text(docs), nl=False)
         click.echo("# Secrets are not printed; use --out DIR (secrets.yaml, mode 0600)", err=True)
+        for line in needs:
+            click.echo(f"# {line}", err=True)
         return
     written = _write(out, lambda: rendering.write(out, docs))
     where = (f"Secrets in {out / rendering.SECRETS_FILE}, mode 0600"
              if any(d["kind"] == "Secret" for d in docs)
              else "no Secrets: credentials: existing, the team's")
     click.echo(f"wrote {len(docs)} manifests in {len(written)} files to {out} ({where})")
+    for line in needs:
+        click.echo(line)
 
 
 def _write(out: Path, writer):
