@@ -33,7 +33,8 @@ class Component:
 # In dependency order: what others connect to first (the runbook's step order too).
 CATALOG: tuple[Component, ...] = (
     Component("postgres",
-              ("transitions.managed:postgres", "transitions.postgres:postgres"),
+              ("transitions.managed:postgres", "transitions.cnpg:postgres",
+               "transitions.postgres:postgres"),
               ("postgresPassword", "appPassword", "replicationPassword", "monitorPassword"),
               docker=True),
     Component("pgbouncer", ("transitions.postgres:pooler",), (), docker=False),

@@ -106,11 +106,11 @@ def jobs(stack: Stack) -> list[Job]:
         # the jobs follow the roles: after a failover the promoted pod is job postgres
         (stack.scrapes(POSTGRES) and on_cnpg, lambda: Job(
             POSTGRES, POSTGRES, PORTS.postgres_exporter,
-            "the CloudNativePG primary's exporter", stack.prefix_of(POSTGRES),
+            comment="the CloudNativePG primary's exporter", prefix=stack.prefix_of(POSTGRES),
             role="primary", strip=cnpg.METRIC_PREFIX)),
         (stack.scrapes(POSTGRES) and on_cnpg and stack.postgres.read_replicas > 0, lambda: Job(
             POSTGRES_REPLICA, POSTGRES, PORTS.postgres_exporter,
-            "the CloudNativePG standbys' exporters", stack.prefix_of(POSTGRES),
+            comment="the CloudNativePG standbys' exporters", prefix=stack.prefix_of(POSTGRES),
             role="replica", strip=cnpg.METRIC_PREFIX)),
         (stack.has(PGBOUNCER) and stack.scrapes(PGBOUNCER), lambda: job(
             PGBOUNCER, PGBOUNCER, PORTS.pgbouncer_exporter, "pgbouncer-exporter sidecar")),

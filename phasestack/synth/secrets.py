@@ -67,18 +67,15 @@ def userlist(stack: Stack, app_password: str) -> str:
     return f'"{stack.postgres.app_user}" "{app_password}"\n'
 
 
-# engine cloudnativepg: replication authenticates with the operator's certificates, its
-# exporter runs inside the instance, and the superuser logs in only over the pod's socket
-NOT_WITH_CNPG = frozenset({"postgresPassword", "replicationPassword", "monitorPassword"})
 BASIC_AUTH = "kubernetes.io/basic-auth"
 
 
 def needed(stack: Stack) -> list[str]:
     """Credentials the stack uses: those of the components it runs (Grafana's only when
     Grafana is deployed)."""
+    # (engine cloudnativepg uses only appPassword; the others stay, so that the StatefulSet a
+    # move leaves as the way back still starts)
     absent = {cred for c in CATALOG if not stack.runs(c.key) for cred in c.credentials}
-    if stack.postgres.engine == "cloudnativepg":
-        absent |= NOT_WITH_CNPG
     return [c for c, (secret, _) in CREDENTIALS.items() if c not in absent
             and (secret != GRAFANA_SECRET or stack.monitoring.grafana)]
 

@@ -26,6 +26,8 @@ def _urls(stack: Stack) -> tuple[str, str]:
 def postgres(x: Ctx) -> list[dict]:
     if x.a.postgres.external or x.b.postgres.external:
         return []  # nothing of ours to resize or restart (transitions.managed moves the data)
+    if "cloudnativepg" in (x.a.postgres.engine, x.b.postgres.engine):
+        return []  # the operator's (transitions.cnpg)
     ra, rb = x.a.postgres.read_replicas, x.b.postgres.read_replicas
     restart = sorted({s for fc in x.changed("ConfigMap", "postgres") for line in fc.lines
                       for s in RESTART_SETTINGS if line[1:].startswith(f"{s} ")})

@@ -19,21 +19,25 @@ def _host(stack: Stack, service: str) -> str:
     return f"{stack.namespace}-{service}"
 
 
-def _on_postgres(stack: Stack, command: str, stdin: bool = False) -> str:
+def on_postgres(stack: Stack, command: str, stdin: bool = False) -> str:
     """`command` inside the stack's PostgreSQL as the OS user postgres (peer login, no
     password): the host's container or the primary's pod."""
     i = "-i " if stdin else ""
     if stack.target == HOST:
         return f"docker exec {i}-u postgres {_host(stack, POSTGRES)} {command}"
+    if stack.postgres.engine == "cloudnativepg":  # the primary moves on failover
+        pod = ('$(kubectl get pod -n "$NS" -o name '
+               f'-l cnpg.io/cluster={POSTGRES},cnpg.io/instanceRole=primary)')
+        return f'kubectl exec {i}-n "$NS" {pod} -c postgres -- {command}'
     return f'kubectl exec {i}-n "$NS" {POSTGRES}-0 -c postgres -- {command}'
 
 
-def _dump_from(stack: Stack) -> str:
+def dump_from(stack: Stack) -> str:
     db = stack.postgres.database
-    return f"{_on_postgres(stack, f'pg_dump -U postgres -Fc {db}')} > {db}.dump"
+    return f"{on_postgres(stack, f'pg_dump -U postgres -Fc {db}')} > {db}.dump"
 
 
-def _restore_into(stack: Stack) -> list[str]:
+def restore_into(stack: Stack) -> list[str]:
     """pg_restore into the new side as the app's objects. The dump is copied into the server's
     /tmp first: its extensions (pg_stat_statements) are left out, the new side's init script
     made them, and restoring their comments as the app would fail ("must be owner")."""
@@ -43,11 +47,11 @@ def _restore_into(stack: Stack) -> list[str]:
                f"&& pg_restore -U postgres -d {pg.database} --no-owner --role={pg.app_user} "
                f"--exit-on-error -L {f}.list {f}; s=$?; rm -f {f} {f}.list; exit $s'")
     count = f'psql -U postgres -Atc "SELECT count(*) FROM pg_stat_user_tables" {pg.database}'
-    return [f"{_on_postgres(stack, restore, stdin=True)} < {pg.database}.dump",
-            _on_postgres(stack, count)]
+    return [f"{on_postgres(stack, restore, stdin=True)} < {pg.database}.dump",
+            on_postgres(stack, count)]
 
 
-def _stop_writes(stack: Stack) -> list[str]:
+def stop_writes(stack: Stack) -> list[str]:
     if stack.target == HOST:
         ns = stack.namespace
         return [f"docker stop {_host(stack, NGINX)}",
@@ -60,7 +64,7 @@ def _deploy(stack: Stack, name: str) -> list[str]:
     if stack.target == HOST:
         return [f"pulumi up --stack {name}   # or: docker compose up -d (phasestack render "
                 f"{name} --format compose)",
-                _on_postgres(stack, "pg_isready")]
+                on_postgres(stack, "pg_isready")]
     return [f"pulumi up --stack {name}   # or: kubectl apply -f out/next/",
             f'kubectl rollout status -n "$NS" statefulset/{POSTGRES} --timeout=10m',
             f'kubectl rollout status -n "$NS" statefulset/{REDIS} --timeout=10m']
@@ -89,7 +93,7 @@ def target(x: Ctx) -> list[dict]:
         {"title": f"Stop writes on `{x.name_a}` (downtime starts)", "component": "api",
          "what": ["Stop the load balancer first so no new work arrives, let the queue workers "
                   "finish what is queued (Redis is not copied), then stop the API."],
-         "commands": _stop_writes(a),
+         "commands": stop_writes(a),
          "risks": ["Downtime lasts until the cutover: roughly the pg_dump and pg_restore "
                    "time, which grows with the database; rehearse it on a copy."]},
         {"title": "Move PostgreSQL: pg_dump, pg_restore", "component": "postgres",
@@ -97,7 +101,7 @@ def target(x: Ctx) -> list[dict]:
          "what": [f"Dump `{a.postgres.database}` from `{x.name_a}` and restore it into "
                   f"`{x.name_b}` as `{b.postgres.app_user}`'s objects; compare the table "
                   "counts of both sides before going on."],
-         "commands": [_dump_from(a), *_restore_into(b)],
+         "commands": [dump_from(a), *restore_into(b)],
          "risks": ["The dump is a copy of the data on the operator's machine: keep it "
                    "encrypted and delete it after the move.",
                    "Writes accepted after the dump are lost: the API stays stopped from the "

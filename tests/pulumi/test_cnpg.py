@@ -66,8 +66,6 @@ def test_the_app_role_secret_is_basic_auth_with_the_generated_password(harness, 
     data = normalise(secret.inputs["stringData"])
     assert data["username"] == "app"
     assert data["password"] == run.mocks.passwords["orders-apppassword"]
-    # the credentials the operator makes itself are not generated
-    assert sorted(r.name for r in run.of_type(harness.PASSWORD_TYPE)) == ["orders-apppassword"]
 
 
 def test_install_operator_false_uses_the_clusters_operator(harness, tmp_path):

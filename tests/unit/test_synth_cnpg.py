@@ -97,10 +97,6 @@ def test_wiring_points_at_the_operators_services():
     secret = [d for d in by_kind(s, "Secret") if d["metadata"]["name"] == "postgres-app"][0]
     assert secret["type"] == "kubernetes.io/basic-auth"
     assert secret["stringData"] == {"username": "app", "password": VALUES["appPassword"]}
-    # the operator authenticates replication and its exporter itself
-    pg_secret = [d for d in by_kind(s, "Secret")
-                 if d["metadata"]["name"] == "postgres-credentials"][0]
-    assert sorted(pg_secret["stringData"]) == ["app-password"]
 
 
 def test_scrape_jobs_follow_the_roles_and_strip_the_prefix():
