@@ -128,6 +128,18 @@ def replica_not_streaming(f: float):
     return [series("pg_replication_slot_slot_is_active", slot, gauge(0 if f > 1 else 1))], slot
 
 
+def standby_not_streaming(f: float):
+    # the CloudNativePG exporter's WAL receiver query: 0 while not streaming, 1 while it is
+    return [series("pg_replication_receiver_up", REPLICA, gauge(0 if f > 1 else 1))], REPLICA
+
+
+def wal_archiving_failing(f: float):
+    # pg_stat_archiver's last failure after (above) or before (below) its last success
+    failed, archived = (2e9, 1e9) if f > 1 else (1e9, 2e9)
+    return [series("pg_stat_archiver_last_failed_time", PG, gauge(failed)),
+            series("pg_stat_archiver_last_archived_time", PG, gauge(archived))], PG
+
+
 def replication_lag(f: float):
     return [series("pg_replication_lag_seconds", REPLICA,
                    gauge(THRESHOLDS["replication_lag_seconds"] * f))], REPLICA
@@ -240,6 +252,8 @@ def cases(namespace: str, t: dict[str, float], api: dict | None = None,
         "NginxRequestRateCritical": (nginx_rps(t["rps_critical"]), "critical"),
         "PostgresReplicationLag": (replication_lag, "critical"),
         "PostgresReplicaNotStreaming": (replica_not_streaming, "critical"),
+        "PostgresStandbyNotStreaming": (standby_not_streaming, "critical"),
+        "PostgresWALArchivingFailing": (wal_archiving_failing, "critical"),
         "PgBouncerClientsWaiting": (pgbouncer_waiting, "warning"),
         "ScrapeTargetDown": (target_down, "critical"),
         "AlertmanagerNotificationsFailing": (notifications_failing, "critical"),
@@ -377,6 +391,25 @@ def test_monitoring_on_its_own_config_and_rules(tmp_path):
     assert 'statefulset="orders-postgres-replica"' in text
     tests = unit_tests(text, stack.namespace, thresholds(stack), prometheus.api_series(stack),
                        stack.prefix_of)
+    (tmp_path / "alerts_test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = promtool("test", "rules", str(tmp_path / "alerts_test.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(tests["tests"]) == 2 * text.count("- alert:")
+
+
+def test_a_cloudnativepg_stack_config_and_rules(tmp_path):
+    """engine cloudnativepg: promtool accepts the config (the role-following jobs and the
+    cnpg_ prefix stripped at scrape) and every alert, the standby and WAL-archiving ones
+    included, fires above and stays silent below."""
+    stack = Stack.for_phase("phase3", namespace="pay", postgres={
+        "engine": "cloudnativepg",
+        "backup": {"store": {"destination": "s3://backups/pay", "credentials_secret": "s3"}}})
+    config, rules = checked(stack, tmp_path)
+    jobs = {j["job_name"]: j for j in yaml.safe_load(config.read_text())["scrape_configs"]}
+    assert jobs["postgres"]["metric_relabel_configs"][0]["regex"] == "cnpg_(.+)"
+    text = rules.read_text()
+    assert "PostgresStandbyNotStreaming" in text and "PostgresWALArchivingFailing" in text
+    tests = unit_tests(text, stack.namespace, thresholds(stack), prometheus.api_series(stack))
     (tmp_path / "alerts_test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
     result = promtool("test", "rules", str(tmp_path / "alerts_test.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
