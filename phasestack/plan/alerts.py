@@ -74,6 +74,11 @@ def _fixed(stack: Stack) -> dict[str, tuple[str, str]]:
                                         "postgres.read_replicas"),
         "PostgresReplicaNotServing": ("a replica unready for 2m",
                                       "postgres.replica_max_lag_mb"),
+        "PostgresStandbyNotStreaming": ("a standby without a streaming WAL receiver for 2m",
+                                        "postgres.read_replicas (failover candidates)"),
+        "PostgresWALArchivingFailing": ("the last WAL archive attempt failed after the last "
+                                        "success, for 5m",
+                                        "postgres.backup (the RPO: archive_timeout_s)"),
         "ScrapeTargetDown": ("a target unscraped for 5m", "every scrape job"),
         "ContainerOOMKilled": ("a container OOMKilled and restarted within 15m",
                                "each container's memory limit"),

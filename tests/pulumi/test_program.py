@@ -12,13 +12,13 @@ from pulumi.runtime import rpc
 
 from phasestack import stackfile
 from phasestack.components import load_balancer
-from phasestack.synth import secrets, synthesize
+from phasestack.synth import cnpg, cnpg_operator, secrets, synthesize
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
 STACK_NAMES = [stackfile.stack_name(p) for p in stackfile.list_stack_files(ROOT)]
 COMPONENT_TYPES = {"Network", "Credentials", "ApiService", "LoadBalancer", "Redis", "Postgres",
-                   "PgBouncer", "Monitoring"}
+                   "PgBouncer", "Monitoring", "CloudNativePGOperator"}
 KUBE_STACKS = [s for s in STACK_NAMES
                if stackfile.load(s, ROOT).stack.target == "kubernetes"]
 
@@ -62,6 +62,9 @@ def test_registers_exactly_the_synthesized_manifests(program, harness, name):
     run = program(name)
     stack = stackfile.load(name, ROOT).stack
     expected = {key(d): d for d in synthesize(stack, mock_values(harness))}
+    if cnpg.enabled(stack) and stack.postgres.cloudnativepg.install_operator:
+        # and the operator, as its release manifest has it (its child: CloudNativePGOperator)
+        expected |= {key(d): d for d in cnpg_operator.manifests()}
     got = {}
     for res in run.kube():
         doc = normalise(res.inputs)

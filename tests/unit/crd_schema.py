@@ -40,3 +40,16 @@ def errors(doc: dict) -> list[str]:
     validator = _validators()[(doc["apiVersion"], doc["kind"])]
     return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
             for e in validator.iter_errors(doc)]
+
+
+def validate_strict(doc: dict, version: str) -> None:
+    """Any manifest we render, strictly: a custom resource against its CRD, a built-in kind
+    against Kubernetes' own schema of `version` (kubernetes-validate). Raises on an error."""
+    if doc["apiVersion"].startswith("postgresql.cnpg.io/"):
+        found = errors(doc)
+        if found:
+            raise AssertionError(f"{doc['kind']}/{doc['metadata']['name']}: {found}")
+        return
+    import kubernetes_validate
+
+    kubernetes_validate.validate(doc, version, strict=True)

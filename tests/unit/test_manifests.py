@@ -11,6 +11,7 @@ from phasestack.stackfile import list_stack_files, load
 from phasestack.synth import flows as synth_flows
 from phasestack.synth import synthesize
 from phasestack.synth.secrets import CREDENTIALS
+from tests.unit import crd_schema, operator_made
 from tests.unit.conftest import component_instances
 
 ROOT = Path(__file__).parents[2]
@@ -52,7 +53,7 @@ def test_official_schema_strict(name, version):
     for doc in docs(name):
         where = f"{doc['kind']}/{doc['metadata']['name']}"
         try:
-            kubernetes_validate.validate(doc, version, strict=True)
+            crd_schema.validate_strict(doc, version)
         except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError) as e:
             pytest.fail(f"{name} {where} on {version}: {e}")
 
@@ -75,6 +76,7 @@ def test_names_unique_and_namespaced(name):
 @pytest.mark.parametrize("name", STACKS)
 def test_service_selectors_match_pods(name):
     labels = [t["metadata"]["labels"] for _, t in pod_templates(name)]
+    labels += [lab for d in docs(name) for lab in operator_made.pods(d)]
     for svc in by_kind(name, "Service").values():
         sel = svc["spec"]["selector"]
         assert any(sel.items() <= lab.items() for lab in labels), svc["metadata"]["name"]
@@ -190,7 +192,8 @@ HOST = re.compile(r"(?<![a-z0-9.])(?<![a-z0-9]-)([a-z0-9][a-z0-9-]*)(?:-\d+\.([a
 
 @pytest.mark.parametrize("name", STACKS)
 def test_wired_hosts_are_services_of_the_render(name):
-    services = set(by_kind(name, "Service"))
+    services = set(by_kind(name, "Service")) | {
+        svc for d in docs(name) for svc in operator_made.services(d)}
     ns = stack(name).namespace
     texts = [str(t["spec"]) for _, t in pod_templates(name)]
     texts += [str(c.get("data", {})) for c in by_kind(name, "ConfigMap").values()]
@@ -239,6 +242,8 @@ def test_network_policies_allow_every_flow_and_deny_by_default(name):
     # pods by base name (flows name pods by base name; the prefix is the instance's)
     pods = {t["metadata"]["labels"]["app.kubernetes.io/name"].removeprefix(s.prefix):
             t["metadata"]["labels"] for _, t in pod_templates(name)}
+    pods |= {lab["app.kubernetes.io/name"].removeprefix(s.prefix): lab
+             for d in docs(name) for lab in operator_made.pods(d)}
     flows = synth_flows(s)
     assert flows
     for f in flows:
@@ -278,10 +283,13 @@ def required_flows(s) -> list[tuple[str, str, int]]:
             [("api-migrate", "redis", 6379)] * redis_inside
     if s.pgbouncer.enabled and inside:
         need.append(("pgbouncer", "postgres", 5432))
-    if s.postgres.read_replicas:
+    cnpg = s.postgres.engine == "cloudnativepg" and inside
+    if s.postgres.read_replicas and not cnpg:
         need.append(("postgres-replica", "postgres", 5432))
         if s.pgbouncer.enabled:
             need.append(("pgbouncer", "postgres-replica", 5432))
+    if cnpg:  # every instance may be the primary: they stream from each other
+        need += [("postgres", "postgres", 5432), ("postgres", "postgres", 8000)]
     if s.has("redis") and s.redis.mode == "cluster":
         need += [("redis", "redis", 6379), ("redis", "redis", 16379),
                  ("redis-cluster-bootstrap", "redis", 6379)]
@@ -292,7 +300,7 @@ def required_flows(s) -> list[tuple[str, str, int]]:
         need += [("prometheus", "postgres", 9187)] * inside
         if s.pgbouncer.enabled:
             need.append(("prometheus", "pgbouncer", 9127))
-        if s.postgres.read_replicas:
+        if s.postgres.read_replicas and not cnpg:
             need.append(("prometheus", "postgres-replica", 9187))
     if s.monitoring.grafana:
         need.append(("grafana", "prometheus", 9090))

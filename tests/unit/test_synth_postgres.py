@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import re
 
-import kubernetes_validate
 import pytest
 
 from phasestack.model import Postgres, Stack
 from phasestack.stackfile import list_stack_files, load, project_root, stack_name
 from phasestack.synth import postgres
 from phasestack.synth.common import Flow
+from tests.unit.crd_schema import validate_strict
 
 STACKS = [stack_name(p) for p in list_stack_files(project_root())]
 
@@ -256,7 +256,7 @@ def test_replica_readiness_is_streaming_and_caught_up_not_pg_isready():
 @pytest.mark.parametrize("name", STACKS)
 def test_manifests_validate_strict(name, version):
     for doc in postgres.manifests(load(name).stack):
-        kubernetes_validate.validate(doc, version, strict=True)
+        validate_strict(doc, version)
 
 
 @pytest.mark.parametrize("name", STACKS)
