@@ -135,3 +135,31 @@ def redis(stack: Stack) -> list[Check]:
 
 def checks(stack: Stack) -> list[Check]:
     return [*postgres(stack), *redis(stack)]
+
+
+def engine(stack: Stack) -> str:
+    pg = stack.postgres
+    if pg.external:
+        return "managed"
+    if stack.target == "docker":
+        return "one container (docker host)"
+    if pg.engine == "statefulset":
+        return "StatefulSet" + (f" + {pg.read_replicas} async replica(s)"
+                                if pg.read_replicas else "")
+    sync = pg.cloudnativepg.synchronous if pg.read_replicas else "off"
+    return (f"CloudNativePG, {pg.read_replicas} standby(s), synchronous {sync}"
+            + (", backups" if pg.backup else ""))
+
+
+def table(stacks: dict[str, Stack]) -> str:
+    """The README's "what survives what": each stack's recovery verdicts, as plan states them
+    (tests/unit/test_plan_recovery.py keeps the README's copy equal to this)."""
+    lines = ["| stack | PostgreSQL | PostgreSQL RPO | PostgreSQL RTO (lost node) | Redis RPO |",
+             "|---|---|---|---|---|"]
+    for name, stack in stacks.items():
+        by = {(c.component, c.name): c.status for c in checks(stack)}
+        cells = [by.get(("postgres", "recovery point (RPO)"), "-"),
+                 by.get(("postgres", "writes stop (RTO)"), "-"),
+                 by.get(("redis", "recovery point (RPO)"), "no Redis")]
+        lines.append(f"| {name} | {engine(stack)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -55,3 +55,17 @@ def test_recovery_is_reported_apart_from_the_capacity_verdict():
     assert "FAIL  postgres recovery point (RPO)" in text
     assert "| FAIL recovery point (RPO) | postgres |" in report.markdown(r)
     assert '"recovery": [' in report.as_json(r)
+
+
+def test_the_readmes_what_survives_what_table_is_plans():
+    from pathlib import Path
+
+    from phasestack.stackfile import list_stack_files
+
+    root = Path(__file__).parents[2]
+    stacks = {p.name[len("Pulumi."):-len(".yaml")]: load(p).stack
+              for p in list_stack_files(root)}
+    table = recovery.table(stacks)
+    assert table in (root / "README.md").read_text()
+    assert "| phase3-ha | CloudNativePG, 3 standby(s), synchronous required, backups | PASS | " \
+           "PASS | PASS |" in table
