@@ -36,7 +36,7 @@ bin="$root/bin"
 
 log() { printf '[%s %s] %s\n' "$NAME" "$(date +%H:%M:%S)" "$*" >&2; }
 built() {
-  [[ -x "$bin/manager" && -L "$bin/operator/manager_$(go env GOARCH 2>/dev/null)" ]] || return 1
+  [[ -x "$bin/manager" ]] && compgen -G "$bin/operator/manager_*" >/dev/null || return 1
   "$bin/manager" version 2>/dev/null | grep -q "Version:$VERSION "
 }
 
