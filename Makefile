@@ -79,14 +79,17 @@ toolchain:
 	toolchain/build.sh
 
 # Binaries already on PATH (the official installers) are used as they are; otherwise the
-# pinned toolchain is built or taken from its cache.
+# pinned toolchain is built or taken from its cache. The CloudNativePG operator runs on this
+# host against the e2e cluster (tests/e2e/cnpg_operator.py; toolchain/cnpg-operator.sh).
 e2e: install-test
 	@missing=""; for b in $(E2E_BINARIES); do command -v $$b >/dev/null || missing="$$missing $$b"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "e2e: not on PATH:$$missing; using the pinned toolchain (make toolchain)"; \
 	  bin=$$(toolchain/build.sh | tail -n 1) || exit 1; \
 	else bin=""; fi; \
-	PHASESTACK_TOOLCHAIN_BIN=$$bin $(BIN)/python -m pytest -q tests/e2e $(E2E_ARGS)
+	cnpg=$$(toolchain/cnpg-operator.sh | tail -n 1) || exit 1; \
+	PHASESTACK_TOOLCHAIN_BIN=$$bin PHASESTACK_CNPG_OPERATOR_BIN=$$cnpg \
+	  $(BIN)/python -m pytest -q tests/e2e $(E2E_ARGS)
 
 # Local cluster (kind/, stacks/Pulumi.kind.yaml; README "Local cluster with kind"). Needs docker,
 # kind and kubectl. DEPLOY=pulumi uses `pulumi up --stack kind` instead of render + kubectl.

@@ -127,7 +127,10 @@ def service_dns(service: pulumi.CustomResource) -> pulumi.Output[str]:
 
 # What holds data: with `retain_data` Pulumi forgets these on delete instead of deleting them
 # (deleting a Namespace deletes every claim in it, the StatefulSets' included).
-RETAINED_KINDS = frozenset({"Namespace", "PersistentVolumeClaim"})
+# A CloudNativePG Cluster owns its claims (deleting it deletes them). Always forgotten, never
+# deleted: a CRD, whose deletion deletes every object of its kind in the whole cluster.
+RETAINED_KINDS = frozenset({"Namespace", "PersistentVolumeClaim", "Cluster"})
+ALWAYS_RETAINED = frozenset({"CustomResourceDefinition"})
 
 
 class Group:
@@ -142,7 +145,8 @@ class Group:
 
     def add(self, doc: dict, overrides: dict[str, Any] | None = None,
             timeouts: pulumi.CustomTimeouts | None = None) -> pulumi.CustomResource:
-        retain = self.retain_data and doc["kind"] in RETAINED_KINDS
+        retain = (self.retain_data and doc["kind"] in RETAINED_KINDS) \
+            or doc["kind"] in ALWAYS_RETAINED
         opts = pulumi.ResourceOptions(parent=self.parent, provider=self.provider,
                                       depends_on=self.depends_on or None,
                                       retain_on_delete=retain or None, custom_timeouts=timeouts,

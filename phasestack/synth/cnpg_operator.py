@@ -31,9 +31,17 @@ def manifest_text() -> str:
     return data.decode()
 
 
+# server-side apply takes the fields over from another field manager: an operator installed
+# with `kubectl apply --server-side` (render's prerequisite) conflicts otherwise
+FORCE = {"pulumi.com/patchForce": "true"}
+
+
 def manifests() -> list[dict]:
-    """The operator's objects in the manifest's order (Namespace and CRDs first)."""
+    """The operator's objects in the manifest's order (Namespace and CRDs first), as the
+    Pulumi program applies them (FORCE)."""
     docs = [d for d in yaml.load_all(manifest_text(), Loader=FAST) if d]
+    for d in docs:
+        d["metadata"]["annotations"] = {**d["metadata"].get("annotations", {}), **FORCE}
     image = {c["image"] for d in docs if d["kind"] == "Deployment"
              for c in d["spec"]["template"]["spec"]["containers"]}
     assert image == {IMAGE}, image  # the pin the model and docs state

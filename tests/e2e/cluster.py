@@ -107,7 +107,11 @@ class Cluster:
                         "kubeControllerManagerBinary": t["kube-controller-manager"],
                         "kubeSchedulerBinary": t["kube-scheduler"], "kubectlBinary": t["kubectl"],
                         "kwokControllerBinary": t["kwok"], "etcdBinary": t["etcd"],
-                        "quietPull": True}}))
+                        "quietPull": True},
+            # webhooks are called at their Service's endpoints (no kube-proxy for ClusterIPs):
+            # the CloudNativePG operator's, answered on this host (cnpg_operator.py)
+            "componentsPatches": [{"name": "kube-apiserver", "extraArgs": [
+                {"key": "enable-aggregator-routing", "value": "true"}]}]}))
         return path
 
     def start(self) -> None:
@@ -191,6 +195,24 @@ class Cluster:
         proc = self.kubectl("get", ",".join(k for k in kinds if k not in skip), "-n", namespace,
                             "-o", "name", "--ignore-not-found", check=False)
         return sorted(proc.stdout.split())
+
+    def owned_by_cluster(self, namespace: str, name: str) -> list[str]:
+        """kind/name of the objects the CloudNativePG operator made for Cluster `name` (they
+        carry its cnpg.io/cluster label or name it as their owner)."""
+        out = []
+        for obj in self.get(",".join(("pods", "services", "secrets", "configmaps",
+                                      "persistentvolumeclaims", "jobs", "poddisruptionbudgets",
+                                      "roles", "rolebindings", "serviceaccounts", "leases",
+                                      "endpoints", "endpointslices",
+                                      "backups.postgresql.cnpg.io")),
+                            namespace):
+            md = obj["metadata"]
+            owners = {(o["kind"], o["name"]) for o in md.get("ownerReferences", [])}
+            if md.get("labels", {}).get("cnpg.io/cluster") == name or ("Cluster", name) in owners:
+                # as `kubectl get -o name` names it: kind, and the group unless core
+                group = obj["apiVersion"].rpartition("/")[0]
+                out.append(f"{obj['kind'].lower()}{'.' + group if group else ''}/{md['name']}")
+        return out
 
     def ready_replicas(self, namespace: str, deployment: str) -> int:
         obj = json.loads(self.kubectl("get", "deployment", deployment, "-n", namespace,

@@ -60,6 +60,40 @@ def pulumi_env(tools, cluster, tmp_path_factory) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session")
+def cnpg(tools, cluster, tmp_path_factory):
+    """The CloudNativePG operator answering the e2e cluster (cnpg_operator.py) and its
+    instances' status endpoints (instance_managers.py), for the session; the manifest is
+    applied first (a stack's `pulumi up` applies the same objects again, unchanged), so its
+    webhooks answer before the first Cluster is created."""
+    import cnpg_operator
+    from instance_managers import InstanceManagers
+
+    from phasestack.synth import cnpg_operator as manifest
+
+    try:
+        cnpg_operator.check_host()
+        bin_dir = cnpg_operator.binary_dir()
+    except cnpg_operator.Unavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CloudNativePG operator unavailable under CI=true: {exc}")
+        pytest.skip(str(exc))
+    cnpg_operator.route_pod_cidr()
+    operator = cnpg_operator.HostOperator(cluster, bin_dir, tmp_path_factory.mktemp("cnpg"),
+                                          manifest.manifest_text())
+    managers = InstanceManagers([tools["kubectl"], "--kubeconfig", str(cluster.kubeconfig),
+                                 "--context", cluster.context], f"{bin_dir}/manager")
+    try:
+        operator.start()
+        operator.ensure()
+        managers.start()
+        yield operator
+    finally:
+        managers.stop()
+        operator.stop()
+        cnpg_operator.unroute_pod_cidr()
+
+
 @pytest.fixture
 def deployer(tools, cluster, pulumi_env, tmp_path):
     cluster.provide_volumes()

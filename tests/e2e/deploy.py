@@ -120,7 +120,10 @@ def predicted_outputs(docs: list[dict], namespace: str, managed=None, cache=None
         ports = services[name]["spec"]["ports"]
         return next(p["port"] for p in ports if port_name in (None, p.get("name")))
 
-    app = "pgbouncer" if "pgbouncer" in services else "postgres"
+    # a CloudNativePG Cluster: the operator's Services <cluster>-rw (-ro with standbys)
+    cnpg = next((d for d in docs if d["kind"] == "Cluster"), None)
+    primary = f"{cnpg['metadata']['name']}-rw" if cnpg else "postgres"
+    app = "pgbouncer" if "pgbouncer" in services else primary
     # without nginx the API's Service is the entry (issue 14 item 7)
     entry = f"http://{host('nginx')}:{port('nginx', 'http')}" if "nginx" in services else \
         f"http://{host('api')}:{port('api')}"
@@ -130,12 +133,14 @@ def predicted_outputs(docs: list[dict], namespace: str, managed=None, cache=None
               if "redis" in services else {}),
            **({"redis_host": cache.host, "redis_port": cache.port} if cache else {}),
            **({"postgres_host": managed.host, "postgres_port": managed.port} if managed else
+              {"postgres_host": host(primary), "postgres_port": 5432} if cnpg else
               {"postgres_host": host("postgres"), "postgres_port": port("postgres", "postgres")}),
            **({"database_host": managed.host, "database_port": managed.port}
               if managed and app == "postgres" else
-              {"database_host": host(app), "database_port": port(app, app)}),
+              {"database_host": host(app), "database_port": 5432} if app == primary and cnpg
+              else {"database_host": host(app), "database_port": port(app, app)}),
            "secret_names": sorted(d["metadata"]["name"] for d in docs if d["kind"] == "Secret")}
-    if "postgres-ro" in services:
+    if "postgres-ro" in services or (cnpg and cnpg["spec"]["instances"] > 1):
         out["postgres_read_host"] = host("postgres-ro")
     if managed and managed.read_host:
         out["postgres_read_host"] = managed.read_host

@@ -14,6 +14,8 @@ from phasestack.stackfile import load
 PHASES = ["mvp", "phase1", "phase2", "phase3"]
 # a team's own app: its image, Secrets it names, egress, an Ingress with TLS (issue 14)
 OWN_APP = ["shop", "starter"]
+# PostgreSQL as a CloudNativePG Cluster with backups (issue 16), reconciled by the real operator
+HA = ["phase3-ha"]
 REVIEW_ENDS = [stacks[-1] for stacks in paths(ROOT).values()]
 
 
@@ -22,7 +24,7 @@ def stacks_to_deploy() -> list[str]:
     changed stacks) narrows it to those of its names that deploy to Kubernetes."""
     chosen = os.environ.get("PHASESTACK_E2E_STACKS")
     if chosen is None:
-        return PHASES + REVIEW_ENDS + OWN_APP
+        return PHASES + REVIEW_ENDS + OWN_APP + HA
     return [n for n in chosen.split() if (ROOT / "stacks" / f"Pulumi.{n}.yaml").exists()
             and load(ROOT / "stacks" / f"Pulumi.{n}.yaml").stack.target == "kubernetes"]
 # objects Kubernetes itself puts in every namespace
@@ -30,8 +32,13 @@ KUBERNETES_MADE = {"configmap/kube-root-ca.crt", "serviceaccount/default"}
 
 
 @pytest.mark.parametrize("name", stacks_to_deploy())
-def test_up_matches_render_then_no_diff_then_destroy(name, deployer, cluster, tmp_path):
+def test_up_matches_render_then_no_diff_then_destroy(name, deployer, cluster, tmp_path,
+                                                     request):
     namespace = load(ROOT / "stacks" / f"Pulumi.{name}.yaml").stack.namespace
+    on_cnpg = load(ROOT / "stacks" / f"Pulumi.{name}.yaml").stack.postgres.engine == \
+        "cloudnativepg"
+    if on_cnpg:  # the operator's webhooks must answer the Cluster's create
+        request.getfixturevalue("cnpg").ensure()
     # a stack for dedicated nodes (api.node_selector) gets them, as the team's node pool would
     for key, value in load(ROOT / "stacks" / f"Pulumi.{name}.yaml").stack.api.node_selector.items():
         cluster.kubectl("label", "nodes", "--all", "--overwrite", f"{key}={value}")
@@ -80,11 +87,46 @@ def test_up_matches_render_then_no_diff_then_destroy(name, deployer, cluster, tm
     # a second preview of the same config changes nothing (no perpetual diff)
     st.preview(expect_no_changes=True, on_output=deployer.output, color="never")
 
+    if on_cnpg:
+        cnpg_cluster(cluster, namespace, stack)
+
     st.destroy(on_output=deployer.output, color="never")
     left = set(cluster.namespace_objects(namespace)) - KUBERNETES_MADE
+    if on_cnpg:  # the Cluster is retained (it owns its claims), and what the operator made
+        left -= set(cluster.owned_by_cluster(namespace, "postgres")) | {
+            "cluster.postgresql.cnpg.io/postgres"}
     # the Namespace is retained on destroy (components/network.py) and with it the data the
     # StatefulSets' claims hold; nothing else survives
     assert {o for o in left if not o.startswith("persistentvolumeclaim/")} == set()
     cluster.kubectl("delete", "namespace", namespace, "--wait=false")
     cluster.wait_gone(namespace)
     st.workspace.remove_stack(st.name)
+
+
+def cnpg_cluster(cluster, namespace: str, stack) -> None:
+    """What the operator made of the Cluster the program registered: healthy with every
+    instance ready, one primary and the rest standbys labelled for the NetworkPolicies and
+    scrape Services, its -rw/-ro Services, and the ScheduledBackup accepted."""
+    import json
+
+    pg = stack.postgres
+
+    def status() -> dict:
+        return json.loads(cluster.kubectl("get", "clusters.postgresql.cnpg.io", "postgres",
+                                          "-n", namespace, "-o", "json").stdout).get("status", {})
+
+    cluster.wait_for(lambda: status().get("phase") == "Cluster in healthy state"
+                     and status().get("readyInstances") == 1 + pg.read_replicas,
+                     "the CloudNativePG Cluster healthy", timeout=300)
+    pods = cluster.get("pods", namespace)
+    roles = sorted(p["metadata"]["labels"].get("cnpg.io/instanceRole", "") for p in pods
+                   if p["metadata"]["labels"].get("cnpg.io/podRole") == "instance")
+    assert roles == ["primary"] + ["replica"] * pg.read_replicas
+    for p in pods:
+        if p["metadata"]["labels"].get("cnpg.io/podRole") == "instance":
+            assert p["metadata"]["labels"]["app.kubernetes.io/name"] == "postgres"
+    services = {s["metadata"]["name"] for s in cluster.get("services", namespace)}
+    assert {"postgres-rw", "postgres-ro"} <= services
+    if pg.backup:
+        (sb,) = cluster.get("scheduledbackups.postgresql.cnpg.io", namespace)
+        assert sb["spec"]["schedule"] == pg.backup.schedule
