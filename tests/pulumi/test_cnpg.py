@@ -72,3 +72,19 @@ def test_install_operator_false_uses_the_clusters_operator(harness, tmp_path):
     run = _run(harness, tmp_path, install_operator=False)
     assert not [r for r in run.resources if r.type.endswith(":CustomResourceDefinition")]
     assert len(run.of_type(f"{CR}:Cluster")) == 1
+
+
+def test_crds_are_never_deleted_the_cluster_is_kept_and_the_operator_takes_over(harness,
+                                                                               tmp_path):
+    run = _run(harness, tmp_path)
+    urns = {u.rsplit("::", 1)[-1]: u for u in run.monitor.urns}
+    # a CRD's deletion would delete every Cluster in the cluster: always forgotten instead
+    crds = [u for n, u in urns.items() if n.startswith("customresourcedefinition/")]
+    assert crds and all(u in run.monitor.retained for u in crds)
+    # the Cluster owns its claims: kept like them (retain_data, the default)
+    assert urns["cluster/shop/orders-postgres"] in run.monitor.retained
+    assert urns["deployment/cnpg-system/cnpg-controller-manager"] not in run.monitor.retained
+    # server-side apply takes over an operator installed with kubectl (render's prerequisite)
+    operator = [r for r in run.resources if run.parent_type(r).endswith(":CloudNativePGOperator")]
+    assert all(normalise(r.inputs["metadata"])["annotations"]["pulumi.com/patchForce"] == "true"
+               for r in operator)
