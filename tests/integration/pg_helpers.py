@@ -80,10 +80,13 @@ def write(path: Path, text: str, mode: int = 0o644) -> Path:
     return path
 
 
-def _start(servers: Servers, cluster: PgCluster, data: Path, port: int, name: str) -> None:
+def _start(servers: Servers, cluster: PgCluster, data: Path, port: int, name: str,
+           extra: str = "") -> None:
+    """The rendered postgresql.conf (`extra`: settings after it, which win)."""
     conf = write(cluster.workdir / f"{name}.conf", postgres.postgresql_conf(
         cluster.stack, listen_addresses="127.0.0.1", port=port,
-        unix_socket_dir=str(cluster.socket_dir), hba_file=str(cluster.workdir / "pg_hba.conf")))
+        unix_socket_dir=str(cluster.socket_dir), hba_file=str(cluster.workdir / "pg_hba.conf"))
+        + extra)
     servers.start(as_postgres([str(PG_BIN / "postgres"), "-D", str(data),
                                "-c", f"config_file={conf}"]),
                   cluster.workdir / f"{name}.log")
@@ -101,8 +104,10 @@ def crash(data: Path) -> None:
 REPLICA_POD = "postgres-replica-0"  # the StatefulSet's first pod; names its slot
 
 
-def start_cluster(stack: Stack, servers: Servers, workdir: Path) -> PgCluster:
-    """initdb + primary + init-roles.sh, then a replica cloned by replica-bootstrap.sh."""
+def start_cluster(stack: Stack, servers: Servers, workdir: Path, primary_extra: str = "",
+                  replica_extra: str = "") -> PgCluster:
+    """initdb + primary + init-roles.sh, then a replica cloned by replica-bootstrap.sh
+    (`*_extra`: settings after the rendered postgresql.conf)."""
     for tool in ("initdb", "postgres", "pg_basebackup", "pg_isready", "psql"):
         require(str(PG_BIN / tool))
     socket_dir = workdir / "run"
@@ -115,7 +120,7 @@ def start_cluster(stack: Stack, servers: Servers, workdir: Path) -> PgCluster:
     primary = workdir / "primary"
     run_as_postgres([str(PG_BIN / "initdb"), "-D", str(primary), "-U", "postgres",
                      "--no-sync", "-E", "UTF8", "--locale=C"], {})
-    _start(servers, cluster, primary, cluster.primary_port, "primary")
+    _start(servers, cluster, primary, cluster.primary_port, "primary", primary_extra)
 
     # the same init-roles.sh / init-roles.sql text the pod's entrypoint runs, the passwords as
     # files named by *_FILE, as the pod mounts them from the Secret
@@ -131,18 +136,27 @@ def start_cluster(stack: Stack, servers: Servers, workdir: Path) -> PgCluster:
         "PGHOST": str(socket_dir), "PGPORT": str(cluster.primary_port), "INIT_SQL": str(sql),
         **files})
 
-    # the same replica-bootstrap.sh the replica's init container runs
-    bootstrap = write(workdir / "replica-bootstrap.sh",
-                      postgres.replica_bootstrap_script(stack), 0o755)
-    replica = workdir / "replica"
-    run_as_postgres(["sh", str(bootstrap)], {
-        "PGDATA": str(replica), "PRIMARY_HOST": "127.0.0.1",
-        "PRIMARY_PORT": str(cluster.primary_port),
-        "PGPASSWORD_FILE": files["REPLICATION_PASSWORD_FILE"],
-        "WAIT_SECONDS": "20", "POD_NAME": REPLICA_POD}, timeout=120)
-    assert (replica / "standby.signal").exists(), "pg_basebackup -R wrote no standby.signal"
-    _start(servers, cluster, replica, cluster.replica_port, "replica")
+    start_standby(cluster, servers, "replica", cluster.replica_port, REPLICA_POD, replica_extra)
     return cluster
+
+
+def start_standby(cluster: PgCluster, servers: Servers, name: str, port: int, pod: str,
+                  extra: str = "") -> Path:
+    """A streaming standby of the cluster's primary in workdir/<name>, cloned by the same
+    replica-bootstrap.sh the replica's init container runs (through the slot of `pod`)."""
+    workdir = cluster.workdir
+    bootstrap = write(workdir / "replica-bootstrap.sh",
+                      postgres.replica_bootstrap_script(cluster.stack), 0o755)
+    password = write(workdir / "secrets" / f"replication-password-{name}",
+                     cluster.replication_password)
+    data = workdir / name
+    run_as_postgres(["sh", str(bootstrap)], {
+        "PGDATA": str(data), "PRIMARY_HOST": "127.0.0.1",
+        "PRIMARY_PORT": str(cluster.primary_port), "PGPASSWORD_FILE": str(password),
+        "WAIT_SECONDS": "20", "POD_NAME": pod}, timeout=120)
+    assert (data / "standby.signal").exists(), "pg_basebackup -R wrote no standby.signal"
+    _start(servers, cluster, data, port, name, extra)
+    return data
 
 
 # The statement postgres_exporter v0.15.0 runs for --collector.stat_statements on PostgreSQL 13+
