@@ -110,6 +110,9 @@ ifeq ($(DEPLOY),pulumi)
 	pulumi up --stack $(KIND_STACK) --yes
 else
 	$(BIN)/phasestack render $(KIND_STACK) --out out/$(KIND_STACK)
+	@# the render's prerequisite: the CloudNativePG operator (the kind stack is phase2)
+	$(BIN)/phasestack cnpg-operator | $(KUBECTL) apply --server-side -f -
+	$(KUBECTL) -n cnpg-system rollout status deployment/cnpg-controller-manager --timeout=300s
 	$(KUBECTL) apply -f out/$(KIND_STACK)/00-namespace.yaml
 	$(KUBECTL) apply -f out/$(KIND_STACK)/
 endif

@@ -47,7 +47,8 @@ class ApiService(pulumi.ComponentResource):
         jobs = kube.Group(self, share.provider, [*share.depends_on, *accounts, *after])
         migrated = [jobs.add(d, timeouts=pulumi.CustomTimeouts(create=wait, update=wait))
                     for d in docs if d["kind"] == "Job"]
-        pods = kube.Group(self, share.provider, [*share.depends_on, *migrated])
+        # and after its database: a CloudNativePG Cluster is awaited ready (its import done)
+        pods = kube.Group(self, share.provider, [*share.depends_on, *migrated, *after])
         for doc in docs:
             if doc["kind"] == "Deployment":
                 pods.add(doc)

@@ -28,6 +28,10 @@ from phasestack.synth.wiring import (
 )
 
 
+# a copy from the old primary (import_from_statefulset) or a restore takes a while per GiB
+CLUSTER_READY = pulumi.CustomTimeouts(create="60m", update="30m")
+
+
 class Postgres(pulumi.ComponentResource):
     host: pulumi.Output[str]
     port: pulumi.Output[int]
@@ -51,7 +55,8 @@ class Postgres(pulumi.ComponentResource):
                 f"{name}-cnpg-operator", opts=pulumi.ResourceOptions(
                     parent=self, provider=share.provider)))
         group = kube.Group(self, share.provider, depends_on, stack.retain_data)
-        group.add_all(share.docs)
+        for doc in share.docs:  # a Cluster is awaited ready (synth.cnpg.WAIT_READY)
+            group.add(doc, timeouts=CLUSTER_READY if doc["kind"] == "Cluster" else None)
         if cnpg.enabled(stack):  # the operator makes the Services (<cluster>-rw, -ro)
             self.host = pulumi.Output.from_input(dns(stack, POSTGRES_RW))
             self.port = pulumi.Output.from_input(PORTS.postgres)

@@ -92,8 +92,10 @@ class Topology(pulumi.ComponentResource):
                       pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(aliases=[
                           pulumi.Alias(name="database", type_="phasestack:index:Database")]))
                       ) if stack.runs("postgres") else None
+        # after PostgreSQL: a CloudNativePG Cluster is awaited ready (its import done) before
+        # PgBouncer and the API move to it
         pool = PgBouncer("pgbouncer", kube.KubeArgs(
-            stack, parts["pgbouncer"], provider, ready, values,
+            stack, parts["pgbouncer"], provider, [*ready, *([pg] if pg else [])], values,
             aliases=[pulumi.Alias(parent=before)]), child) if stack.has("pgbouncer") else None
         server = pg or stack.postgres.external  # in the cluster, or the managed endpoint
         api = ApiService("api", ApiServiceArgs(stack, parts["api"], provider, ready,

@@ -209,6 +209,16 @@ def restore(stack: str, when: str, into: str | None) -> None:
     click.echo(dump_all([doc]), nl=False)
 
 
+@main.command("cnpg-operator")
+def cnpg_operator() -> None:
+    """Print the CloudNativePG operator's release manifest (vendored, version-pinned): the
+    prerequisite of a rendered stack with postgres.engine: cloudnativepg
+    (`phasestack cnpg-operator | kubectl apply --server-side -f -`)."""
+    from phasestack.synth.cnpg_operator import manifest_text
+
+    click.echo(manifest_text(), nl=False)
+
+
 @main.command()
 def paths() -> None:
     """Each scaling review's migration path: its stacks in order. A stack file that does not

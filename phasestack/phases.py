@@ -63,8 +63,11 @@ PRESETS: dict[str, dict] = {
         # review 002, Redis Scaling Roadmap, Phase 2: Redis Cluster (3 masters)
         "redis": {"mode": "cluster", "masters": 3, "replicas_per_master": 1,
                   "maxmemory_mb": 2048},
-        # review 002, PostgreSQL Scaling Roadmap, Phase 2: PgBouncer + 1 read replica
-        "postgres": {"read_replicas": 1, "max_connections": 200},
+        # review 002, PostgreSQL Scaling Roadmap, Phase 2: PgBouncer + 1 read replica; on
+        # CloudNativePG from here (issue 16): review 004's "Read Replicas ... Automatic
+        # failover", the replica a standby it promotes; the Cluster copies phase1's primary
+        "postgres": {"read_replicas": 1, "max_connections": 200, "engine": "cloudnativepg",
+                     "cloudnativepg": {"import_from_statefulset": True}},
         # review 002, Phase 2 roadmap: "Add PgBouncer (100 connections)" = 2 pods x pool 50;
         # clients: 20 API pods x 20 = 400 <= 2 x 400
         "pgbouncer": {"enabled": True, "replicas": 2, "pool_mode": "transaction",
@@ -85,8 +88,10 @@ PRESETS: dict[str, dict] = {
         # review 002, Redis Scaling Roadmap, Phase 3: Redis Cluster (6+ masters) + replicas
         "redis": {"mode": "cluster", "masters": 6, "replicas_per_master": 1,
                   "maxmemory_mb": 2048},
-        # review 002, PostgreSQL Scaling Roadmap, Phase 3: PgBouncer + 3 read replicas
-        "postgres": {"read_replicas": 3, "max_connections": 200},
+        # review 002, PostgreSQL Scaling Roadmap, Phase 3: PgBouncer + 3 read replicas, as
+        # CloudNativePG standbys (phase2's engine)
+        "postgres": {"read_replicas": 3, "max_connections": 200, "engine": "cloudnativepg",
+                     "cloudnativepg": {"import_from_statefulset": True}},
         # scaled out with a per-pod budget: 3 pods x (25 + 5) = 90 server connections;
         # clients: 40 API pods x 20 = 800 <= 3 x 400
         "pgbouncer": {"enabled": True, "replicas": 3, "pool_mode": "transaction",

@@ -61,7 +61,26 @@ class CloudNativePG(Spec):
         description="Keep instances on different nodes: preferred where the cluster allows, "
                     "required refuses to schedule two on one node (needs a node per "
                     "instance).")
+    # issue 16: a stack moving from the StatefulSet engine (phase1 -> phase2) must not point
+    # its app at an empty database
+    import_from_statefulset: bool = Field(
+        False,
+        description="Create the Cluster's database as a copy of the statefulset engine's "
+                    "primary (CloudNativePG's initdb import: pg_dump, as the app role, while "
+                    "the Cluster is created), which keeps running beside it (its StatefulSet, "
+                    "Service and volume are still rendered) until this is false. The phase2 "
+                    "and phase3 presets set it, so a `pulumi up` from phase1 keeps the data; "
+                    "PgBouncer and the API move to the Cluster once it is ready (Pulumi waits "
+                    "for it). Stop writes for the move: commits made during the copy stay on "
+                    "the old primary only. Read only when the Cluster is created; "
+                    "recover_from, when set, is the source instead.")
     recover_from: Recovery | None = Field(
         None, description="Create the Cluster from postgres.backup's store instead of an empty "
                           "database: the disaster-recovery path `phasestack restore` prints. "
                           "Read only when the Cluster is created.")
+
+    @property
+    def imports(self) -> bool:
+        """The Cluster is created as a copy of the old primary (a restore, recover_from, wins:
+        its archive is the newer data)."""
+        return self.import_from_statefulset and self.recover_from is None

@@ -78,16 +78,13 @@ class Postgres(Spec):
             raise ValueError(f"read_replicas {self.read_replicas}: a managed PostgreSQL's "
                              "replicas are the provider's; give their reader endpoint as "
                              "external.read_host, and read_replicas: 0")
-        cnpg = self.engine == "cloudnativepg"
-        if cnpg and self.external:
-            raise ValueError("engine: cloudnativepg runs PostgreSQL in the cluster; "
-                             "postgres.external is a managed one: set one of them")
+        # (with postgres.external the engine is unused: a managed server is an endpoint)
+        cnpg = self.engine == "cloudnativepg" and not self.external
         if self.backup and not cnpg:
             raise ValueError(
-                "backup: needs engine: cloudnativepg (its operator archives WAL and takes the "
-                "base backups; the statefulset engine's image has no Barman Cloud)"
-                + ("; a managed PostgreSQL's backups are the provider's" if self.external
-                   else ""))
+                "backup: a managed PostgreSQL's backups are the provider's" if self.external
+                else "backup: needs engine: cloudnativepg (its operator archives WAL and takes "
+                     "the base backups; the statefulset engine's image has no Barman Cloud)")
         rf = self.cloudnativepg.recover_from
         if rf and not (cnpg and self.backup):
             raise ValueError("cloudnativepg.recover_from: needs engine: cloudnativepg and a "

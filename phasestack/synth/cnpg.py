@@ -14,19 +14,23 @@ from urllib.parse import urlsplit
 from phasestack.model import Stack
 from phasestack.model.backup import PostgresBackup
 from phasestack.model.cnpg import OPERATOR_NAMESPACE
+from phasestack.synth.cnpg_queries import METRIC_PREFIX, QUERIES  # noqa: F401 - re-exported
 from phasestack.synth.common import (
     ANY,
     CNPG_APP_SECRET,
     NAMESPACE_PEER,
+    PG_SECRET,
     PORTS,
     POSTGRES,
     Flow,
     config_map,
+    dns,
     instance,
     labels,
     meta,
     named,
     resources,
+    secret_key,
 )
 from phasestack.synth.postgres_config import (
     LOG_MIN_DURATION_MS,
@@ -40,54 +44,14 @@ STATUS_PORT = 8000               # the instance manager's status endpoint the op
 API_SERVER_PORTS = (443, 6443)   # the instance manager watches its Cluster
 MONITORING = "postgres-monitoring"
 QUERIES_KEY = "queries"
-METRIC_PREFIX = "cnpg_"
 ROLE_LABEL = "cnpg.io/instanceRole"  # primary | replica, moved by the operator on failover
 ORIGIN = "origin"  # the externalClusters entry a recovery reads from
+STATEFULSET = "statefulset"  # the one import_from_statefulset copies
+# pulumi-kubernetes waits for the condition (kubectl and GitOps tools ignore the annotation)
+WAIT_READY = {"pulumi.com/waitFor": "condition=Ready"}
 # Barman Cloud compresses WAL and base backups alike (as synth.backup does)
 COMPRESSION = "gzip"
 
-# postgres_exporter's series for the alerts and dashboards, as the operator's exporter runs
-# them (cnpg_<query>_<column>, prefix stripped by Prometheus); search_path is pg_catalog's
-QUERIES = """\
-pg_stat_activity:
-  query: |
-    SELECT datname, state, pg_catalog.count(*) AS count
-    FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend'
-    GROUP BY datname, state
-  metrics:
-    - datname: {usage: LABEL, description: Database}
-    - state: {usage: LABEL, description: Connection state}
-    - count: {usage: GAUGE, description: Client connections}
-pg_settings_max:
-  query: "SELECT pg_catalog.current_setting('max_connections')::float AS connections"
-  metrics:
-    - connections: {usage: GAUGE, description: max_connections}
-pg_replication_lag:
-  query: |
-    SELECT CASE WHEN NOT pg_catalog.pg_is_in_recovery()
-        OR pg_catalog.pg_last_wal_receive_lsn() = pg_catalog.pg_last_wal_replay_lsn() THEN 0
-      ELSE GREATEST(0, EXTRACT(EPOCH FROM pg_catalog.now()
-        OPERATOR(pg_catalog.-) pg_catalog.pg_last_xact_replay_timestamp())) END AS seconds
-  metrics:
-    - seconds: {usage: GAUGE, description: Seconds of replay behind the primary}
-pg_replication_receiver:
-  query: |
-    SELECT CASE WHEN pg_catalog.pg_is_in_recovery()
-      THEN (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_wal_receiver
-            WHERE status = 'streaming') ELSE 1 END AS up
-  metrics:
-    - up: {usage: GAUGE, description: "1 while streaming from the primary (or the primary)"}
-pg_stat_statements:
-  query: |
-    SELECT d.datname, pg_catalog.sum(s.calls) AS calls_total,
-      pg_catalog.sum(s.total_exec_time) / 1000 AS seconds_total
-    FROM public.pg_stat_statements s JOIN pg_catalog.pg_database d ON d.oid = s.dbid
-    GROUP BY d.datname
-  metrics:
-    - datname: {usage: LABEL, description: Database}
-    - calls_total: {usage: COUNTER, description: Statements run}
-    - seconds_total: {usage: COUNTER, description: Seconds spent running them}
-"""
 
 
 def enabled(stack: Stack) -> bool:
@@ -119,6 +83,11 @@ def _bootstrap(stack: Stack) -> dict:
     if rf:
         target = {"recoveryTarget": {"targetTime": rf.target_time}} if rf.target_time else {}
         return {"recovery": {"source": ORIGIN, **target, **owner}}
+    if pg.cloudnativepg.imports:
+        # the app's database as pg_dump gives it to its owner (CloudNativePG's microservice
+        # import: one database, its objects owned by the new owner)
+        owner["import"] = {"type": "microservice", "databases": [pg.database],
+                           "source": {"externalCluster": STATEFULSET}}
     # review 003 (003_dcc3c24c5985e7cb.txt), section 5: statement_timeout, lock_timeout
     return {"initdb": {**owner, "postInitApplicationSQL": [
         f"ALTER ROLE {pg.app_user} SET statement_timeout = '{pg.statement_timeout_s}s'",
@@ -179,8 +148,14 @@ def cluster(stack: Stack) -> dict:
     if c.recover_from:
         spec["externalClusters"] = [{"name": ORIGIN, "barmanObjectStore": object_store(
             pg.backup, c.recover_from.server_name)}]
+    elif c.imports:
+        spec["externalClusters"] = [{"name": STATEFULSET, "connectionParameters": {
+            "host": dns(stack, POSTGRES), "port": str(PORTS.postgres), "user": pg.app_user,
+            "dbname": pg.database, "sslmode": "disable"},
+            "password": {"name": named(stack, PG_SECRET), "key": secret_key("appPassword")}}]
+    # `pulumi up` moves PgBouncer and the API only once the Cluster is ready (its import done)
     return {"apiVersion": API_VERSION, "kind": "Cluster",
-            "metadata": meta(stack, POSTGRES, COMPONENT), "spec": spec}
+            "metadata": meta(stack, POSTGRES, COMPONENT, annotations=WAIT_READY), "spec": spec}
 
 
 def scheduled_backup(stack: Stack) -> dict:
@@ -192,10 +167,12 @@ def scheduled_backup(stack: Stack) -> dict:
                      "cluster": {"name": named(stack, POSTGRES)}}}
 
 
-def manifests(stack: Stack) -> list[dict]:
+def manifests(stack: Stack, primary: list[dict] | None = None) -> list[dict]:
+    """The Cluster and its parts; `primary`: the statefulset engine's primary, rendered
+    beside it while import_from_statefulset copies it (synth.postgres passes it)."""
     queries = config_map(stack, MONITORING, COMPONENT, {QUERIES_KEY: QUERIES}, pod=POSTGRES)
     queries["metadata"]["labels"]["cnpg.io/reload"] = ""  # the operator reloads on change
-    docs = [queries, cluster(stack)]
+    docs = [*(primary or []), queries, cluster(stack)]
     if stack.postgres.backup:
         docs.append(scheduled_backup(stack))
     return docs

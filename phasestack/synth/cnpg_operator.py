@@ -68,6 +68,6 @@ def prerequisites(stack) -> list[str]:
     if stack.postgres.engine != "cloudnativepg" or not stack.runs("postgres"):
         return []
     return [f"the CloudNativePG operator {OPERATOR_VERSION} (namespace {OPERATOR_NAMESPACE}): "
-            f"`kubectl apply --server-side -f cnpg-{OPERATOR_VERSION}.yaml` (its release "
-            f"manifest; the Pulumi program applies it itself unless "
+            "`phasestack cnpg-operator | kubectl apply --server-side -f -` (its release "
+            "manifest; the Pulumi program applies it itself unless "
             "postgres.cloudnativepg.install_operator is false)"]

@@ -63,6 +63,7 @@ __all__ = ["manifests", "flows", "postgresql_conf", "pg_hba", "init_sql", "init_
            "EXPORTER_DATABASE"]
 
 COMPONENT = "postgres"
+POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"  # the StatefulSet controller's
 UID = 70                                  # user postgres in the postgres:*-alpine images
 DATA_MOUNT = "/var/lib/postgresql/data"   # the PersistentVolumeClaim
 PGDATA = f"{DATA_MOUNT}/pgdata"           # a subdirectory: the volume root may hold lost+found
@@ -183,9 +184,19 @@ def _statefulset(stack: Stack, name: str, replicas: int, replica: bool,
 
 
 def manifests(stack: Stack) -> list[dict]:
+    pg = stack.postgres
     if cnpg.enabled(stack):
-        return cnpg.manifests(stack)
-    n = stack.postgres.read_replicas
+        if not pg.cloudnativepg.imports:
+            return cnpg.manifests(stack)
+        # the primary the Cluster copies stays, as phase1 had it (no replicas: a copy each);
+        # its Service picks its own pod, not the Cluster's, which carry the same name label
+        old = pg.model_copy(update={"engine": "statefulset", "read_replicas": 0})
+        docs = manifests(stack.model_copy(update={"postgres": old}))
+        for d in docs:
+            if (d["kind"], d["metadata"]["name"]) == ("Service", named(stack, POSTGRES)):
+                d["spec"]["selector"][POD_NAME_LABEL] = f"{named(stack, POSTGRES)}-0"
+        return cnpg.manifests(stack, docs)
+    n = pg.read_replicas
     files = config_files(stack)
     rolls_on = config_hash(json.dumps(files, sort_keys=True))  # no password in these files
     ports = {"postgres": PORTS.postgres}

@@ -1,6 +1,7 @@
 """Step builders of the runbook for CloudNativePG (pure): the move from the StatefulSet engine
-(a new Cluster beside the old primary, the data by pg_dump and pg_restore in a write stop, as a
-target move does) and a Cluster's own changes, which its operator carries out."""
+(the Cluster copies the old primary when it is created, or, without import_from_statefulset,
+a new Cluster beside it and the data by pg_dump and pg_restore, as a target move does, both in
+a write stop) and a Cluster's own changes, which its operator carries out."""
 
 from __future__ import annotations
 
@@ -13,8 +14,49 @@ WAIT = 'kubectl wait -n "$NS" cluster/{} --for=condition=Ready --timeout={}'
 STATUS = 'kubectl get cluster -n "$NS" {} -o wide'
 
 
+COUNT = 'psql -U postgres -Atc "SELECT count(*) FROM pg_stat_user_tables" {}'
+
+
+def _copy(x: Ctx) -> list[dict]:
+    """import_from_statefulset (the phase2 and phase3 presets): the Cluster copies the old
+    primary itself when it is created; `pulumi up` moves PgBouncer and the API once it is
+    ready."""
+    a, b = x.a, x.b
+    db = b.postgres.database
+    return [
+        {"title": "Stop writes (downtime starts)", "component": "api",
+         "what": ["engine: statefulset -> cloudnativepg. The Cluster's database is created as "
+                  "a pg_dump copy of the running primary (import_from_statefulset); commits "
+                  "made while it copies would stay on the old primary only."],
+         "commands": stop_writes(a), "risks": ["Downtime lasts until the API is back."]},
+        {"title": "PostgreSQL: a CloudNativePG Cluster, copied from the StatefulSet primary",
+         "component": "postgres", "moves_data": True,
+         "what": ["The operator creates the Cluster (pods postgres-1.., Services postgres-rw "
+                  "and postgres-ro) and imports the app's database from the primary, which "
+                  "keeps running beside it; compare the table counts of both sides.",
+                  "Under Pulumi this and the next step are one `pulumi up`: it waits for the "
+                  "Cluster to be ready before it moves PgBouncer and the API."],
+         "commands": [APPLY.format("postgres") + " --server-side",
+                      WAIT.format(POSTGRES, "60m"), STATUS.format(POSTGRES),
+                      on_postgres(a, COUNT.format(db)), on_postgres(b, COUNT.format(db))],
+         "risks": ["The copy reads the whole database from the primary: minutes per GiB."]},
+        {"title": "Re-point PgBouncer and the API at postgres-rw", "component": "api",
+         "what": ["Apply the rest: PgBouncer's databases and the API's URLs name postgres-rw "
+                  "and postgres-ro; the API comes back (writes resume)."],
+         "commands": [*_own_ro(a), "kubectl apply --server-side -n \"$NS\" -f out/next/",
+                      'kubectl rollout status -n "$NS" deployment/api'],
+         "risks": ["The old primary stays, with its data as of the copy, until the stack file "
+                   "sets postgres.cloudnativepg.import_from_statefulset: false; then `pulumi "
+                   "up` deletes its StatefulSet and Services, and its claim data-postgres-0 "
+                   "stays until deleted. Do that once the Cluster has served a full day and "
+                   'has a base backup (kubectl get backups -n "$NS").']},
+    ]
+
+
 def _move(x: Ctx) -> list[dict]:
     a, b = x.a, x.b
+    if b.postgres.cloudnativepg.imports:
+        return _copy(x)
     return [
         {"title": "PostgreSQL: a CloudNativePG Cluster beside the StatefulSet",
          "component": "postgres",

@@ -143,11 +143,12 @@ def test_component_outputs_phase2(program, harness):
     app_pw, redis_pw = harness.fake_password("apppassword"), harness.fake_password("redispassword")
     for component in ("Postgres", "PgBouncer", "Redis"):
         assert rpc.is_rpc_secret(run.component(component)["url"]), component
+    # phase2's CloudNativePG Cluster: the operator's -rw and -ro Services
     assert normalise(run.component("Postgres")) == {
-        "host": f"postgres.{ns}.svc.cluster.local", "port": 5432,
+        "host": f"postgres-rw.{ns}.svc.cluster.local", "port": 5432,
         "read_host": f"postgres-ro.{ns}.svc.cluster.local", "database": "app", "user": "app",
         "secret_name": "postgres-credentials", "password_key": "app-password",
-        "url": f"postgresql://app:{app_pw}@postgres.{ns}.svc.cluster.local:5432/app",
+        "url": f"postgresql://app:{app_pw}@postgres-rw.{ns}.svc.cluster.local:5432/app",
         "read_url": f"postgresql://app:{app_pw}@postgres-ro.{ns}.svc.cluster.local:5432/app"}
     assert normalise(run.component("PgBouncer")) == {
         "host": f"pgbouncer.{ns}.svc.cluster.local", "port": 6432,
@@ -174,7 +175,8 @@ def test_component_outputs_phase2(program, harness):
         "grafana_url": f"http://grafana.{ns}.svc.cluster.local:3000",
         "grafana_secret_name": "grafana-credentials"}
     assert normalise(run.component("Credentials")) == {"secret_names": [
-        "grafana-credentials", "pgbouncer-userlist", "postgres-credentials", "redis-credentials"]}
+        "grafana-credentials", "pgbouncer-userlist", "postgres-app", "postgres-credentials",
+        "redis-credentials"]}
     net = normalise(run.component("Network"))
     assert net["namespace"] == ns and "default-deny" in net["policy_names"]
     assert run.exports["endpoint"] == f"http://nginx.{ns}.svc.cluster.local:80"
@@ -247,11 +249,16 @@ def test_kube_context_selects_the_cluster(harness, tmp_path, monkeypatch):
 @pytest.mark.parametrize("retain, expected", [(None, True), ("false", False)])
 def test_namespace_and_claims_and_only_they_are_retained_on_delete(program, retain, expected):
     """Deleting a Namespace deletes its PersistentVolumeClaims: retain_data (the default)
-    makes a destroy or a namespace change leave it, and Prometheus' claim, in the cluster."""
+    makes a destroy or a namespace change leave it, Prometheus' claim and the CloudNativePG
+    Cluster (which owns its claims) in the cluster. The operator's CRDs are never deleted
+    (that would delete every Cluster of the cluster)."""
     run = program("phase2", config={} if retain is None else {"phasestack:retain_data": retain})
     retained = {u.split("::")[-1] for u in run.monitor.retained}
-    assert retained == ({"namespace/ps-phase2", "persistentvolumeclaim/ps-phase2/prometheus-data"}
-                        if expected else set())
+    crds = {r for r in retained if r.startswith("customresourcedefinition/")}
+    assert len(crds) == 11
+    assert retained - crds == ({"namespace/ps-phase2",
+                                "persistentvolumeclaim/ps-phase2/prometheus-data",
+                                "cluster/ps-phase2/postgres"} if expected else set())
 
 
 def test_phase3_program_time_under_mocks(program):

@@ -66,3 +66,10 @@ def component_instances() -> dict[str, list[dict]]:
     rows = {c.key: c for c in CATALOG}
     return {name: rows[args.component].module.manifests(args.stack(f"{name}-"))
             for name, args in instances.items()}
+
+
+def statefulset(stack):
+    """`stack` on the statefulset engine (the phase2 and phase3 presets run CloudNativePG):
+    for the tests of phasestack's own primary and replica StatefulSets."""
+    return stack.model_copy(update={"postgres": stack.postgres.model_copy(
+        update={"engine": "statefulset"})})

@@ -46,18 +46,21 @@ def fields(d: diffing.Diff, label: str) -> dict[str, diffing.FieldChange]:
     return {f.path: f for f in change.fields}
 
 
-def test_phase1_to_phase2_adds_replica_cluster_bootstrap_and_their_policies():
+def test_phase1_to_phase2_adds_the_cloudnativepg_cluster_cluster_bootstrap_and_policies():
     d = pair("phase1", "phase2")
     assert labels(d.added) == {
-        "StatefulSet/postgres-replica", "Service/postgres-ro", "Service/scrape-postgres-replica",
+        # PostgreSQL on CloudNativePG (its standby, its Services, are the operator's), the
+        # StatefulSet primary it copies staying as it was
+        "Cluster/postgres", "ConfigMap/postgres-monitoring", "Secret/postgres-app",
+        "Service/scrape-postgres-replica", "NetworkPolicy/egress-postgres",
         "ConfigMap/redis-cluster-bootstrap", "Job/redis-cluster-bootstrap",
-        "PodDisruptionBudget/redis", "NetworkPolicy/egress-postgres-replica",
-        "NetworkPolicy/ingress-postgres-replica", "NetworkPolicy/egress-redis",
+        "PodDisruptionBudget/redis", "NetworkPolicy/egress-redis",
         "NetworkPolicy/egress-redis-cluster-bootstrap",
         # monitoring.node_metrics from phase2: the kubelets' grant
         "ClusterRole/prometheus-kubelet-<namespace>",
         "ClusterRoleBinding/prometheus-kubelet-<namespace>"}
     assert d.removed == []
+    assert "StatefulSet/postgres" not in labels(c.ref for c in d.changed)
     assert {"StatefulSet/redis", "ConfigMap/pgbouncer", "Deployment/api",
             "HorizontalPodAutoscaler/api", "ConfigMap/redis"} <= labels(c.ref for c in d.changed)
     redis = fields(d, "StatefulSet/redis")
@@ -71,20 +74,19 @@ def test_phase1_to_phase2_adds_replica_cluster_bootstrap_and_their_policies():
             "+default_pool_size = 50"} <= set(ini.lines)
     assert ini.summary.startswith('data["pgbouncer.ini"]: +')
     # grouped by the app.kubernetes.io/component label
-    assert {r.component for r in d.added if r.kind == "StatefulSet"} == {"postgres"}
+    assert {r.component for r in d.added if r.kind == "Cluster"} == {"postgres"}
     assert {"redis", "postgres", "network", "monitoring", "pgbouncer"} <= set(d.components())
 
 
 def test_phase2_to_phase3():
     d = pair("phase2", "phase3")
-    assert labels(d.added) == {"HorizontalPodAutoscaler/nginx",
-                               "PodDisruptionBudget/postgres-replica"}
+    assert labels(d.added) == {"HorizontalPodAutoscaler/nginx"}
     assert d.removed == []
     hpa = fields(d, "HorizontalPodAutoscaler/api")
     assert (hpa["spec.minReplicas"].old, hpa["spec.minReplicas"].new) == (3, 10)
     assert (hpa["spec.maxReplicas"].old, hpa["spec.maxReplicas"].new) == (20, 40)
     assert fields(d, "StatefulSet/redis")["spec.replicas"].new == 12
-    assert fields(d, "StatefulSet/postgres-replica")["spec.replicas"].new == 3
+    assert fields(d, "Cluster/postgres")["spec.instances"].new == 4
     nodes = fields(d, "Job/redis-cluster-bootstrap")[
         "spec.template.spec.containers[bootstrap].env[REDIS_NODES].value"]
     assert nodes.unit == "items"
@@ -94,8 +96,7 @@ def test_phase2_to_phase3():
 
 def test_review_path_zeropay_phase2_to_phase3():
     d = pair("zeropay-phase2", "zeropay-phase3")
-    assert labels(d.added) == {"HorizontalPodAutoscaler/nginx",
-                               "PodDisruptionBudget/postgres-replica"}
+    assert labels(d.added) == {"HorizontalPodAutoscaler/nginx"}
     assert d.removed == []
     hpa = fields(d, "HorizontalPodAutoscaler/api")
     assert (hpa["spec.maxReplicas"].old, hpa["spec.maxReplicas"].new) == (10, 20)
@@ -189,7 +190,7 @@ def test_runbook_phase2_to_phase3_spells_out_the_cluster_growth():
     assert cmds.index("add-node") < cmds.index("rebalance") < cmds.rindex("--cluster check")
     assert "8,192 of 16,384 slots" in " ".join(step.what)
     titles = [s.title for s in rb.steps]
-    assert "PostgreSQL: read replicas 1 -> 3" in titles
+    assert "PostgreSQL (CloudNativePG): instances 2 -> 4" in titles
     assert titles[:2] == ["Keep the live credentials", "Prepare: plan, render, back up"]
     assert titles[-1] == "Verify and converge"
     assert [c for c, _, _ in rb.formulas()] == list(runbook.CONNECTION_CHECKS)
@@ -259,9 +260,11 @@ def test_runbook_standalone_to_cluster_and_replicas_streaming():
     text = "\n".join(redis.what + redis.commands)
     assert "no live migration" in text and "--rdb" in text and "--cluster import" in text
     assert "REDIS_CLUSTER_ENABLED=true" in text and "session-loss window" in text
-    pg = rb.steps[titles.index("PostgreSQL: read replicas 0 -> 1")]
-    assert "pg_stat_replication" in "\n".join(pg.commands) and pg.moves_data
-    assert titles.index("PostgreSQL: read replicas 0 -> 1") < titles.index(redis.title)
+    copy = "PostgreSQL: a CloudNativePG Cluster, copied from the StatefulSet primary"
+    pg = rb.steps[titles.index(copy)]
+    assert "cluster/postgres --for=condition=Ready" in "\n".join(pg.commands) and pg.moves_data
+    assert titles.index("Stop writes (downtime starts)") < titles.index(copy) < \
+        titles.index(redis.title)
 
 
 def test_runbook_immutable_fields_are_deleted_first():
@@ -289,7 +292,7 @@ def test_cli_formats_and_exit_codes():
     assert text.output.startswith("diff phase1 -> phase2: 12 added, 0 removed")
     assert "runbook phase1 -> phase2" in text.output
     data = json.loads(run("diff", "phase2", "phase3", "--format", "json").output)
-    assert {r["name"] for r in data["diff"]["added"]} == {"nginx", "postgres-replica"}
+    assert {r["name"] for r in data["diff"]["added"]} == {"nginx"}
     assert data["runbook"]["capacity"]["phase3"]["verdict"] == "PASS"
     same = run("diff", "phase2", "phase2")
     assert same.exit_code == 0 and "0 added, 0 removed, 0 changed" in same.output

@@ -76,6 +76,11 @@ def test_names_unique_and_namespaced(name):
 @pytest.mark.parametrize("name", STACKS)
 def test_service_selectors_match_pods(name):
     labels = [t["metadata"]["labels"] for _, t in pod_templates(name)]
+    # a StatefulSet's pods also carry their name (its controller's pod-name label)
+    labels += [{**t["metadata"]["labels"], "statefulset.kubernetes.io/pod-name":
+                f"{w['metadata']['name']}-{i}"}
+               for w, t in pod_templates(name) if w["kind"] == "StatefulSet"
+               for i in range(w["spec"]["replicas"])]
     labels += [lab for d in docs(name) for lab in operator_made.pods(d)]
     for svc in by_kind(name, "Service").values():
         sel = svc["spec"]["selector"]

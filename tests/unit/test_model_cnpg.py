@@ -40,10 +40,11 @@ def test_defaults():
     (lambda: Postgres(backup=BACKUP),
      "backup: needs engine: cloudnativepg (its operator archives WAL and takes the base "
      "backups; the statefulset engine's image has no Barman Cloud)"),
-    (lambda: Postgres(engine="cloudnativepg", external={"host": "db.example.com",
-                                                         "password_secret": "db"}),
-     "engine: cloudnativepg runs PostgreSQL in the cluster; postgres.external is a managed one: "
-     "set one of them"),
+    (lambda: Postgres(engine="cloudnativepg", backup=BACKUP,
+                      external={"host": "db.example.com", "password_secret": "db"}),
+     "backup: a managed PostgreSQL's backups are the provider's"),
+    (lambda: Postgres(engine="cloudnativepg",  # the engine is unused with a managed one
+                      external={"host": "db.example.com", "password_secret": "db"}), None),
     (lambda: Postgres(engine="cloudnativepg",
                       cloudnativepg={"recover_from": {"server_name": "postgres"}}),
      "cloudnativepg.recover_from: needs engine: cloudnativepg and a backup section (its store "
@@ -58,6 +59,9 @@ def test_defaults():
      "cloudnativepg (an operator) (use target: kubernetes)"),
 ])
 def test_refused_with_exact_messages(build, expected):
+    if expected is None:
+        build()
+        return
     assert message(build) == expected
 
 
@@ -146,3 +150,12 @@ def test_restore_command_prints_the_runbook_then_the_manifest(tmp_path, monkeypa
     assert plain.exit_code == 2
     assert plain.output == ("error: restore needs postgres.engine: cloudnativepg and a "
                             "postgres.backup section (the archive to restore from)\n")
+
+
+def test_cnpg_operator_command_prints_the_pinned_manifest():
+    from phasestack.synth import cnpg_operator
+
+    r = CliRunner().invoke(main, ["cnpg-operator"])
+    assert r.exit_code == 0
+    assert r.output == cnpg_operator.manifest_text()
+    assert "image: ghcr.io/cloudnative-pg/cloudnative-pg:1.30.1" in r.output

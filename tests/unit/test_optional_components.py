@@ -33,7 +33,8 @@ def test_nothing_of_redis_or_nginx_is_rendered_or_injected():
     docs = synthesize(stack, PLACEHOLDER_VALUES)
     assert {component_of(d) for d in docs} & {"redis", "nginx"} == set()
     assert [d["metadata"]["name"] for d in docs if d["kind"] == "Secret"] == [
-        "grafana-credentials", "pgbouncer-userlist", "postgres-credentials"]
+        # postgres-app: phase2's CloudNativePG Cluster, the app role's basic-auth Secret
+        "grafana-credentials", "pgbouncer-userlist", "postgres-app", "postgres-credentials"]
     assert "redisPassword" not in secrets.needed(stack)
     names = {e["name"] for e in api.env(stack)}
     assert not {n for n in names if n.startswith("REDIS")}, names

@@ -34,8 +34,11 @@ def test_the_rules_each_shape_loads():
         *core, "HpaAtMaxReplicas", "ContainerOOMKilled", "ContainerRestarting",
         "ScrapeTargetDown", "ContainerCpuThrottled", *pair("PersistentVolumeUsage"),
         "NginxRequestRateCritical", *data,
-        "PostgresReplicationLag", "PostgresReplicaNotStreaming", "PostgresReplicaNotServing",
-        "PgBouncerClientsWaiting"]
+        # CloudNativePG (phase2's engine): the standbys' WAL receivers
+        "PostgresReplicationLag", "PostgresStandbyNotStreaming", "PgBouncerClientsWaiting"]
+    statefulset = guards(Stack.for_phase("phase2", postgres={"engine": "statefulset"}))
+    assert [g["alert"] for g in statefulset if g["alert"].startswith("PostgresReplica")] == [
+        "PostgresReplicationLag", "PostgresReplicaNotStreaming", "PostgresReplicaNotServing"]
     for g in phase2:
         if g["alert"].endswith(BOTH):
             assert g["alert"].endswith(g["severity"].capitalize()), g

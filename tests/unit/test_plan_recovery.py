@@ -26,7 +26,9 @@ def test_in_cluster_postgres_has_no_recovery_point_and_a_node_loss_needs_someone
 
 
 def test_a_read_replica_is_named_but_does_not_make_a_backup():
-    rpo = recovery.checks(load("phase2").stack)[0]
+    from phasestack.model import Stack
+
+    rpo = recovery.checks(Stack.for_phase("phase2", postgres={"engine": "statefulset"}))[0]
     assert rpo.status == "FAIL"
     assert ("unless one of the 1 read replica(s) is promoted by hand: asynchronous, at most "
             "64 MiB of WAL behind while ready; a dropped table or a lost namespace is gone on "

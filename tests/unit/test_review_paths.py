@@ -156,7 +156,8 @@ def test_zeropay_scaled_rendered(name, redis_pods, pgb_pods, replicas, hpa):
                  "min_pool_size = 5"):
         assert re.search(rf"^{re.escape(line)}$", ini, re.M), line
     assert docs[("Deployment", "pgbouncer")]["spec"]["replicas"] == pgb_pods
-    assert docs[("StatefulSet", "postgres-replica")]["spec"]["replicas"] == replicas
+    # the replicas are the CloudNativePG Cluster's standbys (the phase2 and phase3 presets)
+    assert docs[("Cluster", "postgres")]["spec"]["instances"] == 1 + replicas
     spec = docs[("HorizontalPodAutoscaler", "api")]["spec"]
     assert (spec["minReplicas"], spec["maxReplicas"]) == hpa
     target = spec["metrics"][0]["resource"]["target"]["averageUtilization"]

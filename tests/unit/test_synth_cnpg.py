@@ -19,8 +19,9 @@ VALUES = {c: f"test-{c}-0123456789" for c in CREDENTIALS}
 
 
 def stack(**postgres) -> Stack:
-    return Stack.for_phase("phase3", namespace="pay",
-                           postgres={"engine": "cloudnativepg", **postgres})
+    """phase3 (CloudNativePG) as a new database: no copy of an old primary."""
+    fresh = {"cloudnativepg": {"import_from_statefulset": False}}
+    return Stack.for_phase("phase3", namespace="pay", postgres={**fresh, **postgres})
 
 
 def by_kind(s: Stack, kind: str) -> list[dict]:
@@ -29,7 +30,8 @@ def by_kind(s: Stack, kind: str) -> list[dict]:
 
 @pytest.mark.parametrize("postgres", [{}, {"backup": BACKUP}, {"read_replicas": 0},
                                       {"cloudnativepg": {"synchronous": "preferred",
-                                                         "anti_affinity": "required"}}])
+                                                         "anti_affinity": "required"}},
+                                      {"cloudnativepg": {"import_from_statefulset": True}}])
 def test_custom_resources_pass_the_operators_crd_schema_strict(postgres):
     s = stack(**postgres)
     docs = [d for d in synthesize(s, VALUES) if d["apiVersion"].startswith("postgresql.cnpg.io")]
@@ -81,7 +83,8 @@ def test_cluster_carries_the_stacks_postgres_section():
 
 
 def test_no_standby_no_synchronous_and_off_is_asynchronous():
-    for s in (stack(read_replicas=0), stack(cloudnativepg={"synchronous": "off"})):
+    for s in (stack(read_replicas=0), stack(cloudnativepg={"synchronous": "off",
+                                                           "import_from_statefulset": False})):
         (cluster,) = by_kind(s, "Cluster")
         assert "synchronous" not in cluster["spec"]["postgresql"]
 
@@ -146,7 +149,38 @@ def test_network_policies_for_the_operator_peers_api_server_and_store():
 def test_prerequisites_and_the_pinned_operator():
     assert cnpg_operator.prerequisites(stack())[0].startswith(
         "the CloudNativePG operator 1.30.1 (namespace cnpg-system)")
-    assert cnpg_operator.prerequisites(Stack.for_phase("phase3")) == []
+    assert cnpg_operator.prerequisites(Stack.for_phase("phase1")) == []
     deployments = [d for d in cnpg_operator.manifests() if d["kind"] == "Deployment"]
     assert [c["image"] for d in deployments for c in d["spec"]["template"]["spec"][
         "containers"]] == ["ghcr.io/cloudnative-pg/cloudnative-pg:1.30.1"]
+
+
+def test_the_presets_copy_the_old_primary_which_stays_beside_the_cluster():
+    """phase2 and phase3 (CloudNativePG) from a phase1 stack: the Cluster's database is
+    created as a pg_dump copy of the StatefulSet primary, rendered as phase1 had it, whose
+    Service picks its own pod (the Cluster's pods carry the same name label)."""
+    s = Stack.for_phase("phase2", namespace="pay")
+    phase1 = {(d["kind"], d["metadata"]["name"]): d for d in synthesize(
+        Stack.for_phase("phase1", namespace="pay"), VALUES)}
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in synthesize(s, VALUES)}
+    assert docs[("StatefulSet", "postgres")] == phase1[("StatefulSet", "postgres")]
+    assert docs[("Service", "postgres")]["spec"]["selector"] == {
+        "app.kubernetes.io/name": "postgres", "statefulset.kubernetes.io/pod-name": "postgres-0"}
+    assert ("StatefulSet", "postgres-replica") not in docs
+    spec = docs[("Cluster", "postgres")]["spec"]
+    assert spec["bootstrap"]["initdb"]["import"] == {
+        "type": "microservice", "databases": ["app"],
+        "source": {"externalCluster": "statefulset"}}
+    assert spec["externalClusters"] == [{"name": "statefulset", "connectionParameters": {
+        "host": "postgres.pay.svc.cluster.local", "port": "5432", "user": "app",
+        "dbname": "app", "sslmode": "disable"},
+        "password": {"name": "postgres-credentials", "key": "app-password"}}]
+    assert docs[("Cluster", "postgres")]["metadata"]["annotations"] == {
+        "pulumi.com/waitFor": "condition=Ready"}
+    # a restore is the source instead (its archive is the newer data)
+    r = Stack.for_phase("phase2", namespace="pay", postgres={
+        "backup": {**BACKUP, "server_name": "pg-2"},
+        "cloudnativepg": {"recover_from": {"server_name": "pg"}}})
+    rdocs = {(d["kind"], d["metadata"]["name"]): d for d in synthesize(r, VALUES)}
+    assert ("StatefulSet", "postgres") not in rdocs
+    assert "recovery" in rdocs[("Cluster", "postgres")]["spec"]["bootstrap"]

@@ -73,12 +73,14 @@ def test_placement_spreads_over_zones_and_keeps_data_pods_apart():
     """Issue 15: zone spread preferred everywhere; host spread required for the Redis Cluster
     and PgBouncer (honouring taints, so a kind control plane is no domain); a PostgreSQL
     replica away from its primary's node and zone where the cluster allows."""
-    from phasestack.stackfile import load
+    from phasestack.model import Stack
     from phasestack.synth import synthesize
     from phasestack.transitions.diff import PLACEHOLDER_VALUES
 
+    # the statefulset engine's replicas (phase3's CloudNativePG Cluster: test_synth_cnpg)
     docs = {d["metadata"]["name"]: d["spec"]["template"]["spec"]
-            for d in synthesize(load("phase3").stack, PLACEHOLDER_VALUES)
+            for d in synthesize(Stack.for_phase("phase3", postgres={"engine": "statefulset"}),
+                                PLACEHOLDER_VALUES)
             if d["kind"] in ("Deployment", "StatefulSet")}
     def rules(name):
         return [(t["topologyKey"], t["whenUnsatisfiable"], t.get("nodeTaintsPolicy"))

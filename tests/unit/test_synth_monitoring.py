@@ -15,6 +15,7 @@ from phasestack.plan.capacity import plan
 from phasestack.stackfile import list_stack_files, load
 from phasestack.synth import grafana, monitoring, prometheus
 from phasestack.synth.common import GRAFANA_SECRET, Flow
+from tests.unit.conftest import statefulset
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = [p.name[len("Pulumi."):-len(".yaml")] for p in list_stack_files(ROOT)]
@@ -159,6 +160,10 @@ def test_every_rule_has_severity_and_annotations():
 
 def test_rules_only_for_components_present():
     mvp, p1, p2 = rules("mvp"), rules("phase1"), rules("phase2")
+    on_cnpg, p2 = p2, {r["alert"]: r for g in yaml.safe_load(monitoring.alert_rules(
+        statefulset(stack("phase2"))))["groups"] for r in g["rules"]}
+    # CloudNativePG (phase2's engine): the standbys' receivers, not the StatefulSet's slots
+    assert "PostgresStandbyNotStreaming" in on_cnpg and "PostgresReplicaNotServing" not in on_cnpg
     assert "PgBouncerClientsWaiting" not in mvp and "PgBouncerClientsWaiting" in p1
     assert "PostgresReplicationLag" not in p1 and "PostgresReplicationLag" in p2
     # the replica's readiness (streaming, caught up) as kube-state-metrics reports it
@@ -214,7 +219,8 @@ def test_manifests_per_phase():
 
 
 def test_prometheus_deployment():
-    docs = monitoring.manifests(Stack.for_phase("phase2", monitoring={"node_metrics": False}))
+    docs = monitoring.manifests(Stack.for_phase("phase2", monitoring={"node_metrics": False},
+                                                postgres={"engine": "statefulset"}))
     dep = by_kind(docs, "Deployment", "prometheus")
     spec = dep["spec"]["template"]["spec"]
     (c,) = spec["containers"]
@@ -331,7 +337,11 @@ def test_flows():
     assert not [f for f in mvp if "kube-state-metrics" in (f.src, f.dst)]
     assert Flow("prometheus", "pgbouncer", 9127) not in mvp
     assert not [f for f in mvp if "grafana" in (f.src, f.dst)]
-    assert Flow("prometheus", "postgres-replica", 9187) in set(monitoring.flows(stack("phase2")))
+    assert Flow("prometheus", "postgres-replica", 9187) in set(monitoring.flows(
+        statefulset(stack("phase2"))))
+    # CloudNativePG (phase2's engine): every instance is a pod named postgres, by role
+    assert Flow("prometheus", "postgres-replica", 9187) not in set(monitoring.flows(
+        stack("phase2")))
 
 
 @pytest.mark.parametrize("version", ["1.30", "1.37"])

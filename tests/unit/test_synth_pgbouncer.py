@@ -11,6 +11,7 @@ from phasestack.model import PgBouncer, Stack
 from phasestack.stackfile import list_stack_files, load, project_root, stack_name
 from phasestack.synth import pgbouncer, secrets, synthesize
 from phasestack.synth.common import Flow
+from tests.unit.conftest import statefulset  # noqa: I001
 
 STACKS = [stack_name(p) for p in list_stack_files(project_root())]
 
@@ -66,7 +67,8 @@ def test_settings_and_routing():
     stack = load("phase2").stack
     text = pgbouncer.pgbouncer_ini(stack)
     conf = ini(text)
-    assert conf["app"] == "host=postgres.ps-phase2.svc.cluster.local port=5432 dbname=app"
+    # the CloudNativePG Cluster's Services (phase2's engine): -rw the primary, -ro the standbys
+    assert conf["app"] == "host=postgres-rw.ps-phase2.svc.cluster.local port=5432 dbname=app"
     assert conf["app_ro"] == "host=postgres-ro.ps-phase2.svc.cluster.local port=5432 dbname=app"
     assert (conf["listen_addr"], conf["listen_port"]) == ("0.0.0.0", "6432")
     assert conf["auth_type"] == "scram-sha-256"
@@ -92,8 +94,10 @@ def test_read_only_database_uses_the_primary_without_replicas():
 def test_flows():
     assert pgbouncer.flows(load("mvp").stack) == []
     assert pgbouncer.flows(load("phase1").stack) == [Flow("pgbouncer", "postgres", 5432)]
-    assert pgbouncer.flows(load("phase3").stack) == [
+    assert pgbouncer.flows(statefulset(load("phase3").stack)) == [
         Flow("pgbouncer", "postgres", 5432), Flow("pgbouncer", "postgres-replica", 5432)]
+    # CloudNativePG: primary and standbys are all pods named postgres
+    assert pgbouncer.flows(load("phase3").stack) == [Flow("pgbouncer", "postgres", 5432)]
 
 
 def test_pod_spec():
@@ -121,7 +125,7 @@ def test_pod_spec():
 
 
 def test_network_policies_let_pgbouncer_reach_primary_and_replicas():
-    stack = load("phase2").stack
+    stack = statefulset(load("phase2").stack)
     docs = synthesize(stack, secrets.from_environment({}))
     policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
     for dst in ("postgres", "postgres-replica"):

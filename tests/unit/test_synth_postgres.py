@@ -11,6 +11,7 @@ from phasestack.model import Postgres, Stack
 from phasestack.stackfile import list_stack_files, load, project_root, stack_name
 from phasestack.synth import postgres
 from phasestack.synth.common import Flow
+from tests.unit.conftest import statefulset
 from tests.unit.crd_schema import validate_strict
 
 STACKS = [stack_name(p) for p in list_stack_files(project_root())]
@@ -45,7 +46,7 @@ def test_model_defaults():
                                              ("phase3", 3)])
 def test_topology_per_phase(phase, replicas):
     # review 002 (002_f99052a1f9a0162e.txt), PostgreSQL Scaling Roadmap: 1 then 3 replicas
-    stack = load(phase).stack
+    stack = statefulset(load(phase).stack)  # phase2 and phase3 run CloudNativePG: test_synth_cnpg
     docs = postgres.manifests(stack)
     (primary,) = by_kind(docs, "StatefulSet", "postgres")
     assert primary["spec"]["replicas"] == 1
@@ -224,7 +225,7 @@ def test_primary_pod_spec():
 
 
 def test_replica_bootstraps_from_the_primary():
-    (replica,) = by_kind(postgres.manifests(load("phase3").stack), "StatefulSet",
+    (replica,) = by_kind(postgres.manifests(statefulset(load("phase3").stack)), "StatefulSet",
                          "postgres-replica")
     boot = replica["spec"]["template"]["spec"]["initContainers"][0]
     assert boot["command"] == ["sh", "/etc/postgresql/replica-bootstrap.sh"]
@@ -239,7 +240,7 @@ def test_replica_bootstraps_from_the_primary():
 
 
 def test_replica_readiness_is_streaming_and_caught_up_not_pg_isready():
-    docs = postgres.manifests(load("phase3").stack)
+    docs = postgres.manifests(statefulset(load("phase3").stack))
     (replica,) = by_kind(docs, "StatefulSet", "postgres-replica")
     (primary,) = by_kind(docs, "StatefulSet", "postgres")
     ready = containers(replica)["postgres"]["readinessProbe"]["exec"]["command"]

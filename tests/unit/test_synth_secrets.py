@@ -17,11 +17,14 @@ def test_existing_renders_no_secret_and_lists_what_the_pods_read():
         "postgres-credentials": ["postgres-password", "app-password", "replication-password",
                                  "monitor-password"],
         "redis-credentials": ["redis-password", "admin-password"],
-        "grafana-credentials": ["admin-password"]}
-    # what the pods reference is exactly that
+        "grafana-credentials": ["admin-password"],
+        # the CloudNativePG Cluster's initdb reads the app role from it (phase2's engine)
+        "postgres-app": ["username (app)", "password (type kubernetes.io/basic-auth)"]}
+    # what the pods reference is exactly that (postgres-app: the Cluster, not a pod)
     refs = {(ref["name"], ref["key"]) for d in synthesize(TEAM, PLACEHOLDER_VALUES)
             for ref in _secret_refs(d)}
-    assert refs == {(n, k) for n, keys in secrets.required(TEAM).items() for k in keys}
+    assert refs == {(n, k) for n, keys in secrets.required(TEAM).items() for k in keys
+                    if n != "postgres-app"}
 
 
 def test_pgbouncer_writes_its_userlist_from_the_teams_postgres_secret():

@@ -14,9 +14,28 @@ def steps(a: Stack, b: Stack) -> list:
     return runbook.runbook(a, b, "a", "b").steps
 
 
-def test_the_move_dumps_the_old_primary_into_the_new_clusters_primary():
-    a = Stack.for_phase("phase2", namespace="pay")
-    b = Stack.for_phase("phase2", namespace="pay", postgres={"engine": "cloudnativepg"})
+def test_the_presets_move_copies_the_old_primary_in_a_write_stop():
+    a = Stack.for_phase("phase1", namespace="pay")
+    b = Stack.for_phase("phase2", namespace="pay")  # CloudNativePG, importing
+    by_title = {s.title: s for s in steps(a, b)}
+    titles = list(by_title)
+    first = titles.index("Stop writes (downtime starts)")
+    assert titles[first:first + 3] == [
+        "Stop writes (downtime starts)",
+        "PostgreSQL: a CloudNativePG Cluster, copied from the StatefulSet primary",
+        "Re-point PgBouncer and the API at postgres-rw"]
+    copy = by_title["PostgreSQL: a CloudNativePG Cluster, copied from the StatefulSet primary"]
+    assert copy.moves_data
+    assert copy.commands[1] == ('kubectl wait -n "$NS" cluster/postgres --for=condition=Ready '
+                                "--timeout=60m")
+    assert copy.commands[3].startswith('kubectl exec -n "$NS" postgres-0 -c postgres -- psql')
+    assert copy.commands[4].startswith(f'kubectl exec -n "$NS" {PRIMARY} -c postgres -- psql')
+
+
+def test_without_the_copy_the_move_dumps_the_old_primary_into_the_new_clusters_primary():
+    a = Stack.for_phase("phase2", namespace="pay", postgres={"engine": "statefulset"})
+    b = Stack.for_phase("phase2", namespace="pay", postgres={
+        "cloudnativepg": {"import_from_statefulset": False}})
     titles = [s.title for s in steps(a, b)]
     first = titles.index("PostgreSQL: a CloudNativePG Cluster beside the StatefulSet")
     assert titles[first:first + 4] == [
@@ -37,9 +56,9 @@ def test_the_move_dumps_the_old_primary_into_the_new_clusters_primary():
 
 
 def test_a_clusters_instances_and_settings_are_the_operators():
-    b = Stack.for_phase("phase3", namespace="pay", postgres={"engine": "cloudnativepg"})
-    c = Stack.for_phase("phase3", namespace="pay", postgres={
-        "engine": "cloudnativepg", "read_replicas": 1, "max_connections": 300})
+    b = Stack.for_phase("phase3", namespace="pay")
+    c = Stack.for_phase("phase3", namespace="pay", postgres={"read_replicas": 1,
+                                                             "max_connections": 300})
     by_title = {s.title: s for s in steps(b, c)}
     scale = by_title["PostgreSQL (CloudNativePG): instances 4 -> 2"]
     assert scale.commands[1] == ('kubectl wait -n "$NS" cluster/postgres --for=condition=Ready '
