@@ -27,7 +27,6 @@ from phasestack.synth.wiring import (
     secret_key,
 )
 
-
 # a copy from the old primary (import_from_statefulset) or a restore takes a while per GiB
 CLUSTER_READY = pulumi.CustomTimeouts(create="60m", update="30m")
 
