@@ -93,9 +93,8 @@ def required(stack: Stack) -> dict[str, list[str]]:
     for credential in needed(stack):
         secret, key = CREDENTIALS[credential]
         out.setdefault(named(stack, secret), []).append(key)
-    if cnpg.enabled(stack):
-        out[named(stack, CNPG_APP_SECRET)] = [f"username ({stack.postgres.app_user})",
-                                              "password (type kubernetes.io/basic-auth)"]
+    if cnpg.enabled(stack):  # type kubernetes.io/basic-auth, username the app role
+        out[named(stack, CNPG_APP_SECRET)] = ["username", "password"]
     return out
 
 

@@ -33,7 +33,10 @@ def steps(events: list[auto.EngineEvent]) -> list[tuple[str, str, str]]:
     return out
 
 
-def test_phase1_to_phase2_to_phase3_keeps_data_identity_and_credentials(deployer, cluster):
+def test_phase1_to_phase2_to_phase3_keeps_data_identity_and_credentials(deployer, cluster, cnpg):
+    """phase2 moves PostgreSQL to a CloudNativePG Cluster that copies the StatefulSet primary,
+    which stays (its StatefulSet and claim are kept)."""
+    cnpg.ensure()  # the operator's webhooks answer the Cluster's create
     creds = credentials()
     st = None
     seen: dict[str, list[tuple[str, str, str]]] = {}
@@ -62,6 +65,11 @@ def test_phase1_to_phase2_to_phase3_keeps_data_identity_and_credentials(deployer
         assert any(t == "kubernetes:core/v1:ConfigMap" for t, _ in updated), phase
     claims = cluster.get("pvc", NAMESPACE)
     assert any(c["metadata"]["name"].startswith("data-postgres-0") for c in claims)
+    # the Cluster was created as a copy of the StatefulSet primary, and is healthy
+    pg = cluster.get("clusters.postgresql.cnpg.io", NAMESPACE)
+    assert [c["spec"]["bootstrap"]["initdb"]["import"]["source"] for c in pg] == [
+        {"externalCluster": "statefulset"}]
+    assert pg[0]["status"]["phase"] == "Cluster in healthy state"
     st.destroy(on_output=deployer.output, color="never")
     cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false")
     cluster.wait_gone(NAMESPACE)

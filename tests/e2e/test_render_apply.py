@@ -11,13 +11,14 @@ from deploy import ROOT, credentials, render
 NAMESPACE = "ps-render"
 
 
-def test_render_phase2_applies_server_side_and_diffs_clean(cluster, tmp_path):
+def test_render_phase2_applies_server_side_and_diffs_clean(cluster, cnpg, tmp_path):
     raw = yaml.safe_load((ROOT / "stacks" / "Pulumi.phase2.yaml").read_text())
     raw["config"]["phasestack:namespace"] = NAMESPACE
     stack_file = tmp_path / "Pulumi.render-phase2.yaml"
     stack_file.write_text(yaml.safe_dump(raw))
     out = tmp_path / "out"
     render(str(stack_file), credentials(), out)
+    cnpg.ensure()  # the render's prerequisite, the CloudNativePG operator, answering
     apply = ("apply", "--server-side", "--field-manager=phasestack-e2e")
     cluster.kubectl(*apply, "-f", str(out / "00-namespace.yaml"))
     cluster.kubectl(*apply, "-f", str(out / "secrets.yaml"))
@@ -46,7 +47,7 @@ def test_render_phase2_applies_server_side_and_diffs_clean(cluster, tmp_path):
 GITOPS = "ps-gitops"
 
 
-def test_a_gitops_render_with_a_migration_applies_as_the_readme_says(cluster, tmp_path):
+def test_a_gitops_render_with_a_migration_applies_as_the_readme_says(cluster, cnpg, tmp_path):
     """credentials: existing renders no Secret (the team's, created here as External Secrets
     would); api.migration's Job is applied and waited for before the API, with the README's
     three commands, and the render then diffs clean."""
@@ -61,14 +62,19 @@ def test_a_gitops_render_with_a_migration_applies_as_the_readme_says(cluster, tm
     stack_file.write_text(yaml.safe_dump(raw))
     out = tmp_path / "out"
     render(str(stack_file), {}, out)
+    cnpg.ensure()  # the render's prerequisite, the CloudNativePG operator, answering
     assert not (out / "secrets.yaml").exists()
     docs = [d for f in sorted(out.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
     assert not [d for d in docs if d["kind"] == "Secret"]
     cluster.kubectl("apply", "--server-side", "-f", str(out / "00-namespace.yaml"))
     stack = Stack.for_phase("phase2", namespace=GITOPS, credentials="existing")
     for name, keys in synth_secrets.required(stack).items():
+        # the CloudNativePG Cluster's app role: basic-auth, its username the role's
+        basic = name == "postgres-app"
+        values = {k: "app" if basic and k == "username" else token_urlsafe(24) for k in keys}
         cluster.kubectl("create", "secret", "generic", name, "-n", GITOPS,
-                        *(f"--from-literal={k}={token_urlsafe(24)}" for k in keys))
+                        *(["--type=kubernetes.io/basic-auth"] if basic else []),
+                        *(f"--from-literal={k}={v}" for k, v in values.items()))
     cluster.kubectl("apply", "--server-side", "-n", GITOPS, "-f", str(out),
                     "-l", "app.kubernetes.io/component notin (api,worker)")
     assert not [d for d in cluster.get("deployments", GITOPS)

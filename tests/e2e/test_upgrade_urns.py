@@ -129,6 +129,10 @@ def test_postgres_and_pgbouncer_keep_the_kubernetes_resources_of_the_database_ch
         assert outside == [] and f"{old}/phasestack/components/database.py" in ran["files"], ran
         before = kube_resources(st)
         assert any(f"${OLD_TYPE}$" in urn for urn, _ in before.values()), before
+        # phase2 on dc59a0d's engine, the StatefulSets (phase2 runs CloudNativePG since, a
+        # change of its own: test_migration); the old program never saw this key
+        deployer.configure(st, {**config, "phasestack:postgres": {"engine": "statefulset"}},
+                           credentials())
 
         # the current program on the same state: plan, then apply
         events: list[auto.EngineEvent] = []

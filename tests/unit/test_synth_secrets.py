@@ -19,7 +19,7 @@ def test_existing_renders_no_secret_and_lists_what_the_pods_read():
         "redis-credentials": ["redis-password", "admin-password"],
         "grafana-credentials": ["admin-password"],
         # the CloudNativePG Cluster's initdb reads the app role from it (phase2's engine)
-        "postgres-app": ["username (app)", "password (type kubernetes.io/basic-auth)"]}
+        "postgres-app": ["username", "password"]}
     # what the pods reference is exactly that (postgres-app: the Cluster, not a pod)
     refs = {(ref["name"], ref["key"]) for d in synthesize(TEAM, PLACEHOLDER_VALUES)
             for ref in _secret_refs(d)}
