@@ -27,12 +27,18 @@ from tests.integration.test_redis_server import (
     run_bootstrap,
     start,
 )
+from tests.unit.conftest import statefulset
 
 REDIS_POD = 'kubectl exec -n "$NS" redis-0 -c redis -- '
 
 
-def step(a: str, b: str, title_start: str) -> runbook.Step:
-    rb = runbook.runbook(load(a).stack, load(b).stack, a, b)
+def step(a: str, b: str, title_start: str, engine: str | None = None) -> runbook.Step:
+    """`engine` statefulset: both stacks on phasestack's own StatefulSets (the phase2 and
+    phase3 presets run CloudNativePG)."""
+    sa, sb = load(a).stack, load(b).stack
+    if engine == "statefulset":
+        sa, sb = statefulset(sa), statefulset(sb)
+    rb = runbook.runbook(sa, sb, a, b)
     [found] = [s for s in rb.steps if s.title.startswith(title_start)]
     return found
 
@@ -204,10 +210,10 @@ def test_read_replica_runbook_queries_run_on_real_servers(servers, workdir):
              timeout=20, what="replica streaming")
     where = {"postgres-0": (old, old.primary_port),
              "postgres-replica-0": (old, old.replica_port)}
-    prepare = step("phase1", "phase2", "Prepare")
+    prepare = step("phase1", "phase2", "Prepare", "statefulset")
     run_pg_commands(prepare.commands, where, workdir)
     assert (workdir / "before-phase2.dump").read_bytes().startswith(b"PGDMP")
-    replicas = step("phase1", "phase2", "PostgreSQL: read replicas")
+    replicas = step("phase1", "phase2", "PostgreSQL: read replicas", "statefulset")
     out = run_pg_commands(replicas.commands, where, workdir)
     assert out[0].split("|")[1:3] == ["streaming", "async"], out
     assert out[1].startswith("t|"), out  # the replica is in recovery and replaying
@@ -219,7 +225,7 @@ def test_replica_scale_down_runbook_drops_the_removed_replicas_slots(servers, wo
     c = start_cluster(load("phase2").stack, servers, workdir)
     for pod in ("postgres_replica_1", "postgres_replica_2"):  # as their clones left them
         c.psql_super(c.primary_port, f"SELECT pg_create_physical_replication_slot('{pod}')")
-    s = step("phase3", "phase2", "PostgreSQL: read replicas")
+    s = step("phase3", "phase2", "PostgreSQL: read replicas", "statefulset")
     run_pg_commands(s.commands, {"postgres-0": (c, c.primary_port)}, workdir)
     left = c.psql_super(c.primary_port, "SELECT slot_name FROM pg_replication_slots")
     assert left.split() == ["postgres_replica_0"]
