@@ -58,6 +58,7 @@ lint: install-test
 
 test: install-test system-deps checkov
 	$(BIN)/ruff check .
+	toolchain/cnpg.sh >/dev/null  # the vendored CloudNativePG manifest is its Go module's
 	pgbouncer=$$(toolchain/pgbouncer.sh) && alertmanager=$$(toolchain/alertmanager.sh) && \
 	  prometheus=$$(toolchain/prometheus.sh) && valkey=$$(toolchain/valkey.sh) && \
 	  s3=$$(toolchain/s3server.sh) && \
