@@ -193,7 +193,10 @@ class HostOperator:
     def ensure(self, timeout: float = 240) -> None:
         """The operator's objects applied (a stack's destroy deletes all but its CRDs) and a
         current run answering its webhooks."""
-        self.cluster.kubectl("apply", "--server-side", "-f", "-", input=self.manifest)
+        # over a stack's Pulumi-applied copy (its field manager owns the fields): the same
+        # objects, so the conflicts are forced
+        self.cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-",
+                             input=self.manifest)
         self.restart()
         self.cluster.wait_for(lambda: self.serving() and self.answers(),
                               "the CloudNativePG operator answering its webhooks", timeout)

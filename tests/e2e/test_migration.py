@@ -69,7 +69,10 @@ def test_phase1_to_phase2_to_phase3_keeps_data_identity_and_credentials(deployer
     pg = cluster.get("clusters.postgresql.cnpg.io", NAMESPACE)
     assert [c["spec"]["bootstrap"]["initdb"]["import"]["source"] for c in pg] == [
         {"externalCluster": "statefulset"}]
-    assert pg[0]["status"]["phase"] == "Cluster in healthy state"
+    # phase3's standbys join after `up` (Pulumi waited for Ready at creation only)
+    cluster.wait_for(lambda: cluster.get("clusters.postgresql.cnpg.io", NAMESPACE)[0].get(
+        "status", {}).get("phase") == "Cluster in healthy state", "the Cluster healthy",
+        timeout=300)
     st.destroy(on_output=deployer.output, color="never")
     cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false")
     cluster.wait_gone(NAMESPACE)

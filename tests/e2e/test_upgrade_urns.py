@@ -112,8 +112,9 @@ def test_postgres_and_pgbouncer_keep_the_kubernetes_resources_of_the_database_ch
         deployer, cluster, tools, tmp_path):
     old = export(tmp_path / "before-split")
     config = {**stack_file_config(STACK), "phasestack:namespace": NAMESPACE}
+    creds = credentials()
     # the current program's stack: config and credentials in deployer.workdir, nothing run yet
-    st = deployer.stack(f"e2e-upgrade-{STACK}", config, credentials())
+    st = deployer.stack(f"e2e-upgrade-{STACK}", config, creds)
     try:
         proc = subprocess.run(
             [sys.executable, "-c", OLD_UP, str(old), str(deployer.workdir), st.name,
@@ -132,7 +133,7 @@ def test_postgres_and_pgbouncer_keep_the_kubernetes_resources_of_the_database_ch
         # phase2 on dc59a0d's engine, the StatefulSets (phase2 runs CloudNativePG since, a
         # change of its own: test_migration); the old program never saw this key
         deployer.configure(st, {**config, "phasestack:postgres": {"engine": "statefulset"}},
-                           credentials())
+                           creds)
 
         # the current program on the same state: plan, then apply
         events: list[auto.EngineEvent] = []
