@@ -53,7 +53,6 @@ WAIT_READY = {"pulumi.com/waitFor": "condition=Ready"}
 COMPRESSION = "gzip"
 
 
-
 def enabled(stack: Stack) -> bool:
     return stack.postgres.engine == "cloudnativepg" and stack.runs(POSTGRES)
 
@@ -75,8 +74,9 @@ def _parameters(stack: Stack) -> dict[str, str]:
 
 
 def _bootstrap(stack: Stack) -> dict:
-    """An empty database with the app role, or (recover_from) the archive restored up to the
-    target time, the app role's password reset to the stack's Secret."""
+    """An empty database with the app role; with import_from_statefulset, the old primary's
+    database copied into it; or (recover_from) the archive restored up to the target time,
+    the app role's password reset to the stack's Secret."""
     pg, rf = stack.postgres, stack.postgres.cloudnativepg.recover_from
     owner = {"database": pg.database, "owner": pg.app_user,
              "secret": {"name": named(stack, CNPG_APP_SECRET)}}
