@@ -32,6 +32,7 @@ from phasestack.synth.common import (
     resources,
     secret_key,
 )
+from phasestack.synth.kube_state_metrics import API_SERVER_PORTS  # the Cluster, watched
 from phasestack.synth.postgres_config import (
     LOG_MIN_DURATION_MS,
     STAT_STATEMENTS_TRACK,
@@ -41,7 +42,6 @@ from phasestack.synth.postgres_config import (
 API_VERSION = "postgresql.cnpg.io/v1"
 COMPONENT = "postgres"
 STATUS_PORT = 8000               # the instance manager's status endpoint the operator polls
-API_SERVER_PORTS = (443, 6443)   # the instance manager watches its Cluster
 MONITORING = "postgres-monitoring"
 QUERIES_KEY = "queries"
 ROLE_LABEL = "cnpg.io/instanceRole"  # primary | replica, moved by the operator on failover
