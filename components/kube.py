@@ -29,6 +29,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "Deployment": ("apps.v1", "Deployment"),
     "StatefulSet": ("apps.v1", "StatefulSet"),
     "Job": ("batch.v1", "Job"),
+    "CronJob": ("batch.v1", "CronJob"),
     "HorizontalPodAutoscaler": ("autoscaling.v2", "HorizontalPodAutoscaler"),
     "PodDisruptionBudget": ("policy.v1", "PodDisruptionBudget"),
     "NetworkPolicy": ("networking.v1", "NetworkPolicy"),

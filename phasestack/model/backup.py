@@ -1,5 +1,6 @@
-"""Continuous backup of the in-cluster PostgreSQL to S3-compatible object storage (issue 16):
-WAL archived as it is written and base backups, with Barman Cloud, the tools CloudNativePG uses.
+"""Backups to S3-compatible object storage (issue 16): the in-cluster PostgreSQL's WAL archived
+as it is written and its base backups, with Barman Cloud, the tools CloudNativePG uses; and
+Redis's scheduled RDB snapshots (RedisBackup, synth.redis_snapshot).
 
 `postgres.backup` of a stack with `postgres.engine: cloudnativepg`: the operator runs Barman Cloud
 from the Cluster's barmanObjectStore (synth.cnpg). synth.backup renders the same commands and
@@ -10,9 +11,10 @@ so it takes no backup section.)
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from phasestack.model.base import DATA_KEY, OBJECT_NAME, Spec
+from phasestack.model import cron
+from phasestack.model.base import DATA_KEY, IMAGE, OBJECT_NAME, Spec
 from phasestack.model.egress import Egress
 
 # CloudNativePG's six-field cron (seconds first): "0 0 3 * * *" is 03:00:00 every day
@@ -39,10 +41,10 @@ class ObjectStore(Spec):
                                        description="Key of the secret access key.")
     egress: Egress = Field(
         default_factory=lambda: Egress(internet=True),
-        description="Where the PostgreSQL pods may connect to reach the store (the "
-                    "namespace denies all other egress): default the public internet on 443, "
-                    "as AWS S3; a private store (MinIO, Ceph): internet: false and its "
-                    "network under allow.")
+        description="Where the pods that write backups (PostgreSQL's, Redis's snapshot "
+                    "Job) may connect to reach the store (the namespace denies all other "
+                    "egress): default the public internet on 443, as AWS S3; a private "
+                    "store (MinIO, Ceph): internet: false and its network under allow.")
 
 
 class PostgresBackup(Spec):
@@ -66,3 +68,28 @@ class PostgresBackup(Spec):
         description="When base backups run (CloudNativePG's ScheduledBackup: six cron fields, "
                     "seconds first, in the operator's time zone, UTC); one also runs when "
                     "the Cluster is created.")
+
+
+class RedisBackup(Spec):
+    store: ObjectStore = Field(description="Where the snapshots go (may be PostgreSQL's).")
+    server_name: str = Field("redis", pattern=OBJECT_NAME,
+                             description="This Redis's folder inside the prefix: "
+                                         "<prefix>/<server_name>/<UTC time>/<node>.rdb.")
+    # review 001 (001_9fbd6927d93be06f.txt), "Disaster Recovery": RPO < 15 minutes
+    schedule: str = Field(
+        "*/10 * * * *", max_length=100,
+        description="When the CronJob snapshots every master (five cron fields, UTC): the "
+                    "longest gap between runs bounds what a lost volume loses (RPO).")
+    retention_days: int = Field(
+        2, ge=1, le=3650,
+        description="Snapshots older than this are deleted by each run (the newest complete "
+                    "one is always kept).")
+    # the AWS CLI's own image (its s3 commands speak to any S3-compatible endpoint)
+    image: str = Field("amazon/aws-cli:2.32.2", pattern=IMAGE,
+                       description="Image of the upload container (its `aws` command).")
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        cron.parse(v)
+        return v

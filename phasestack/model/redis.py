@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from phasestack.model.backup import RedisBackup
 from phasestack.model.base import IMAGE, Resources, Spec, memory_bytes
 from phasestack.model.external import ExternalRedis
 
@@ -52,12 +53,18 @@ class Redis(Spec):
                                           memory_limit="2560Mi"),
         description="Redis pod resources (memory above maxmemory for overhead).",
     )
+    backup: RedisBackup | None = Field(
+        None, description="Scheduled RDB snapshots of the standalone server or of every "
+                          "Cluster master, copied to S3-compatible storage (a CronJob); "
+                          "`phasestack restore` prints the way back.")
 
     @model_validator(mode="after")
     def _shape(self) -> Redis:
         if self.external and not self.enabled:
             raise ValueError("external: a managed Redis needs enabled: true (false is no Redis "
                              "at all)")
+        if self.external and self.backup:
+            raise ValueError("backup: a managed Redis's snapshots are the provider's")
         if self.mode == "cluster" and self.masters < 3:
             raise ValueError(f"Redis Cluster needs at least 3 masters, got {self.masters}")
         if self.mode == "cluster" and self.replicas_per_master < 1:

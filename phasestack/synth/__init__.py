@@ -14,7 +14,7 @@ COMPONENTS = {c.key: c.module for c in CATALOG}
 # (Cluster and ScheduledBackup: CloudNativePG's, after the Secret and ConfigMap they name)
 KIND_ORDER = ("Namespace", "ServiceAccount", "Secret", "ConfigMap", "Role", "RoleBinding",
               "ClusterRole", "ClusterRoleBinding", "PersistentVolumeClaim", "Service",
-              "StatefulSet", "Cluster", "ScheduledBackup", "Job", "Deployment",
+              "StatefulSet", "Cluster", "ScheduledBackup", "Job", "CronJob", "Deployment",
               "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress", "NetworkPolicy")
 
 

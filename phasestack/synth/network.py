@@ -16,6 +16,8 @@ from phasestack.synth.common import (
     PGBOUNCER,
     POSTGRES,
     PROMETHEUS,
+    REDIS,
+    REDIS_SNAPSHOT,
     Flow,
     labels,
     meta,
@@ -109,7 +111,7 @@ def external(stack: Stack) -> list[dict]:
     """Egress outside the stack, one policy per pod name (NetworkPolicies add up, so these open
     only what they name): the API's, workers' and migration's api.egress, the managed
     PostgreSQL's and Redis's endpoints for the pods that connect to them, alerting's, and the
-    PostgreSQL instances' to their backup store."""
+    PostgreSQL instances' and the Redis snapshot Job's to their backup store."""
     app = _egress_rules(stack.api.egress)
     rules: dict[str, list[dict]] = {}
     notes: dict[str, dict | None] = {}
@@ -124,10 +126,12 @@ def external(stack: Stack) -> list[dict]:
                 "ports": [{"protocol": "TCP", "port": ext.port}]})
     for pod, (pod_rules, why) in _alerting(stack).items():
         rules[pod], notes[pod] = pod_rules, why
-    backup = stack.postgres.backup
-    if backup and stack.runs(POSTGRES):  # the operator's Barman Cloud, from the instances
-        rules[POSTGRES], notes[POSTGRES] = _egress_rules(backup.store.egress), \
-            _why(backup.store.egress)
+    stores = {POSTGRES: stack.postgres.backup if stack.runs(POSTGRES) else None,
+              REDIS_SNAPSHOT: stack.redis.backup if stack.runs(REDIS) else None}
+    for pod, backup in stores.items():  # Barman Cloud from the instances; the snapshot Job
+        if backup:
+            rules[pod], notes[pod] = _egress_rules(backup.store.egress), \
+                _why(backup.store.egress)
     return [_policy(stack, f"egress-{pod}-external", selector(stack, pod), ["Egress"],
                     notes.get(pod), egress=rules[pod]) for pod in rules]
 

@@ -106,6 +106,29 @@ def job(stack: Stack, name: str, component: str, template: dict, backoff_limit: 
                      "template": template}}
 
 
+WORKLOADS = ("Deployment", "StatefulSet", "Job", "CronJob")
+
+
+def pod_template_of(doc: dict) -> dict:
+    """The pod template of a workload (WORKLOADS): a CronJob's is in its Job template."""
+    spec = doc["spec"]["jobTemplate"]["spec"] if doc["kind"] == "CronJob" else doc["spec"]
+    return spec["template"]
+
+
+def cron_job(stack: Stack, name: str, component: str, schedule: str, template: dict,
+             backoff_limit: int, deadline_s: int) -> dict:
+    """A CronJob in UTC whose runs never overlap (a slow run delays the next) and that keeps
+    the last three successful and failed Jobs as a record."""
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta(stack, name, component),
+            "spec": {"schedule": schedule, "timeZone": "Etc/UTC", "concurrencyPolicy": "Forbid",
+                     # a run missed by more than this (the controller down) is skipped
+                     "startingDeadlineSeconds": 300,
+                     "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
+                     "jobTemplate": {"spec": {"backoffLimit": backoff_limit,
+                                              "activeDeadlineSeconds": deadline_s,
+                                              "template": template}}}}
+
+
 def hpa(stack: Stack, name: str, component: str, min_replicas: int, max_replicas: int,
         cpu_target: int) -> dict:
     """autoscaling/v2 with fast scale-up and a stabilised scale-down."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from phasestack.model import Stack
 from phasestack.phases import R002
-from phasestack.synth import redis_cluster
+from phasestack.synth import redis_cluster, redis_snapshot
 from phasestack.synth.common import (
     PORTS,
     REDIS,
@@ -182,13 +182,15 @@ def manifests(stack: Stack) -> list[dict]:
         statefulset(stack, conf),
         *pdb(stack, REDIS, COMPONENT, stack.redis.pods),
     ]
-    return docs + redis_cluster.manifests(stack, UID, COMPONENT)
+    return (docs + redis_cluster.manifests(stack, UID, COMPONENT)
+            + redis_snapshot.manifests(stack, UID, COMPONENT))
 
 
 def flows(stack: Stack) -> list[Flow]:
+    snapshots = redis_snapshot.flows(stack)
     if not cluster_mode(stack):
-        return []
-    return [Flow(REDIS, REDIS, PORTS.redis),       # replication and redirects
+        return snapshots
+    return [*snapshots, Flow(REDIS, REDIS, PORTS.redis),  # replication and redirects
             Flow(REDIS, REDIS, PORTS.redis_bus),   # cluster bus (gossip, failover)
             Flow(REDIS_BOOTSTRAP, REDIS, PORTS.redis)]
 

@@ -11,6 +11,7 @@ from phasestack.model import Stack, Worker
 
 API, API_HEADLESS, NGINX = "api", "api-headless", "nginx"
 REDIS, REDIS_HEADLESS, REDIS_BOOTSTRAP = "redis", "redis-headless", "redis-cluster-bootstrap"
+REDIS_SNAPSHOT = "redis-snapshot"  # the CronJob copying RDB snapshots to object storage
 POSTGRES, POSTGRES_RO, POSTGRES_HEADLESS = "postgres", "postgres-ro", "postgres-headless"
 POSTGRES_REPLICA = "postgres-replica"
 # engine cloudnativepg: the Cluster is named POSTGRES; the operator makes <cluster>-rw (the

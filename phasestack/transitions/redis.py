@@ -5,7 +5,16 @@ inside redis-0, whose REDISCLI_AUTH comes from the Secret."""
 from __future__ import annotations
 
 from phasestack.transitions.redis_cluster import add_masters, add_replicas, shape, shrink
-from phasestack.transitions.steps import APPLY, APPLY_NAME, RCLI, SLOTS, Ctx
+from phasestack.transitions.steps import (
+    APPLY,
+    APPLY_NAME,
+    IMPORT,
+    RCLI,
+    SLOTS,
+    Ctx,
+    snapshot_server,
+    snapshot_server_stop,
+)
 
 
 def redis(x: Ctx) -> list[dict]:
@@ -88,17 +97,7 @@ def _to_cluster(x: Ctx) -> dict:
             "--timeout=20m",
             f"{RCLI} --cluster check 127.0.0.1:6379   # [OK] All {SLOTS} slots covered.",
             "# (b) only: serve the snapshot inside redis-0 and import it",
-            'kubectl exec -n "$NS" redis-0 -c redis -- redis-server --port 6390 --bind 127.0.0.1 '
-            "--dir /data --dbfilename before-cluster.rdb --appendonly no --cluster-enabled no "
-            "--daemonize yes",
-            # --daemonize returns before the server listens (Valkey 9 loads the snapshot first)
-            'kubectl exec -n "$NS" redis-0 -c redis -- sh -c \'for i in $(seq 60); do '
-            "env -u REDISCLI_AUTH redis-cli -p 6390 ping 2>/dev/null | grep -q PONG && exit 0; "
-            "sleep 1; done; echo the snapshot server did not start >&2; exit 1'",
-            f"{RCLI} --cluster import 127.0.0.1:6379 --cluster-from 127.0.0.1:6390 "
-            "--cluster-copy --cluster-replace",
-            'kubectl exec -n "$NS" redis-0 -c redis -- env -u REDISCLI_AUTH redis-cli -p 6390 '
-            "SHUTDOWN NOSAVE",
+            *snapshot_server("before-cluster.rdb"), IMPORT, snapshot_server_stop(),
             APPLY.format("api"), 'kubectl rollout status -n "$NS" deployment/api'],
         "risks": [
             "Between redis-0's restart and the API rollout the old REDIS_URL client gets "

@@ -16,8 +16,34 @@ SLOTS = 16384  # Redis Cluster hash slots
 APPLY = 'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/component={}'
 APPLY_NAME = 'kubectl apply -n "$NS" -f out/next/ -l app.kubernetes.io/name={}'
 PSQL = 'kubectl exec -n "$NS" postgres-0 -c postgres -- psql -U postgres -Atc "{}"'
-# redis-cli inside a Redis pod: REDISCLI_AUTH is already in its environment (the Secret)
-RCLI = 'kubectl exec -n "$NS" redis-0 -c redis -- redis-cli'
+# inside a Redis pod; its redis-cli reads REDISCLI_AUTH, already in its environment (the Secret)
+POD = 'kubectl exec -n "$NS" redis-0 -c redis -- '
+RCLI = f"{POD}redis-cli"
+# copy the snapshot server's keys into the cluster redis-0 is in (MIGRATE, in the right slots)
+IMPORT = (f"{RCLI} --cluster import 127.0.0.1:6379 --cluster-from 127.0.0.1:6390 "
+          "--cluster-copy --cluster-replace")
+
+
+def snapshot_server(dbfilename: str, password: bool = False) -> list[str]:
+    """Serve /data/<dbfilename> (an RDB) from a temporary standalone server on 127.0.0.1:6390
+    inside redis-0, and wait until it answers. `password`: it asks for the admin password (a
+    replica's handshake sends masterauth, which a server without one refuses)."""
+    start = ("redis-server --port 6390 --bind 127.0.0.1 --dir /data --dbfilename "
+             f"{dbfilename} --appendonly no --cluster-enabled no --daemonize yes")
+    start = f"{POD}sh -c 'exec {start} --requirepass \"$REDISCLI_AUTH\"'" if password \
+        else POD + start
+    cli = "redis-cli -p 6390" if password else "env -u REDISCLI_AUTH redis-cli -p 6390"
+    # --daemonize returns before the server listens (Valkey 9 loads the snapshot first)
+    return [start, f"{POD}sh -c 'for i in $(seq 60); do {cli} ping 2>/dev/null | grep -q PONG "
+                   "&& exit 0; sleep 1; done; echo the snapshot server did not start >&2; "
+                   "exit 1'"]
+
+
+def snapshot_server_stop(password: bool = False) -> str:
+    return POD + ("redis-cli -p 6390" if password else "env -u REDISCLI_AUTH redis-cli -p 6390") \
+        + " SHUTDOWN NOSAVE"
+
+
 IP = "ip() { kubectl get pod -n \"$NS\" \"$1\" -o jsonpath='{.status.podIP}'; }"
 # a live Secret's key into the variable `phasestack render` reads; the value is never printed
 EXPORT = ('export {var}="$(kubectl get secret -n "$NS" {secret} '

@@ -12,6 +12,7 @@ import yaml
 
 from phasestack.stackfile import list_stack_files, load
 from phasestack.synth import synthesize
+from phasestack.synth.objects import WORKLOADS, pod_template_of
 from phasestack.synth.secrets import CREDENTIALS
 from phasestack.targets.kubernetes import write
 from tests.unit.conftest import component_instances
@@ -63,8 +64,7 @@ def _all_docs() -> list[tuple[object, list[dict]]]:
 
 
 def _pods(docs: list[dict]) -> list[dict]:
-    return [d["spec"]["template"]["spec"] for d in docs
-            if d["kind"] in ("Deployment", "StatefulSet", "Job")]
+    return [pod_template_of(d)["spec"] for d in docs if d["kind"] in WORKLOADS]
 
 
 def _image_fields(model) -> set[str]:

@@ -10,6 +10,7 @@ import pytest
 from phasestack.stackfile import list_stack_files, load
 from phasestack.synth import flows as synth_flows
 from phasestack.synth import synthesize
+from phasestack.synth.objects import WORKLOADS, pod_template_of
 from phasestack.synth.secrets import CREDENTIALS
 from tests.unit import crd_schema, operator_made
 from tests.unit.conftest import component_instances
@@ -23,7 +24,6 @@ PREFIXED = [f"{s}@{PREFIX}" for s in ("mvp", "phase2", "phase3")]
 STACKS = [*FILES, *PREFIXED]
 VALUES = {c: f"test-{c}" for c in CREDENTIALS}
 VERSIONS = ["1.30", kubernetes_validate.latest_version().rsplit(".", 1)[0]]
-WORKLOADS = ("Deployment", "StatefulSet", "Job")
 
 
 @cache
@@ -44,7 +44,7 @@ def by_kind(name: str, kind: str) -> dict[str, dict]:
 
 def pod_templates(name: str) -> list[tuple[dict, dict]]:
     """(workload, pod template)"""
-    return [(d, d["spec"]["template"]) for d in docs(name) if d["kind"] in WORKLOADS]
+    return [(d, pod_template_of(d)) for d in docs(name) if d["kind"] in WORKLOADS]
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -91,7 +91,7 @@ def test_service_selectors_match_pods(name):
 def test_workload_selectors_match_their_template(name):
     for wl, tpl in pod_templates(name):
         sel = wl["spec"].get("selector", {}).get("matchLabels")
-        if wl["kind"] != "Job":
+        if wl["kind"] not in ("Job", "CronJob"):
             assert sel and sel.items() <= tpl["metadata"]["labels"].items(), wl["metadata"]["name"]
 
 
@@ -134,6 +134,8 @@ def team_objects(s) -> set[tuple[str, str]]:
     out |= {("Secret", r.secret) for r in s.monitoring.alerting.receivers}
     if s.has("redis") and s.redis.external:  # the managed Redis's password
         out.add(("Secret", s.redis.external.password_secret))
+    if s.has("redis") and s.redis.backup:  # the object store's access key
+        out.add(("Secret", s.redis.backup.store.credentials_secret))
     return out
 
 
@@ -328,7 +330,7 @@ def test_secure_defaults(name):
             assert sc["readOnlyRootFilesystem"] is True, where
             assert sc["capabilities"]["drop"] == ["ALL"], where
             assert {"requests", "limits"} <= c["resources"].keys(), where
-            if c in spec["containers"] and wl["kind"] != "Job":
+            if c in spec["containers"] and wl["kind"] not in ("Job", "CronJob"):
                 assert "livenessProbe" in c and "readinessProbe" in c, where
 
 
