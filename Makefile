@@ -9,12 +9,13 @@ CHECKOV_VENV := .checkov-venv
 # toolchain/prometheus.sh the image's Prometheus 3.16.0, Debian's 2.42 lacks Kubernetes SD;
 # toolchain/valkey.sh the image's Valkey 9.1.2 from Debian's source, bookworm's redis 7.0 is past
 # maintenance; toolchain/s3server.sh versitygw, the S3 server the backup tests archive to)
-# (barman-cli-cloud: the Barman Cloud tools CloudNativePG uses, for the PITR test)
+# (barman-cli-cloud: the Barman Cloud tools CloudNativePG uses, for the PITR test; awscli: the
+# AWS CLI the Redis snapshot CronJob's upload container runs, for the snapshot test)
 # (postgresql: the major this Debian release ships, 15 on bookworm, 17 on trixie)
-DEB_PACKAGES := nginx-light postgresql postgresql-client pgbouncer wrk barman-cli-cloud \
+DEB_PACKAGES := nginx-light postgresql postgresql-client pgbouncer wrk barman-cli-cloud awscli \
                 curl gcc make pkg-config libevent-dev libssl-dev
 DEB_BINARIES := /usr/sbin/nginx /usr/lib/postgresql/*/bin/postgres /usr/sbin/pgbouncer \
-                /usr/bin/wrk /usr/bin/barman-cloud-backup \
+                /usr/bin/wrk /usr/bin/barman-cloud-backup /usr/bin/aws \
                 /usr/bin/curl /usr/bin/gcc /usr/bin/make /usr/bin/pkg-config \
                 /usr/include/event2/event.h /usr/include/openssl/ssl.h
 

@@ -196,15 +196,26 @@ def diff(stack_a: str, stack_b: str, fmt: str) -> None:
               help="Restore to this time (RFC 3339 with offset, e.g. 2026-12-04T09:30:00Z).")
 @click.option("--into", default=None,
               help="Name of the new Cluster (default: <postgres>-restore).")
-def restore(stack: str, when: str, into: str | None) -> None:
+@click.option("--redis", "redis", is_flag=True,
+              help="Redis instead: a bash script restoring the newest complete snapshot at or "
+                   "before --time (redis.backup).")
+def restore(stack: str, when: str, into: str | None, redis: bool) -> None:
     """Point-in-time recovery of STACK's CloudNativePG database: the runbook, then the new
-    Cluster's manifest (kubectl apply it, or set recover_from in the stack file)."""
+    Cluster's manifest (kubectl apply it, or set recover_from in the stack file). With --redis,
+    the script that restores its Redis from the snapshots in object storage."""
     from phasestack.targets.kubernetes import dump_all
+    from phasestack.transitions import redis_restore
     from phasestack.transitions import restore as pitr
 
     loaded = load(stack)
     time = pitr.target_time(when)
-    doc = pitr.cluster(loaded.stack, time, into)
+    try:
+        if redis:
+            click.echo(redis_restore.script(loaded.stack, loaded.name, time), nl=False)
+            return
+        doc = pitr.cluster(loaded.stack, time, into)
+    except PhasestackError as e:  # what the stack file lacks: name it
+        raise PhasestackError(f"{loaded.path}: {e}") from None
     click.echo(pitr.runbook(loaded.stack, loaded.name, time, into), nl=False)
     click.echo(dump_all([doc]), nl=False)
 

@@ -211,6 +211,7 @@ class Stack(Spec):
             ("postgres.engine: cloudnativepg (an operator)",
              self.postgres.engine == "cloudnativepg"),
             ("redis.external", self.redis.external is not None),
+            ("redis.backup (a Kubernetes CronJob)", self.redis.backup is not None),
             ("credentials: existing (compose gets its passwords from the render)",
              self.credentials == "existing"),
             ("nginx.enabled: false", not self.nginx.enabled),

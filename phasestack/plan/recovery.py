@@ -107,6 +107,27 @@ def postgres(stack: Stack) -> list[Check]:
     ]
 
 
+# assumed, not measured: one run's dump and upload stream at this rate (an in-region store)
+SNAPSHOT_MIB_PER_S = 50
+
+
+def _snapshots(stack: Stack) -> tuple[str, float | None]:
+    """What redis.backup adds, and its RPO for a lost volume (None: no bound)."""
+    from phasestack.model import cron
+    from phasestack.synth.redis_snapshot import destination
+
+    b, r = stack.redis.backup, stack.redis
+    if b is None:
+        return "no snapshot leaves the volumes", None
+    gap = cron.max_gap_minutes(b.schedule)
+    run_s = r.maxmemory_mb / SNAPSHOT_MIB_PER_S  # the largest master's RDB, dumped and sent
+    every = f"at most {gap:g} min apart" if gap is not None else "a day or more apart"
+    text = (f"RDB snapshots of {'every master' if r.mode == 'cluster' else 'the server'} to "
+            f"{destination(b)}/ on \"{b.schedule}\" ({every}), kept {b.retention_days} d "
+            "(`phasestack restore STACK --time T --redis`)")
+    return text, None if gap is None else gap * 60 + run_s
+
+
 def redis(stack: Stack) -> list[Check]:
     if not stack.has("redis"):
         return []
@@ -119,18 +140,28 @@ def redis(stack: Stack) -> list[Check]:
     r = stack.redis
     aof = (f"AOF fsynced every {AOF_FSYNC_S} s on each pod's volume" if r.appendonly
            else "no AOF: a restart loses every key")
+    snaps, rpo = _snapshots(stack)
+    lost = (f"restored from the last snapshot (RPO ~{rpo:.0f} s)" if rpo is not None
+            else "gone")
     if r.mode == "cluster":
         return [Check("recovery point (RPO)", "redis", PASS,
                       f"{aof}; a lost master or its volume: its replica takes over after "
                       f"cluster-node-timeout {CLUSTER_NODE_TIMEOUT_MS / 1000:g} s with the "
                       "keys, less the last asynchronously replicated writes; both halves of a "
-                      "shard lost: its keys are gone (no snapshot leaves the volumes)",
+                      f"shard or the namespace lost: its keys are {lost}; {snaps}",
                       f"one failure: seconds of writes <= review 001's {_minutes(RPO_S)}")]
-    return [Check("recovery point (RPO)", "redis", FAIL,
-                  f"{aof}; one server and no snapshot leaving its volume: a lost "
-                  "volume loses every key; a lost node stops it until its pod is deleted "
-                  "(as PostgreSQL)",
-                  f"volume loss: RPO unbounded <= review 001's {_minutes(RPO_S)}: false")]
+    if rpo is None:
+        return [Check("recovery point (RPO)", "redis", FAIL,
+                      f"{aof}; one server and {snaps}: a lost volume loses every key; a lost "
+                      "node stops it until its pod is deleted (as PostgreSQL)",
+                      f"volume loss: RPO unbounded <= review 001's {_minutes(RPO_S)}: false")]
+    ok = rpo <= RPO_S
+    return [Check("recovery point (RPO)", "redis", PASS if ok else FAIL,
+                  f"{aof}; one server and {snaps}: a lost volume loses the writes since the "
+                  "last snapshot; a lost node stops it until its pod is deleted (as PostgreSQL)",
+                  f"volume loss: snapshot gap + one run (~{rpo:.0f} s, {r.maxmemory_mb} MiB at "
+                  f"an assumed {SNAPSHOT_MIB_PER_S} MiB/s) <= review 001's {_minutes(RPO_S)}: "
+                  f"{str(ok).lower()}")]
 
 
 def checks(stack: Stack) -> list[Check]:
@@ -160,6 +191,7 @@ def table(stacks: dict[str, Stack]) -> str:
         by = {(c.component, c.name): c.status for c in checks(stack)}
         cells = [by.get(("postgres", "recovery point (RPO)"), "-"),
                  by.get(("postgres", "writes stop (RTO)"), "-"),
-                 by.get(("redis", "recovery point (RPO)"), "no Redis")]
+                 by.get(("redis", "recovery point (RPO)"), "no Redis")
+                 + (", snapshots" if stack.runs("redis") and stack.redis.backup else "")]
         lines.append(f"| {name} | {engine(stack)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -14,6 +14,7 @@ tests/integration/test_redis_snapshot.py runs this very script against real serv
 from __future__ import annotations
 
 import shlex
+import textwrap
 
 from phasestack.errors import PhasestackError
 from phasestack.model import Stack
@@ -57,16 +58,21 @@ def script(stack: Stack, name: str, time: str) -> str:
     endpoint = f" --endpoint-url {shlex.quote(s.endpoint_url)}" if s.endpoint_url else ""
     src, t = redis_snapshot.destination(b), compact(time)
     lines = "\n".join(f"  {c}" for c in _replace(stack))
-    how = ("replicates from it, then is promoted back (writes fail with READONLY meanwhile)"
+    how = ("replicates from it, then is promoted back (writes fail with READONLY meanwhile); "
+           "the full sync replaces every key, so writes since the snapshot are lost"
            if stack.redis.mode == "standalone" else
-           "gets its keys by `redis-cli --cluster import` (MIGRATE COPY REPLACE)")
+           "gets its keys by `redis-cli --cluster import` (MIGRATE COPY REPLACE); keys "
+           "written since the snapshot keep their newer value unless the snapshot holds them")
+    about = textwrap.fill(
+        f"Restore {name}'s Redis ({stack.redis.mode}) to its newest complete snapshot at or "
+        f"before {time}, from {src}/. Each RDB file is streamed into redis-0 and served there "
+        f"on 127.0.0.1:6390; the live Redis {how}. Needs kubectl and aws (the AWS CLI); "
+        "the temporary server needs memory beside redis-0 under its "
+        f"{stack.redis.resources.memory_limit} limit.", 96, initial_indent="# ",
+        subsequent_indent="# ", break_on_hyphens=False, break_long_words=False)
     return f"""\
 #!/usr/bin/env bash
-# Restore {name}'s Redis ({stack.redis.mode}) to its newest complete snapshot at or before
-# {time}, from {src}/. Each RDB file is streamed into redis-0 and served there on
-# 127.0.0.1:6390; the live Redis {how}. Keys written since the snapshot keep their newer
-# value unless the snapshot holds them too. Needs kubectl and aws (the AWS CLI); the
-# temporary server needs memory beside redis-0 under its {stack.redis.resources.memory_limit} limit.
+{about}
 set -euo pipefail
 NS={shlex.quote(stack.namespace)}
 {EXPORT.format(var="AWS_ACCESS_KEY_ID", secret=s.credentials_secret, key=s.access_key_id_key)}

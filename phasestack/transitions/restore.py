@@ -72,6 +72,8 @@ def runbook(stack: Stack, name: str, time: str, into: str | None = None) -> str:
     into = into or default_into(stack)
     r = restored(stack, time).postgres
     ns, primary, db = stack.namespace, named(stack, POSTGRES), stack.postgres.database
+    redis = (f"#\n# Redis: `phasestack restore {name} --time {time} --redis` prints its script.\n"
+             if stack.runs("redis") and stack.redis.backup else "")
     return f"""\
 # Restore {name}'s PostgreSQL to {time} (archive {r.cloudnativepg.recover_from.server_name} in
 # {r.backup.store.destination}).
@@ -97,4 +99,4 @@ def runbook(stack: Stack, name: str, time: str, into: str | None = None) -> str:
 #    then `pulumi up`: the Cluster {primary} is created from the archive with every name the
 #    stack wires (PgBouncer and the API reconnect as they are). Keep recover_from: it is read
 #    only when the Cluster is created.
-"""
+{redis}"""

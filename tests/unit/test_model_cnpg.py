@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from phasestack.cli import main
 from phasestack.model import Postgres, Stack
 from phasestack.plan import recovery
+from phasestack.stackfile import load
 from phasestack.transitions import restore
 from tests.unit.crd_schema import errors
 
@@ -148,8 +149,9 @@ def test_restore_command_prints_the_runbook_then_the_manifest(tmp_path, monkeypa
         "phasestack:phase": "phase3", "phasestack:namespace": "plain"}}))
     plain = CliRunner().invoke(main, ["restore", "plain", "--time", "2026-12-04T09:30:00Z"])
     assert plain.exit_code == 2
-    assert plain.output == ("error: restore needs postgres.engine: cloudnativepg and a "
-                            "postgres.backup section (the archive to restore from)\n")
+    assert plain.output == (f"error: {load('plain').path}: restore needs postgres.engine: "
+                            "cloudnativepg and a postgres.backup section (the archive to "
+                            "restore from)\n")
 
 
 def test_cnpg_operator_command_prints_the_pinned_manifest():

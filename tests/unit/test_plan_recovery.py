@@ -70,4 +70,4 @@ def test_the_readmes_what_survives_what_table_is_plans():
     table = recovery.table(stacks)
     assert table in (root / "README.md").read_text()
     assert "| phase3-ha | CloudNativePG, 3 standby(s), synchronous required, backups | PASS | " \
-           "PASS | PASS |" in table
+           "PASS | PASS, snapshots |" in table
