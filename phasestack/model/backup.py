@@ -2,11 +2,11 @@
 as it is written and its base backups, with Barman Cloud, the tools CloudNativePG uses; and
 Redis's scheduled RDB snapshots (RedisBackup, synth.redis_snapshot).
 
-`postgres.backup` of a stack with `postgres.engine: cloudnativepg`: the operator runs Barman Cloud
-from the Cluster's barmanObjectStore (synth.cnpg). synth.backup renders the same commands and
-settings for a server of one's own, which tests/integration/test_postgres_pitr.py proves on a
-real PostgreSQL and S3 server. (The StatefulSet engine's postgres:15-alpine has no Barman Cloud,
-so it takes no backup section.)
+`postgres.backup`: with `postgres.engine: cloudnativepg` the operator runs Barman Cloud from the
+Cluster's barmanObjectStore (synth.cnpg); with the StatefulSet engine a sidecar runs the same
+commands (synth.postgres_backup), since postgres:15-alpine has no Barman Cloud. synth.backup
+renders them, which tests/integration/test_postgres_pitr.py proves on a real PostgreSQL and S3
+server.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 
 from phasestack.model import cron
 from phasestack.model.base import DATA_KEY, IMAGE, OBJECT_NAME, Spec
+from phasestack.model.cnpg import OPERAND_IMAGE
 from phasestack.model.egress import Egress
 
 # CloudNativePG's six-field cron (seconds first): "0 0 3 * * *" is 03:00:00 every day
@@ -67,7 +68,20 @@ class PostgresBackup(Spec):
         "0 0 3 * * *", pattern=CRON6, max_length=100,
         description="When base backups run (CloudNativePG's ScheduledBackup: six cron fields, "
                     "seconds first, in the operator's time zone, UTC); one also runs when "
-                    "the Cluster is created.")
+                    "the Cluster is created. Engine statefulset: the sidecar takes one when "
+                    "the newest is as old as the schedule's longest gap (a day for the "
+                    "default), and at its first start.")
+    image: str = Field(
+        OPERAND_IMAGE, pattern=IMAGE,
+        description="Engine statefulset: the backup sidecar's image, with Barman Cloud and "
+                    "python3 (postgres:15-alpine has neither); cloudnativepg: unused (the "
+                    "operand image, cloudnativepg.image, runs it).")
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        cron.parse(v.split(" ", 1)[1])  # the five fields after the seconds
+        return v
 
 
 class RedisBackup(Spec):

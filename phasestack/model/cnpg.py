@@ -34,11 +34,14 @@ class Recovery(Spec):
                     "2026-12-04T09:30:00Z); unset: to the end of the archive.")
 
 
+# "system" images carry Barman Cloud, which the Cluster's barmanObjectStore backup runs (and
+# the StatefulSet engine's backup sidecar); 15.x: the major of the StatefulSet's postgres:15-alpine
+OPERAND_IMAGE = "ghcr.io/cloudnative-pg/postgresql:15.14-system-trixie"
+
+
 class CloudNativePG(Spec):
-    # "system" images carry Barman Cloud, which the Cluster's barmanObjectStore backup runs;
-    # 15.x: the same major as the StatefulSet engine's postgres:15-alpine
     image: str = Field(
-        "ghcr.io/cloudnative-pg/postgresql:15.14-system-trixie", pattern=IMAGE,
+        OPERAND_IMAGE, pattern=IMAGE,
         description="PostgreSQL operand image (CloudNativePG's own: UID 26; a -system- image "
                     "has the Barman Cloud tools postgres.backup needs). Its tag starts with "
                     "the major version, which the operator reads.")

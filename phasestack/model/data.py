@@ -9,7 +9,8 @@ from pydantic import Field, model_validator
 
 from phasestack.model.backup import PostgresBackup
 from phasestack.model.base import IMAGE, MANY, SQL_NAME, Resources, Spec
-from phasestack.model.cnpg import CloudNativePG
+from phasestack.model.cnpg import CloudNativePG, Recovery
+from phasestack.model.cron import max_gap_minutes
 from phasestack.model.external import ExternalPostgres
 from phasestack.model.redis import Redis  # noqa: F401 - re-exported
 
@@ -36,7 +37,13 @@ class Postgres(Spec):
                                          description="The Cluster (engine: cloudnativepg).")
     backup: PostgresBackup | None = Field(
         None, description="WAL archiving and scheduled base backups to S3-compatible storage, "
-                          "for point-in-time recovery (engine: cloudnativepg).")
+                          "for point-in-time recovery (cloudnativepg: the operator; "
+                          "statefulset: a sidecar beside the primary).")
+    recover_from: Recovery | None = Field(
+        None, description="Engine statefulset: an empty primary volume is first filled from "
+                          "this archive up to target_time (a new stack restored from another's "
+                          "backups, or a lost volume); a volume holding a database is left "
+                          "alone. Engine cloudnativepg: cloudnativepg.recover_from.")
     image: str = Field("postgres:15-alpine", pattern=IMAGE,
                        description="PostgreSQL image (engine: statefulset).")
     exporter_image: str = Field("quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
@@ -80,20 +87,31 @@ class Postgres(Spec):
                              "external.read_host, and read_replicas: 0")
         # (with postgres.external the engine is unused: a managed server is an endpoint)
         cnpg = self.engine == "cloudnativepg" and not self.external
-        if self.backup and not cnpg:
+        if self.backup and self.external:
+            raise ValueError("backup: a managed PostgreSQL's backups are the provider's")
+        if self.backup and not cnpg and max_gap_minutes(self.backup.schedule.split(" ", 1)[1]) \
+                is None:
             raise ValueError(
-                "backup: a managed PostgreSQL's backups are the provider's" if self.external
-                else "backup: needs engine: cloudnativepg (its operator archives WAL and takes "
-                     "the base backups; the statefulset engine's image has no Barman Cloud)")
-        rf = self.cloudnativepg.recover_from
-        if rf and not (cnpg and self.backup):
-            raise ValueError("cloudnativepg.recover_from: needs engine: cloudnativepg and a "
-                             "backup section (its store holds the archive)")
-        if rf and rf.server_name == self.backup.server_name:
-            raise ValueError(
-                f"cloudnativepg.recover_from.server_name {rf.server_name!r} is "
-                "backup.server_name too: the restored cluster must archive under a new name "
-                f"(its own timeline), e.g. backup.server_name: {rf.server_name}-2")
+                f"backup.schedule {self.backup.schedule!r}: the statefulset engine's sidecar "
+                "takes a base backup every longest gap of the schedule; give one whose days of "
+                "the month and months are * (e.g. 0 0 3 * * *)")
+        if self.recover_from and cnpg:
+            raise ValueError("recover_from: engine cloudnativepg restores through "
+                             "cloudnativepg.recover_from")
+        for key, rf, operator in (
+                ("cloudnativepg.recover_from", self.cloudnativepg.recover_from, True),
+                ("recover_from", self.recover_from, False)):
+            if rf is None:
+                continue
+            if not self.backup or operator and not cnpg:
+                engine = "engine: cloudnativepg and " if operator else ""
+                raise ValueError(f"{key}: needs {engine}a backup section (its store holds the "
+                                 "archive)")
+            if rf.server_name == self.backup.server_name:
+                raise ValueError(
+                    f"{key}.server_name {rf.server_name!r} is backup.server_name too: the "
+                    "restored cluster must archive under a new name (its own timeline), e.g. "
+                    f"backup.server_name: {rf.server_name}-2")
         if self.app_user in RESERVED_ROLES and not self.external:
             raise ValueError(f"app_user {self.app_user!r} is a role phasestack creates itself; "
                              "choose another name")

@@ -210,6 +210,7 @@ class Stack(Spec):
             ("postgres.external", self.postgres.external is not None),
             ("postgres.engine: cloudnativepg (an operator)",
              self.postgres.engine == "cloudnativepg"),
+            ("postgres.backup (a sidecar)", self.postgres.backup is not None),
             ("redis.external", self.redis.external is not None),
             ("redis.backup (a Kubernetes CronJob)", self.redis.backup is not None),
             ("credentials: existing (compose gets its passwords from the render)",

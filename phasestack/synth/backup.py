@@ -22,14 +22,24 @@ def location(b: PostgresBackup) -> list[str]:
     return [*endpoint, b.store.destination.rstrip("/"), b.server_name]
 
 
+def wal_archive_argv(b: PostgresBackup) -> list[str]:
+    """Uploads one WAL segment: its path follows."""
+    return ["barman-cloud-wal-archive", COMPRESSION, *location(b)]
+
+
+def wal_restore_argv(b: PostgresBackup) -> list[str]:
+    """Fetches one WAL segment: its name and where it goes follow (exit 1: not archived)."""
+    return ["barman-cloud-wal-restore", *location(b)]
+
+
 def wal_archive_command(b: PostgresBackup) -> str:
     """archive_command: PostgreSQL substitutes %p (the segment's path)."""
-    return shlex.join(["barman-cloud-wal-archive", COMPRESSION, *location(b)]) + " %p"
+    return shlex.join(wal_archive_argv(b)) + " %p"
 
 
 def wal_restore_command(b: PostgresBackup) -> str:
     """restore_command of a recovering server: %f (segment name) and %p (where it goes)."""
-    return shlex.join(["barman-cloud-wal-restore", *location(b)]) + " %f %p"
+    return shlex.join(wal_restore_argv(b)) + " %f %p"
 
 
 def archive_settings(b: PostgresBackup) -> dict[str, str]:
@@ -51,9 +61,15 @@ def retention_argv(b: PostgresBackup) -> list[str]:
             f"RECOVERY WINDOW OF {b.retention_days} DAYS", *location(b)]
 
 
-def restore_argv(b: PostgresBackup, backup_id: str, data_dir: str) -> list[str]:
-    """Fetches base backup `backup_id` (barman-cloud-backup-list) into an empty `data_dir`."""
-    return ["barman-cloud-restore", *location(b), backup_id, data_dir]
+def restore_argv(b: PostgresBackup, *backup_id_and_dir: str) -> list[str]:
+    """Fetches base backup `backup_id` (barman-cloud-backup-list) into an empty `data_dir`
+    (both left off: the command they complete)."""
+    return ["barman-cloud-restore", *location(b), *backup_id_and_dir]
+
+
+def list_argv(b: PostgresBackup) -> list[str]:
+    """The store's base backups of b.server_name, as JSON."""
+    return ["barman-cloud-backup-list", "--format", "json", *location(b)]
 
 
 def recovery_settings(b: PostgresBackup, target_time: str | None) -> dict[str, str]:

@@ -91,6 +91,11 @@ SIDECAR = Resources(cpu_request="50m", cpu_limit="200m", memory_request="32Mi",
                     memory_limit="64Mi")
 
 
+# a container streaming to or from object storage (the AWS CLI, Barman Cloud: gzip and boto3)
+TRANSFER = Resources(cpu_request="100m", cpu_limit="1", memory_request="256Mi",
+                     memory_limit="512Mi")
+
+
 def small_resources() -> dict:
     """Sidecars and exporters."""
     return resources(SIDECAR)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from phasestack.model import MONITOR_USER, SUPERUSER, Stack
-from phasestack.synth import cnpg
+from phasestack.synth import cnpg, postgres_backup
 from phasestack.synth.common import (
     PART_OF,
     PG_SECRET,
@@ -100,6 +100,8 @@ def _postgres(stack: Stack, replica: bool) -> dict:
         env += [secret_file_env(var, CREDENTIALS_VOLUME, key)
                 for var, key in PRIMARY_SECRETS.items()]
         mounts += [_mount("initdb", INITDB_DIR, True), secret_mount(CREDENTIALS_VOLUME)]
+        if postgres_backup.enabled(stack):  # archive_command hands segments to the sidecar
+            mounts.append(postgres_backup.spool_mount())
     # a replica serves reads only while streaming and caught up (replica-ready.sh)
     ready = ["sh", f"{CONFIG_DIR}/replica-ready.sh"] if replica else pg_isready()
     return container(
@@ -163,10 +165,16 @@ def _statefulset(stack: Stack, name: str, replicas: int, replica: bool,
                  rolls_on: dict[str, str]) -> dict:
     # a replica avoids the primary's node and zone where the cluster allows (issue 15): one
     # node's loss should not take both
-    spec = pod_spec(stack, name, UID, [_postgres(stack, replica), _exporter(stack)],
-                    volumes=_volumes(stack, replica), terminationGracePeriodSeconds=60,
-                    **({"initContainers": [_bootstrap(stack)],
-                        "affinity": away_from(stack, POSTGRES)} if replica else {}))
+    containers, volumes = [_postgres(stack, replica), _exporter(stack)], _volumes(stack, replica)
+    extra: dict = {"initContainers": [_bootstrap(stack)],
+                   "affinity": away_from(stack, POSTGRES)} if replica else {}
+    if not replica and postgres_backup.enabled(stack):
+        containers.append(postgres_backup.sidecar(stack, DATA_MOUNT))
+        volumes += postgres_backup.volumes()
+        if stack.postgres.recover_from:
+            extra["initContainers"] = [postgres_backup.restore_init(stack, DATA_MOUNT, PGDATA)]
+    spec = pod_spec(stack, name, UID, containers, volumes=volumes,
+                    terminationGracePeriodSeconds=60, **extra)
     spec["securityContext"]["fsGroupChangePolicy"] = "OnRootMismatch"
     annotations = {**rolls_on, "prometheus.io/scrape": "true",
                    "prometheus.io/port": str(PORTS.postgres_exporter)}

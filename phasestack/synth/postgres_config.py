@@ -51,9 +51,19 @@ def slot_name(pod: str) -> str:
 
 def postgresql_conf(stack: Stack, *, listen_addresses: str = "*", port: int = PORTS.postgres,
                     unix_socket_dir: str = SOCKET_DIR,
-                    hba_file: str = f"{CONFIG_DIR}/pg_hba.conf") -> str:
+                    hba_file: str = f"{CONFIG_DIR}/pg_hba.conf",
+                    config_dir: str = CONFIG_DIR) -> str:
+    """The primary's and replicas' postgresql.conf; with postgres.backup (engine statefulset)
+    the WAL archive through config_dir/wal-spool.sh (the backup sidecar uploads)."""
+    from phasestack.synth import backup, postgres_backup  # postgres_backup imports this module
+
     pg = stack.postgres
-    return render_template(
+    archive = ""
+    if postgres_backup.enabled(stack):
+        archive = ("\n# --- WAL archive: the backup sidecar uploads each segment "
+                   "(postgres.backup) ---\n"
+                   + backup.conf_lines(postgres_backup.archive_settings(pg.backup, config_dir)))
+    text = render_template(
         "postgres/postgresql.conf.j2", listen_addresses=listen_addresses, port=port,
         unix_socket_dir=unix_socket_dir, hba_file=hba_file,
         max_connections=pg.max_connections,
@@ -62,6 +72,7 @@ def postgresql_conf(stack: Stack, *, listen_addresses: str = "*", port: int = PO
         wal_keep_size_mb=WAL_KEEP_SIZE_MB, log_min_duration_ms=LOG_MIN_DURATION_MS,
         max_slot_wal_keep_size_mb=max_slot_wal_keep_size_mb(stack),
         preload_libraries=list(PRELOAD_LIBRARIES), stat_statements_track=STAT_STATEMENTS_TRACK)
+    return text + archive
 
 
 def pg_hba(stack: Stack) -> str:
@@ -117,4 +128,8 @@ def config_files(stack: Stack) -> dict[str, str]:
     if stack.postgres.read_replicas:
         files["replica-bootstrap.sh"] = replica_bootstrap_script(stack)
         files["replica-ready.sh"] = replica_ready_script(stack)
+    from phasestack.synth import postgres_backup
+
+    if postgres_backup.enabled(stack):
+        files |= postgres_backup.files()
     return files

@@ -10,12 +10,13 @@ Below synth.redis: it imports nothing from it (the Redis pods' uid is handed in)
 
 from __future__ import annotations
 
-from phasestack.model import Resources, Stack
+from phasestack.model import Stack
 from phasestack.model.backup import RedisBackup
 from phasestack.synth.common import (
     PORTS,
     REDIS,
     REDIS_SNAPSHOT,
+    TRANSFER,
     Flow,
     config_map,
     cron_job,
@@ -33,9 +34,6 @@ from phasestack.synth.common import (
 from phasestack.synth.redis_cluster import cluster_mode, pod_hostname
 
 SCRIPT_DIR, SNAP_DIR = "/scripts", "/snapshot"
-# the AWS CLI (Python) holding one multipart upload's buffers
-UPLOAD = Resources(cpu_request="100m", cpu_limit="1", memory_request="256Mi",
-                   memory_limit="512Mi")
 # a snapshot that takes longer is stuck: the next run starts fresh
 DEADLINE_S = 3600
 BACKOFF_LIMIT = 2
@@ -85,7 +83,7 @@ def snapshot_job(stack: Stack, uid: int, component: str) -> dict:
         volumeMounts=_mounts())
     s = b.store
     upload = job_container(
-        "upload", b.image, resources(UPLOAD), command=[*run, "upload", SNAP_DIR],
+        "upload", b.image, resources(TRANSFER), command=[*run, "upload", SNAP_DIR],
         env=[*_plain(upload_env(b)),
              secret_env("AWS_ACCESS_KEY_ID", s.credentials_secret, s.access_key_id_key),
              secret_env("AWS_SECRET_ACCESS_KEY", s.credentials_secret, s.secret_access_key_key)],

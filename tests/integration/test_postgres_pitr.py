@@ -64,8 +64,9 @@ class Pg:
     """One PostgreSQL server in `data` with the stack's postgresql.conf plus `settings`, as the
     postgres user, the object store's credentials in its environment (as the pod has them)."""
 
-    def __init__(self, servers, workdir: Path, data: Path, stack, settings: dict) -> None:
-        self.port, self.socket = free_port(), workdir / "run"
+    def __init__(self, servers, workdir: Path, data: Path, stack, settings: dict,
+                 port: int | None = None) -> None:
+        self.port, self.socket = port or free_port(), workdir / "run"
         self.socket.mkdir(mode=0o777, exist_ok=True)
         self.socket.chmod(0o777)
         text = postgres.postgresql_conf(stack, listen_addresses="127.0.0.1", port=self.port,
