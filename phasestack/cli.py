@@ -213,6 +213,9 @@ def restore(stack: str, when: str, into: str | None, redis: bool) -> None:
         if redis:
             click.echo(redis_restore.script(loaded.stack, loaded.name, time), nl=False)
             return
+        if loaded.stack.postgres.engine == "statefulset" and not into:
+            click.echo(pitr.statefulset_runbook(loaded.stack, loaded.name, time), nl=False)
+            return
         doc = pitr.cluster(loaded.stack, time, into)
     except PhasestackError as e:  # what the stack file lacks: name it
         raise PhasestackError(f"{loaded.path}: {e}") from None

@@ -80,7 +80,10 @@ class PostgresBackup(Spec):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, v: str) -> str:
-        cron.parse(v.split(" ", 1)[1])  # the five fields after the seconds
+        try:
+            cron.parse(v.split(" ", 1)[1])  # the five fields after the seconds
+        except ValueError as e:
+            raise ValueError(f"schedule {v!r}: {str(e).split(': ', 1)[1]}") from None
         return v
 
 

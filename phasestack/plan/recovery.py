@@ -35,19 +35,26 @@ NODE_GRACE_S, LEASE_S = 50, 15
 UPLOAD_S = 5  # one 16 MiB segment to the store, gzip: seconds (tests/integration PITR)
 
 
+def _archived(stack: Stack) -> Check:
+    """postgres.backup's recovery point, either engine."""
+    b, rpo = stack.postgres.backup, stack.postgres.backup.archive_timeout_s + UPLOAD_S
+    into = ("into a new Cluster" if stack.postgres.engine == "cloudnativepg" else
+            "into a new stack or volume (postgres.recover_from; the backup sidecar archives)")
+    return Check(
+        "recovery point (RPO)", "postgres", PASS if rpo <= RPO_S else FAIL,
+        f"WAL archived to {b.store.destination} within archive_timeout "
+        f"{b.archive_timeout_s} s of a write, base backups on \"{b.schedule}\" kept "
+        f"{b.retention_days} d: a lost volume, namespace or cluster, or a dropped table, "
+        f"restores to any time in the window {into} (`phasestack restore`)",
+        f"archive_timeout {b.archive_timeout_s} s + upload ~{UPLOAD_S} s = {rpo} s <= "
+        f"review 001's {_minutes(RPO_S)}: {str(rpo <= RPO_S).lower()}")
+
+
 def _cnpg(stack: Stack) -> list[Check]:
     pg = stack.postgres
     sync = pg.cloudnativepg.synchronous if pg.read_replicas else "off"
     if pg.backup:
-        b, rpo = pg.backup, pg.backup.archive_timeout_s + UPLOAD_S
-        point = Check(
-            "recovery point (RPO)", "postgres", PASS if rpo <= RPO_S else FAIL,
-            f"WAL archived to {b.store.destination} within archive_timeout "
-            f"{b.archive_timeout_s} s of a write, base backups on \"{b.schedule}\" kept "
-            f"{b.retention_days} d: a lost volume, namespace or cluster, or a dropped table, "
-            "restores to any time in the window into a new Cluster (`phasestack restore`)",
-            f"archive_timeout {b.archive_timeout_s} s + upload ~{UPLOAD_S} s = {rpo} s <= "
-            f"review 001's {_minutes(RPO_S)}: {str(rpo <= RPO_S).lower()}")
+        point = _archived(stack)
     else:
         point = Check(
             "recovery point (RPO)", "postgres", FAIL,
@@ -90,10 +97,10 @@ def postgres(stack: Stack) -> list[Check]:
             "dropped table or a lost namespace is gone on every copy)"
             if pg.read_replicas else "")
     return [
+        _archived(stack) if pg.backup else
         Check("recovery point (RPO)", "postgres", FAIL,
-              "no WAL archive or base backup (engine statefulset; postgres.engine: "
-              "cloudnativepg takes postgres.backup): a lost volume loses every committed row"
-              + copy,
+              "no WAL archive or base backup (no postgres.backup): a lost volume loses every "
+              "committed row" + copy,
               f"RPO unbounded <= review 001's {_minutes(RPO_S)}: false"),
         Check("writes stop (RTO)", "postgres", WARN,
               "one primary, no automatic failover: a crashed server restarts in its pod "
@@ -176,7 +183,7 @@ def engine(stack: Stack) -> str:
         return "one container (docker host)"
     if pg.engine == "statefulset":
         return "StatefulSet" + (f" + {pg.read_replicas} async replica(s)"
-                                if pg.read_replicas else "")
+                                if pg.read_replicas else "") + (", backups" if pg.backup else "")
     sync = pg.cloudnativepg.synchronous if pg.read_replicas else "off"
     return (f"CloudNativePG, {pg.read_replicas} standby(s), synchronous {sync}"
             + (", backups" if pg.backup else ""))

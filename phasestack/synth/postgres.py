@@ -198,7 +198,9 @@ def manifests(stack: Stack) -> list[dict]:
             return cnpg.manifests(stack)
         # the primary the Cluster copies stays, as phase1 had it (no replicas: a copy each);
         # its Service picks its own pod, not the Cluster's, which carry the same name label
-        old = pg.model_copy(update={"engine": "statefulset", "read_replicas": 0})
+        # (and archives nothing: its WAL must not mix with the Cluster's in one archive)
+        old = pg.model_copy(update={"engine": "statefulset", "read_replicas": 0,
+                                    "backup": None, "recover_from": None})
         docs = manifests(stack.model_copy(update={"postgres": old}))
         for d in docs:
             if (d["kind"], d["metadata"]["name"]) == ("Service", named(stack, POSTGRES)):

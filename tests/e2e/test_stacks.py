@@ -14,8 +14,9 @@ from phasestack.stackfile import load
 PHASES = ["mvp", "phase1", "phase2", "phase3"]
 # a team's own app: its image, Secrets it names, egress, an Ingress with TLS (issue 14)
 OWN_APP = ["shop", "starter"]
-# PostgreSQL as a CloudNativePG Cluster with backups (issue 16), reconciled by the real operator
-HA = ["phase3-ha"]
+# PostgreSQL as a CloudNativePG Cluster with backups (issue 16), reconciled by the real operator;
+# a StatefulSet primary with its backup sidecar, and Redis snapshot CronJobs (brivara-phase1)
+HA = ["phase3-ha", "brivara-phase1"]
 REVIEW_ENDS = [stacks[-1] for stacks in paths(ROOT).values()]
 
 

@@ -93,7 +93,7 @@ def test_allowlist_reasons_stay_true():
             assert uid >= 10000 or f" {uid}" in allow["CKV_K8S_40"], uid
         # CKV_K8S_35: a password from the environment only in the containers the reason names
         named = {"api", "worker", "migrate", "redis", "bootstrap", "heal", "exporter",
-                 "pgbouncer-exporter", "dump", "upload"}
+                 "pgbouncer-exporter", "dump", "upload", "backup", "restore"}
         for p in pods:
             for c in p["containers"] + p.get("initContainers", []):
                 if any("secretKeyRef" in e.get("valueFrom", {}) for e in c.get("env", [])):

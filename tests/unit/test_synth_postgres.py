@@ -198,6 +198,9 @@ def test_no_password_in_any_configmap_and_secrets_by_reference(name):
         for c in [*spec["containers"], *spec.get("initContainers", [])]:
             mounted = {m["mountPath"] for m in c.get("volumeMounts", [])}
             for env in c.get("env", []):
+                # but the object store's access key: Barman Cloud (boto3) reads it from there
+                if c["name"] in ("backup", "restore") and env["name"].startswith("AWS_"):
+                    continue
                 assert "secretKeyRef" not in env.get("valueFrom", {}), env
                 if "PASS" in env["name"]:
                     assert env["name"].endswith("_FILE"), env
