@@ -87,6 +87,8 @@ class PostgresBackup(Spec):
         return v
 
 
+# review 001 (001_9fbd6927d93be06f.txt), "Backup Strategy": `redis-cli --rdb`, then
+# `aws s3 sync` to s3://eco-bottle-backup: what the snapshot CronJob's two containers do
 class RedisBackup(Spec):
     store: ObjectStore = Field(description="Where the snapshots go (may be PostgreSQL's).")
     server_name: str = Field("redis", pattern=OBJECT_NAME,

@@ -115,8 +115,11 @@ def sidecar(stack: Stack, data_mount: str) -> dict:
     b = stack.postgres.backup
     alive = exec_probe(["sh", "-c", f"test $(( $(date +%s) - $(cat {HEARTBEAT}) )) "
                                     f"-lt {BEAT_MAX_AGE_S}"], period=30)
+    # ready once the loop set its spool up, and then for good: a stuck loop is restarted
+    # (liveness), never a reason to take the database out of its Service
+    started = exec_probe(["test", "-d", f"{SPOOL_DIR}/push"], period=10, delay=0)
     return container(
-        "backup", b.image, resources(TRANSFER), {}, alive, alive,
+        "backup", b.image, resources(TRANSFER), {}, alive, started,
         command=["python3", f"{CONFIG_DIR}/backup.py", "run"],
         env=[*_plain(sidecar_env(stack)), *_credentials(b)],
         volumeMounts=[{"name": "data", "mountPath": data_mount, "readOnly": True},
