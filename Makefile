@@ -19,7 +19,7 @@ DEB_BINARIES := /usr/sbin/nginx /usr/lib/postgresql/*/bin/postgres /usr/sbin/pgb
                 /usr/bin/curl /usr/bin/gcc /usr/bin/make /usr/bin/pkg-config \
                 /usr/include/event2/event.h /usr/include/openssl/ssl.h
 
-.PHONY: demo test install install-test system-deps checkov lint clean toolchain e2e
+.PHONY: demo test install install-test system-deps checkov lint clean toolchain e2e capacity
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,12 @@ test: install-test system-deps checkov
 	  PHASESTACK_PROMETHEUS_BIN=$$prometheus PHASESTACK_VALKEY_BIN=$$valkey PHASESTACK_S3_BIN=$$s3 \
 	  PHASESTACK_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov \
 	  $(BIN)/python -m pytest -q
+
+# The planner's capacities measured on this host (issue 17; README "Measured capacities"):
+# `make capacity ARGS="--json calibration.json"` writes what `phasestack plan --calibration` reads.
+capacity: install-test system-deps
+	PHASESTACK_PGBOUNCER=$$(toolchain/pgbouncer.sh) PHASESTACK_VALKEY_BIN=$$(toolchain/valkey.sh) \
+	  $(BIN)/python -m benchmarks.capacity $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) build *.egg-info out

@@ -11,6 +11,7 @@ import click
 
 from phasestack.errors import PhasestackError, ShapeError, StackError
 from phasestack.plan import alerts, capacity, report
+from phasestack.plan import calibration as calibrated
 from phasestack.stackfile import list_stack_files, load
 
 BAD_INPUT = 2
@@ -67,16 +68,23 @@ def stacks() -> None:
 @click.argument("stack")
 @click.option("--format", "fmt", type=click.Choice(sorted(report.FORMATS)), default="table",
               show_default=True)
-def plan(stack: str, fmt: str) -> None:
+@click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Measured capacities (python -m benchmarks.capacity --json FILE) in place "
+                   "of the defaults; what the stack file sets itself stays.")
+def plan(stack: str, fmt: str, calibration: Path | None) -> None:
     """Capacity check of STACK against its load target; exit 1 on any capacity FAIL (the
     recovery section, what survives what, is reported apart and does not change it)."""
     try:
         loaded = load(stack)
-    except StackError as err:
+        measured = calibrated.read(calibration) if calibration else None
+    except PhasestackError as err:
         if fmt == "json":  # CI parses stdout: a refused stack is still JSON, an error object
             click.echo(json.dumps({"error": "bad input", "problems": err.problems}, indent=2))
         raise
-    r = replace(capacity.plan(loaded.stack, loaded.name), alerts=alerts.guards(loaded.stack))
+    model, taken = calibrated.apply(loaded.stack, measured) if measured else (loaded.stack, [])
+    r = replace(capacity.plan(model, loaded.name), alerts=alerts.guards(model),
+                calibration={"file": str(calibration), "machine": measured.machine,
+                             "taken": taken} if measured else None)
     click.echo(report.FORMATS[fmt](r))
     sys.exit(1 if r.verdict == capacity.FAIL else 0)
 

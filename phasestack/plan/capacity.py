@@ -46,6 +46,8 @@ class Report:
     alerts: list[dict] = field(default_factory=list)
     # what survives what (plan.recovery), apart from the capacity verdict
     recovery: list[Check] = field(default_factory=list)
+    # measured figures in place of defaults (`plan --calibration`): file, machine, taken
+    calibration: dict | None = None
 
     @property
     def verdict(self) -> str:

@@ -28,12 +28,20 @@ def _notified(report: Report) -> list[tuple[str, str]]:
     return list(dict.fromkeys((a["severity"], a["notifies"]) for a in report.alerts))
 
 
+def _calibrated(report: Report) -> list[str]:
+    c = report.calibration
+    if not c:
+        return []
+    return [f"calibration: {c['file']} (measured on {c['machine']}): "
+            + ("; ".join(c["taken"]) or "no figure this stack uses")]
+
+
 def table(report: Report) -> str:
     head = (f"stack {report.stack or '-'} (phase {report.phase}): {report.users:,} users, "
             f"{num(report.peak_rps)} peak rps -> {report.verdict}")
     figs = "  ".join(f"{k}={v:g}" for k, v in report.figures.items())
     width = max(len(c.name) for c in report.checks)
-    lines = [head, f"figures: {figs}", ""]
+    lines = [head, f"figures: {figs}", *_calibrated(report), ""]
     for status, name, reason, formula in _rows(report):
         lines.append(f"{status:<4}  {name:<{width}}  {reason}")
         lines.append(f"{'':<4}  {'':<{width}}  {formula}")
@@ -56,6 +64,7 @@ def table(report: Report) -> str:
 def markdown(report: Report) -> str:
     lines = [f"### Capacity plan: `{report.stack or '-'}` ({report.phase}) — **{report.verdict}**",
              "", f"{report.users:,} users, {num(report.peak_rps)} peak rps. {_breaks(report)}.",
+             *[f"\n{line}" for line in _calibrated(report)],
              "", "| status | check | reason | formula |", "|---|---|---|---|"]
     for status, name, reason, formula in _rows(report):
         lines.append(f"| {status} | {name} | {reason} | `{formula}` |")
