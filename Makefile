@@ -25,11 +25,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# An editable install compiles nothing; the CLI then compiles every module on every run where
+# PYTHONDONTWRITEBYTECODE is set (this machine sets it): compile once here (issue 17).
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	$(BIN)/python -m compileall -q phasestack
 
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -m compileall -q phasestack
 
 demo: install
 	$(BIN)/phasestack stacks

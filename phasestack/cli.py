@@ -11,7 +11,6 @@ import click
 
 from phasestack.errors import PhasestackError, ShapeError, StackError
 from phasestack.plan import alerts, capacity, report
-from phasestack.plan import calibration as calibrated
 from phasestack.stackfile import list_stack_files, load
 
 BAD_INPUT = 2
@@ -64,6 +63,15 @@ def stacks() -> None:
         raise StackError(problems)
 
 
+def _calibrated(stack, path: Path):
+    """(stack with the measured figures in `path`, the report's calibration field)."""
+    from phasestack.plan import calibration  # its models are built only when a file is given
+
+    measured = calibration.read(path)
+    model, taken = calibration.apply(stack, measured)
+    return model, {"file": str(path), "machine": measured.machine, "taken": taken}
+
+
 @main.command()
 @click.argument("stack")
 @click.option("--format", "fmt", type=click.Choice(sorted(report.FORMATS)), default="table",
@@ -76,15 +84,14 @@ def plan(stack: str, fmt: str, calibration: Path | None) -> None:
     recovery section, what survives what, is reported apart and does not change it)."""
     try:
         loaded = load(stack)
-        measured = calibrated.read(calibration) if calibration else None
+        model, measured = (_calibrated(loaded.stack, calibration) if calibration
+                           else (loaded.stack, None))
     except PhasestackError as err:
         if fmt == "json":  # CI parses stdout: a refused stack is still JSON, an error object
             click.echo(json.dumps({"error": "bad input", "problems": err.problems}, indent=2))
         raise
-    model, taken = calibrated.apply(loaded.stack, measured) if measured else (loaded.stack, [])
     r = replace(capacity.plan(model, loaded.name), alerts=alerts.guards(model),
-                calibration={"file": str(calibration), "machine": measured.machine,
-                             "taken": taken} if measured else None)
+                calibration=measured)
     click.echo(report.FORMATS[fmt](r))
     sys.exit(1 if r.verdict == capacity.FAIL else 0)
 

@@ -5,7 +5,6 @@ A receiver's credential (a webhook URL, a Slack incoming-webhook URL, a PagerDut
 stays in a Secret the team manages: Alertmanager reads it from a mounted file (`url_file`,
 `api_url_file`, `routing_key_file`), so no render, state file or ConfigMap ever holds it."""
 
-from __future__ import annotations
 
 from typing import Literal
 from urllib.parse import urlsplit
@@ -40,7 +39,7 @@ class Receiver(Spec):
     send_resolved: bool = Field(True, description="Also notify when the alert resolves.")
 
     @model_validator(mode="after")
-    def _channel(self) -> Receiver:
+    def _channel(self) -> "Receiver":
         if self.channel is not None and self.kind != "slack":
             raise ValueError(f"channel: only a slack receiver has one ({self.name} is "
                              f"{self.kind})")
@@ -70,7 +69,7 @@ class ExternalAlertmanager(Spec):
         return [network(c, "is every address: name the Alertmanagers' networks") for c in value]
 
 
-def _internet() -> Egress:
+def _internet() -> "Egress":
     return Egress(internet=True)
 
 
@@ -95,7 +94,7 @@ class Alerting(Spec):
                                  description="Repeat a still-firing group this often.")
 
     @model_validator(mode="after")
-    def _routes(self) -> Alerting:
+    def _routes(self) -> "Alerting":
         if self.alertmanager and self.external:
             raise ValueError("alertmanager and external: choose one (an Alertmanager here, "
                              "or the existing one at external.urls)")

@@ -3,7 +3,6 @@ secrets, command, registry credentials, scheduling, annotations and the names of
 phasestack injects. Kubernetes names are checked here, so a typo fails `validate`, not the apply.
 """
 
-from __future__ import annotations
 
 import re
 from typing import Any, Literal
@@ -46,7 +45,7 @@ class EnvFrom(Spec):
                         description="Prepended to each key's variable name.")
 
     @model_validator(mode="after")
-    def _one(self) -> EnvFrom:
+    def _one(self) -> "EnvFrom":
         if (self.secret is None) == (self.config_map is None):
             raise ValueError("give exactly one of secret and config_map")
         return self
@@ -62,7 +61,7 @@ class Toleration(Spec):
                                            description="NoExecute: how long the pod stays.")
 
     @model_validator(mode="after")
-    def _exists(self) -> Toleration:
+    def _exists(self) -> "Toleration":
         if self.operator == "Exists" and self.value is not None:
             raise ValueError("operator Exists takes no value")
         if self.key is None and self.operator != "Exists":
@@ -90,13 +89,13 @@ class Process(Spec):
         return matching(value, ENV_NAME, "a valid variable name (letters, digits and _)")
 
     @model_validator(mode="after")
-    def _once(self) -> Process:
+    def _once(self) -> "Process":
         twice = sorted(set(self.env) & set(self.secret_env))
         if twice:
             raise ValueError(f"{', '.join(twice)}: set in both env and secret_env")
         return self
 
-    def refuse_injected(self, injected: set[str]) -> None:
+    def refuse_injected(self, injected: set[str]) -> "None":
         """The variables phasestack sets itself cannot be set again (which one would win
         depends on order)."""
         clash = sorted((set(self.env) | set(self.secret_env)) & injected)
@@ -118,7 +117,7 @@ class InjectedNames(Spec):
                                      description="Redis Cluster seed list (host:port,...).")
 
     @model_validator(mode="after")
-    def _distinct(self) -> InjectedNames:
+    def _distinct(self) -> "InjectedNames":
         names = list(self.model_dump().values())
         if len(set(names)) != len(names):
             raise ValueError(f"injected variable names must differ: {', '.join(names)}")

@@ -9,7 +9,6 @@ renders them, which tests/integration/test_postgres_pitr.py proves on a real Pos
 server.
 """
 
-from __future__ import annotations
 
 from pydantic import Field, field_validator
 

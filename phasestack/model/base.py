@@ -1,6 +1,5 @@
 """Base of every spec, Kubernetes quantities, pod resources and autoscaling."""
 
-from __future__ import annotations
 
 import re
 
@@ -66,7 +65,8 @@ MANY = 1_000_000
 
 
 class Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, strict=True,
+                              defer_build=True)
 
 
 def cpu_cores(quantity: str) -> float:
@@ -85,7 +85,7 @@ class Resources(Spec):
     memory_limit: str = Field("512Mi", pattern=MEMORY, description="Memory limit per pod.")
 
     @model_validator(mode="after")
-    def _request_within_limit(self) -> Resources:
+    def _request_within_limit(self) -> "Resources":
         if cpu_cores(self.cpu_request) > cpu_cores(self.cpu_limit):
             raise ValueError(f"cpu_request ({self.cpu_request}) must be <= cpu_limit "
                              f"({self.cpu_limit})")
@@ -115,7 +115,7 @@ class Hpa(Spec):
     cpu_target: int = Field(70, ge=10, le=100, description="Target average CPU utilisation, %.")
 
     @model_validator(mode="after")
-    def _bounds(self) -> Hpa:
+    def _bounds(self) -> "Hpa":
         if self.min_replicas > self.max_replicas:
             raise ValueError(
                 f"min_replicas ({self.min_replicas}) must be <= max_replicas ({self.max_replicas})"

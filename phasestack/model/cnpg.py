@@ -7,7 +7,6 @@ Cloud, and restores to a point in time into a new Cluster. phasestack renders th
 phasestack/vendor/, is applied by the Pulumi program unless the cluster already runs it.
 """
 
-from __future__ import annotations
 
 from typing import Literal
 

@@ -7,7 +7,6 @@ instances apart in one namespace. A named instance renders no Namespace and no N
 the namespace and its policies are the program's.
 """
 
-from __future__ import annotations
 
 from typing import ClassVar, Literal
 
@@ -44,7 +43,7 @@ class Placement(Spec):
         return self
 
 
-def _section(args: Spec, model: type[Spec]) -> Spec:
+def _section(args: Spec, model: type[Spec]) -> "Spec":
     """The stack-file section inside a component's args."""
     return model.model_validate(args.model_dump(include=set(model.model_fields)))
 
@@ -56,7 +55,7 @@ class RedisArgs(Redis, Placement):
 
     enabled: Literal[True] = Field(True, description="Always true: this is the Redis.")
 
-    def stack(self, prefix: str) -> Stack:
+    def stack(self, prefix: str) -> "Stack":
         return Stack(namespace=self.namespace, prefix=prefix, redis=_section(self, Redis))
 
 
@@ -65,7 +64,7 @@ class PostgresArgs(Postgres, Placement):
 
     component: ClassVar[str] = "postgres"
 
-    def stack(self, prefix: str) -> Stack:
+    def stack(self, prefix: str) -> "Stack":
         return Stack(namespace=self.namespace, prefix=prefix, postgres=_section(self, Postgres))
 
 
@@ -86,7 +85,7 @@ class Server(ExternalPostgres):
         description="The server's max_connections: PgBouncer's server connections must fit "
                     "in it (the same budget rule as a stack's).")
 
-    def postgres(self) -> Postgres:
+    def postgres(self) -> "Postgres":
         """The stack's postgres section for this server: managed (external)."""
         return Postgres(database=self.database, app_user=self.user,
                         max_connections=self.max_connections,
@@ -103,7 +102,7 @@ class PgBouncerArgs(PgBouncer, Placement):
     enabled: Literal[True] = Field(True, description="Always true: this is the PgBouncer.")
     server: Server = Field(description="The PostgreSQL the pools connect to.")
 
-    def stack(self, prefix: str) -> Stack:
+    def stack(self, prefix: str) -> "Stack":
         return Stack(namespace=self.namespace, prefix=prefix, postgres=self.server.postgres(),
                      pgbouncer=_section(self, PgBouncer))
 
@@ -137,7 +136,7 @@ class ApiArgs(Api, Placement):
     redis: RedisServer | None = Field(None, description="The Redis of REDIS_URL (or "
                                                         "REDIS_CLUSTER_NODES); unset: none.")
 
-    def stack(self, prefix: str) -> Stack:
+    def stack(self, prefix: str) -> "Stack":
         if self.redis is None:
             redis = Redis(enabled=False)
         else:
@@ -160,7 +159,7 @@ class NginxArgs(Nginx, Placement):
     enabled: Literal[True] = Field(True, description="Always true: this is the nginx.")
     api_port: int = Field(9898, ge=1, le=65535, description="The Api instance's port.")
 
-    def stack(self, prefix: str) -> Stack:
+    def stack(self, prefix: str) -> "Stack":
         return Stack(namespace=self.namespace, prefix=prefix, nginx=_section(self, Nginx),
                      api=Api(port=self.api_port))
 

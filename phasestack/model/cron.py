@@ -3,7 +3,6 @@ UTC unless timeZone is set): checked when the stack loads, not when the API serv
 CronJob, and measured for the planner (the longest wait between two runs bounds what a lost
 volume loses)."""
 
-from __future__ import annotations
 
 MACROS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
           "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *",

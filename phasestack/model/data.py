@@ -1,7 +1,6 @@
 """The stateful tier: PostgreSQL with read replicas (its own StatefulSets or CloudNativePG),
 PgBouncer; and Redis (phasestack.model.redis)."""
 
-from __future__ import annotations
 
 from typing import Literal
 
@@ -75,7 +74,7 @@ class Postgres(Spec):
     )
 
     @model_validator(mode="after")
-    def _reserve(self) -> Postgres:
+    def _reserve(self) -> "Postgres":
         if self.superuser_reserved_connections >= self.max_connections:
             raise ValueError(
                 f"superuser_reserved_connections ({self.superuser_reserved_connections}) must be "
@@ -172,7 +171,7 @@ class PgBouncer(Spec):
     )
 
     @model_validator(mode="after")
-    def _pools(self) -> PgBouncer:
+    def _pools(self) -> "PgBouncer":
         if self.min_pool_size > self.default_pool_size:
             raise ValueError(
                 f"min_pool_size ({self.min_pool_size}) must be <= default_pool_size "

@@ -1,7 +1,6 @@
 """Where the API and its workers may connect outside the stack (issue 14 item 2): the
 NetworkPolicies deny every other egress, so a payment API or S3 must be named here."""
 
-from __future__ import annotations
 
 import ipaddress
 import re
@@ -77,7 +76,7 @@ class Egress(Spec):
         return EgressRule._ports(value)
 
     @model_validator(mode="after")
-    def _ports_without_internet(self) -> Egress:
+    def _ports_without_internet(self) -> "Egress":
         default = [443]
         if self.internet_ports != default and not self.internet:
             raise ValueError("internet_ports needs internet: true")

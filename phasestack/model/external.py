@@ -3,7 +3,6 @@ one: RDS, Cloud SQL, Azure Database (review 000, "Recommended Production Databas
 review 003 §8, "When Must DB Be Separated"), ElastiCache, Memorystore. Their credentials are
 Secrets the team already has."""
 
-from __future__ import annotations
 
 from typing import Literal
 

@@ -4,7 +4,6 @@ HTTP/2 to clients (review 001, Performance Optimization Checklist: "Enable HTTP/
 ingress-nginx enables it on TLS by default); nginx behind it speaks HTTP/1.1 with keepalive
 and passes WebSocket upgrades through (review 003, 8. "No WebSocket support configured")."""
 
-from __future__ import annotations
 
 from typing import Literal
 
@@ -53,7 +52,7 @@ class Ingress(Spec):
         return matching(value, META_KEY, "an annotation key")
 
     @model_validator(mode="after")
-    def _complete(self) -> Ingress:
+    def _complete(self) -> "Ingress":
         if not self.enabled:
             return self
         if not self.hosts:

@@ -1,6 +1,5 @@
 """What a stack must carry (load target) and how the API uses its data tier (app profile)."""
 
-from __future__ import annotations
 
 from pydantic import Field
 

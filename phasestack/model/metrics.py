@@ -2,7 +2,6 @@
 team's own names, or nothing (an app without /metrics gets no API scrape job, alert or panel
 that could only ever be red or empty)."""
 
-from __future__ import annotations
 
 from pydantic import Field
 

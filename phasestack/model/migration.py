@@ -2,7 +2,6 @@
 image, environment and Secrets, e.g. `npx prisma migrate deploy` (review 000, Deployment
 Checklist: "Run database migrations" before the services start)."""
 
-from __future__ import annotations
 
 from pydantic import Field, model_validator
 
@@ -28,7 +27,7 @@ class Migration(Spec):
                                  description="Migration pod resources.")
 
     @model_validator(mode="after")
-    def _command(self) -> Migration:
+    def _command(self) -> "Migration":
         if self.enabled and not self.command:
             raise ValueError("command: required when enabled (the migration to run with the "
                              "API image, e.g. [npx, prisma, migrate, deploy])")

@@ -1,6 +1,5 @@
 """Monitoring: Prometheus, Grafana, the alert rules and their thresholds."""
 
-from __future__ import annotations
 
 from pydantic import Field, model_validator
 
@@ -45,7 +44,7 @@ class Monitoring(Spec):
                                            "or an existing Alertmanager.")
 
     @model_validator(mode="after")
-    def _needs_prometheus(self) -> Monitoring:
+    def _needs_prometheus(self) -> "Monitoring":
         if (self.grafana or self.alerts) and not self.prometheus:
             raise ValueError("grafana and alerts need prometheus: true")
         if self.node_metrics and not self.prometheus:

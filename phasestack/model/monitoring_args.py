@@ -3,7 +3,6 @@ instances of the same program it scrapes. Its Stack holds their sections (so thr
 alerts read them as a stack's do) and, in `targets`, their name prefixes (so each scrape job
 selects that instance's pods)."""
 
-from __future__ import annotations
 
 from typing import ClassVar
 
@@ -61,7 +60,7 @@ class MonitoringArgs(Monitoring, Placement):
                              "it from its app profile, which component args do not carry)")
         return self
 
-    def stack(self, prefix: str) -> Stack:
+    def stack(self, prefix: str) -> "Stack":
         by_key = {args.component: (name, args) for name, args in self.watch}
         sections, targets = {}, {}
         for key, (name, args) in by_key.items():
@@ -77,6 +76,6 @@ class MonitoringArgs(Monitoring, Placement):
                         **sections})
 
 
-def args_server(args: PgBouncerArgs | ApiArgs) -> Server:
+def args_server(args: PgBouncerArgs | ApiArgs) -> "Server":
     """The PostgreSQL a PgBouncer pools or an API connects to."""
     return args.server if isinstance(args, PgBouncerArgs) else args.database

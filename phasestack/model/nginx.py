@@ -1,7 +1,6 @@
 """The nginx load balancer in front of the API: rate limits, the client's address, its Service
 and the Ingress in front of it."""
 
-from __future__ import annotations
 
 import ipaddress
 from typing import Literal
@@ -82,7 +81,7 @@ class Nginx(Spec, Scaled):
         return value
 
     @model_validator(mode="after")
-    def _public_proxies(self) -> Nginx:
+    def _public_proxies(self) -> "Nginx":
         public = [c for c in self.trusted_proxies
                   if not ipaddress.ip_network(c, strict=False).is_private]
         if public and not self.trust_public_proxies:
@@ -99,7 +98,7 @@ class Nginx(Spec, Scaled):
         return [str(ipaddress.ip_network(c, strict=False)) for c in self.trusted_proxies]
 
     @model_validator(mode="after")
-    def _behind_ingress(self) -> Nginx:
+    def _behind_ingress(self) -> "Nginx":
         if self.ingress.enabled and not self.enabled:
             raise ValueError("ingress: routes to nginx, which enabled: false leaves out; turn "
                              "nginx on, or point your own Ingress at the api Service")
@@ -112,7 +111,7 @@ class Nginx(Spec, Scaled):
         return self
 
     @model_validator(mode="after")
-    def _node_port(self) -> Nginx:
+    def _node_port(self) -> "Nginx":
         if self.node_port is not None and self.service_type == "ClusterIP":
             raise ValueError(f"node_port {self.node_port} needs service_type NodePort or "
                              "LoadBalancer (a ClusterIP Service has no node port)")

@@ -1,6 +1,5 @@
 """Redis: standalone or Cluster, in the cluster or managed (redis.external)."""
 
-from __future__ import annotations
 
 import re
 from typing import Literal
@@ -59,7 +58,7 @@ class Redis(Spec):
                           "`phasestack restore` prints the way back.")
 
     @model_validator(mode="after")
-    def _shape(self) -> Redis:
+    def _shape(self) -> "Redis":
         if self.external and not self.enabled:
             raise ValueError("external: a managed Redis needs enabled: true (false is no Redis "
                              "at all)")

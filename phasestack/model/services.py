@@ -1,6 +1,5 @@
 """The API Deployment and its queue workers (nginx, in front of them: model/nginx.py)."""
 
-from __future__ import annotations
 
 from collections import Counter
 
@@ -66,7 +65,7 @@ class Api(Process, Scheduling, Scaled):
         return self.metrics.port or self.port
 
     @model_validator(mode="after")
-    def _not_injected(self) -> Api:
+    def _not_injected(self) -> "Api":
         injected = INJECTED | set(self.env_names.model_dump().values())
         self.refuse_injected(injected)
         for w in self.workers:
@@ -77,7 +76,7 @@ class Api(Process, Scheduling, Scaled):
         return self
 
     @model_validator(mode="after")
-    def _unique_workers(self) -> Api:
+    def _unique_workers(self) -> "Api":
         counts = Counter(w.name for w in self.workers)  # linear: 32k workers took 32 s
         twice = sorted(n for n, k in counts.items() if k > 1)
         if twice:

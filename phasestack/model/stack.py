@@ -1,6 +1,5 @@
 """The whole Stack, with the rules that span components."""
 
-from __future__ import annotations
 
 from typing import Literal
 
@@ -75,7 +74,7 @@ class Stack(Spec):
     monitoring: Monitoring = Field(default_factory=Monitoring, description="Prometheus, Grafana.")
 
     @classmethod
-    def for_phase(cls, phase: str, **values) -> Stack:
+    def for_phase(cls, phase: str, **values) -> "Stack":
         """A phase's shape in code, exactly as a stack file with `phase: <phase>` and these
         values gets it (model defaults <- preset <- values; nested values are dicts or
         models)."""
@@ -147,7 +146,7 @@ class Stack(Spec):
         return data
 
     @model_validator(mode="after")
-    def _cross(self) -> Stack:
+    def _cross(self) -> "Stack":
         pg, pgb = self.postgres, self.pgbouncer
         if pgb.enabled:
             # the planner's postgres_budget, as a hard rule: one formula (issue 12: validate

@@ -19,7 +19,7 @@ class Figures(BaseModel):
     """The per-unit capacities the planner multiplies (each optional: give what you measured)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False,
-                              populate_by_name=True)
+                              populate_by_name=True, defer_build=True)
 
     nginx_rps_per_replica: float | None = Field(
         None, gt=0, le=MANY, alias="nginx.rps_per_replica",
@@ -33,7 +33,7 @@ class Figures(BaseModel):
 
 
 class Calibration(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, defer_build=True)
 
     machine: str = Field(min_length=1, max_length=500,
                          description="What the figures were measured on.")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from phasestack.catalog import CATALOG
 from phasestack.model import Stack
-from phasestack.synth import network, secrets
 
-# component key -> its synthesizer (phasestack.catalog, the one table)
-COMPONENTS = {c.key: c.module for c in CATALOG}
+
+def components() -> dict:
+    """Component key -> its synthesizer (phasestack.catalog, the one table). Imported when
+    asked for: `phasestack plan` reads synth.prometheus and synth.redis, not the rest."""
+    return {c.key: c.module for c in CATALOG}
 
 # Apply order: what others reference comes first; Jobs (the schema migration, the Redis
 # Cluster bootstrap) before the Deployments whose new code needs what they did.
@@ -26,7 +28,7 @@ def order_key(doc: dict) -> tuple:
 
 def running(stack: Stack) -> list:
     """The synthesizers of the components the stack runs in the cluster (catalog order)."""
-    return [module for key, module in COMPONENTS.items() if stack.runs(key)]
+    return [c.module for c in CATALOG if stack.runs(c.key)]
 
 
 def flows(stack: Stack) -> list:
@@ -36,6 +38,8 @@ def flows(stack: Stack) -> list:
 
 def synthesize(stack: Stack, secret_values: dict[str, str]) -> list[dict]:
     """Every manifest of the stack, in apply order. secret_values: see synth.secrets."""
+    from phasestack.synth import network, secrets  # here: `plan` reads synth.prometheus alone
+
     docs = [network.namespace(stack), *secrets.manifests(stack, secret_values)]
     for module in running(stack):
         docs.extend(module.manifests(stack))

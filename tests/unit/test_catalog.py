@@ -8,7 +8,7 @@ import pytest
 from phasestack import catalog
 from phasestack.catalog import CATALOG, KEYS, PARTS
 from phasestack.model import Stack
-from phasestack.synth import COMPONENTS, component_of, grafana, prometheus, synthesize
+from phasestack.synth import component_of, components, grafana, prometheus, synthesize
 from phasestack.synth.secrets import CREDENTIALS
 from phasestack.transitions import runbook
 from phasestack.transitions.diff import PLACEHOLDER_VALUES
@@ -17,7 +17,7 @@ PHASE3 = Stack(phase="phase3")  # every component present
 
 
 def test_a_key_is_a_stack_field_and_a_synthesizer():
-    assert list(COMPONENTS) == list(KEYS)
+    assert list(components()) == list(KEYS)
     for c in CATALOG:
         assert c.key in Stack.model_fields, c.key
     assert len(set(KEYS)) == len(KEYS)

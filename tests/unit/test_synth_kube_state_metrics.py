@@ -11,7 +11,7 @@ import yaml
 
 from phasestack.model import Stack
 from phasestack.stackfile import list_stack_files, load
-from phasestack.synth import COMPONENTS, kube_state_metrics, monitoring, synthesize
+from phasestack.synth import components, kube_state_metrics, monitoring, synthesize
 from phasestack.synth.common import Flow
 from phasestack.synth.secrets import CREDENTIALS
 
@@ -125,7 +125,7 @@ def test_flows_scrape_and_api_server():
     assert Flow("prometheus", KSM, 8080) in flows
     assert {f for f in flows if f.src == KSM} == {Flow(KSM, "*", 443), Flow(KSM, "*", 6443)}
     # only Prometheus reaches it
-    assert {f.src for m in COMPONENTS.values() for f in m.flows(stack("phase2"))
+    assert {f.src for m in components().values() for f in m.flows(stack("phase2"))
             if f.dst == KSM} == {"prometheus"}
 
 
