@@ -36,9 +36,14 @@ class Nginx(Spec, Scaled):
     client_max_body_size: str = Field(
         "1m", pattern=BODY_SIZE, description="Largest request body."
     )
+    # An assumption a tenth of what was measured: one worker of the rendered config proxied
+    # 50,810 req/s to `return 200` backends (benchmarks/capacity, 2 x Intel Xeon, 2026-12-04);
+    # real upstreams, responses and access logs cost more. `plan --calibration` takes yours.
     rps_per_replica: float = Field(
-        5000, gt=0, le=MANY, description="Requests per second one nginx pod proxies (planner)."
-    )
+        5000, gt=0, le=MANY,
+        description="Requests per second one nginx pod proxies (planner). An assumption, "
+                    "below the 50,810 req/s one worker measured on 2 x Intel Xeon "
+                    "(README, Measured capacities).")
     resources: Resources = Field(
         default_factory=lambda: Resources(cpu_request="100m", memory_request="64Mi",
                                           memory_limit="128Mi"),
